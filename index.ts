@@ -1,0 +1,60 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+import sessionsPlugin, { type SessionOptions } from './plugins/sessions.js'
+import authenticatePlugin from './plugins/authenticate.js'
+import loginPlugin, { type ResolveUser } from './plugins/login.js'
+import sessionRoutes from './routes/session.js'
+
+export interface MiniprogramAuthOptions {
+  /** Prefix of the login and session routes. Default '/auth'. */
+  prefix?: string
+  /** An ioredis Redis or Cluster; defaults to `fastify.redis` from @fastify/redis. */
+  redis?: Redis | Cluster
+  /** Prefix of every Redis key. Default 'mpa:'. */
+  keyPrefix?: string
+  session?: SessionOptions & {
+    /** The request header that carries the skey. Default 'x-skey'. */
+    header?: string
+  }
+  /** Finds or creates the application's user; what it returns becomes `request.user`. */
+  resolveUser?: ResolveUser
+  /** How long a retry of the same login code gets the same answer. Default '60s'. */
+  codeReplayWindow?: number | string
+}
+
+/**
+ * Paths to pass to Fastify's `logger.redact` when your request serializer logs
+ * headers: the skey never reaches a log line.
+ */
+export const redactPaths = ['req.headers["x-skey"]', 'req.headers.authorization']
+
+const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fastify, options) => {
+  const prefix = options.prefix ?? '/auth'
+  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
+    throw new TypeError(`prefix must be a path starting with '/' (got ${JSON.stringify(options.prefix)})`)
+  }
+  const { header, ...session } = options.session ?? {}
+  await fastify.register(sessionsPlugin, { ...session, redis: options.redis, keyPrefix: options.keyPrefix })
+  await fastify.register(authenticatePlugin, { header })
+  await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow })
+  await fastify.register(sessionRoutes, { prefix })
+}
+
+const fastifyMiniprogramAuth = fp(miniprogramAuth, {
+  name: 'fastify-miniprogram-auth',
+  fastify: '5.x'
+})
+export default fastifyMiniprogramAuth
+export { fastifyMiniprogramAuth }
+export { default as sessionsPlugin, SessionStore } from './plugins/sessions.js'
+export type {
+  AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, FastifyMiniprogramAuth, Identity, Provider,
+  Session, SessionOptions, SessionSecrets, SessionsPluginOptions
+} from './plugins/sessions.js'
+export { default as authenticatePlugin } from './plugins/authenticate.js'
+export type { AuthenticatePluginOptions } from './plugins/authenticate.js'
+export { default as loginPlugin, defaultResolveUser } from './plugins/login.js'
+export type { LoginPluginOptions, LoginResult, MiniprogramLogin, ResolveUser } from './plugins/login.js'
+export { default as sessionRoutes } from './routes/session.js'
+export * as errors from './lib/errors.js'

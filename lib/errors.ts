@@ -1,0 +1,31 @@
+import createError from '@fastify/error'
+
+// Every error the package raises. Codes are a public contract: clients and the
+// README's table depend on them, so never rename one.
+
+// 401: the client must log in again (the client helper keys on these codes).
+export const SkeyMissingError = createError('MPA_SKEY_MISSING', 'No skey: send it in the %s header or as Authorization: Bearer', 401)
+export const SkeyMalformedError = createError('MPA_SKEY_MALFORMED', 'The skey is malformed', 401)
+export const SessionExpiredError = createError('MPA_SESSION_EXPIRED', 'The session has expired or was revoked: log in again', 401)
+export const CodeInvalidError = createError('MPA_CODE_INVALID', 'The login code is invalid, expired or already used: get a new one and log in again (%s)', 401)
+export const SessionKeyExpiredError = createError('MPA_SESSION_KEY_EXPIRED', 'The data was not encrypted with this session\'s key (a later login rotated it, or the session is too old): log in again and retry', 401)
+
+// 4xx the client caused, logging in again does not help.
+export const SessionNotFoundError = createError('MPA_SESSION_NOT_FOUND', 'No such session for this user', 404)
+export const UnknownAppError = createError('MPA_UNKNOWN_APP', 'The appId %s is not configured on this server', 400)
+export const BadEncryptedDataError = createError('MPA_BAD_ENCRYPTED_DATA', 'The encrypted data is invalid: %s', 400)
+export const SignatureMismatchError = createError('MPA_SIGNATURE_MISMATCH', 'The rawData signature does not match', 400)
+export const WatermarkMismatchError = createError('MPA_WATERMARK_MISMATCH', 'The data was encrypted for another app', 403)
+export const WrongProviderError = createError('MPA_WRONG_PROVIDER', 'This route needs a %s session', 403)
+export const CodeBlockedError = createError('MPA_CODE_BLOCKED', 'The platform refused this login: %s', 403)
+export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
+
+// Upstream (WeChat / Alipay) failures.
+export const UpstreamRateLimitedError = createError('MPA_UPSTREAM_RATE_LIMITED', 'The platform rate-limited this request: retry later (%s)', 429)
+export const UpstreamError = createError('MPA_UPSTREAM_ERROR', 'The platform answered with an error: %s', 502)
+export const UpstreamBadSignatureError = createError('MPA_UPSTREAM_BAD_SIGNATURE', 'The platform response signature does not verify: %s', 502)
+export const UpstreamTimeoutError = createError('MPA_UPSTREAM_TIMEOUT', 'The platform did not answer in time: %s', 504)
+
+// 5xx the operator must fix.
+export const MisconfiguredError = createError('MPA_MISCONFIGURED', 'Server misconfiguration: %s', 500)
+export const StoreUnavailableError = createError('MPA_STORE_UNAVAILABLE', 'The session store is unavailable: retry later', 503)

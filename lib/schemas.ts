@@ -1,0 +1,40 @@
+import { Type } from 'typebox'
+
+// Reply and body schemas shared by the route plugins. Reply schemas also act
+// as an allow-list: fast-json-stringify drops any field they do not name.
+
+export const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String()
+}, { $id: 'MpaError', description: 'Every error: a stable `code` (see the README table) and a human message.' })
+
+export const User = Type.Object({
+  id: Type.Union([Type.String(), Type.Number()])
+}, { additionalProperties: true, description: 'What resolveUser returned.' })
+
+export const LoginReply = Type.Object({
+  skey: Type.String({ description: 'Send it back in the skey header (or Authorization: Bearer) on every request.' }),
+  expiresAt: Type.Number({ description: 'Epoch ms when the session lapses if unused; every use renews it.' }),
+  user: User
+})
+
+export const SessionView = Type.Object({
+  id: Type.String({ description: 'The session id (sha256 of the skey): use it to revoke one device.' }),
+  provider: Type.Union([Type.Literal('wechat'), Type.Literal('alipay')]),
+  appId: Type.String(),
+  openId: Type.Optional(Type.String()),
+  userId: Type.Optional(Type.String()),
+  unionId: Type.Optional(Type.String()),
+  device: Type.Optional(Type.String()),
+  createdAt: Type.Number({ description: 'Epoch ms.' }),
+  expiresAt: Type.Number({ description: 'Epoch ms when it lapses if unused.' }),
+  absoluteExpiresAt: Type.Number({ description: 'Epoch ms when it ends, used or not.' }),
+  current: Type.Optional(Type.Boolean({ description: 'True for the session making this request.' }))
+})
+
+/** The error replies a route can give, for its response schema. */
+export function errorReplies (...statusCodes: number[]): Record<number, typeof ErrorReply> {
+  return Object.fromEntries(statusCodes.map((status) => [status, ErrorReply]))
+}

@@ -1,0 +1,106 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { parseDuration } from '../lib/duration.js'
+import { LoginInProgressError } from '../lib/errors.js'
+import { seal, unseal } from '../lib/seal.js'
+import { sha256Base64url } from '../lib/skey.js'
+import type { AuthUser, Identity, Provider, SessionSecrets } from './sessions.js'
+
+/** What a login route answers. */
+export interface LoginResult {
+  skey: string
+  expiresAt: number
+  user: AuthUser
+}
+
+/** Finds or creates the application's user for a platform identity. */
+export type ResolveUser = (identity: Identity, request: FastifyRequest) => AuthUser | Promise<AuthUser>
+
+export interface LoginPluginOptions {
+  /** Default: `{ id: '<provider>:<appId>:<openId or userId>' }`. */
+  resolveUser?: ResolveUser
+  /**
+   * How long a client may retry the same login code and get the same answer
+   * (its first reply was lost). Seconds or a string. Default '60s'.
+   */
+  codeReplayWindow?: number | string
+}
+
+export interface MiniprogramLogin {
+  /** resolveUser, then a new session holding the upstream secrets. */
+  complete: (request: FastifyRequest, identity: Identity, secrets: SessionSecrets) => Promise<LoginResult>
+  /**
+   * Runs `exchange` at most once per login code across every instance: a
+   * replay of the code within the window gets the first result back, and a
+   * concurrent one waits for it.
+   */
+  once: <T>(provider: Provider, appId: string, code: string, exchange: () => Promise<T>) => Promise<T>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    miniprogramLogin: MiniprogramLogin
+  }
+}
+
+export const defaultResolveUser: ResolveUser = (identity) => ({
+  id: `${identity.provider}:${identity.appId}:${identity.openId ?? identity.userId}`
+})
+
+const PENDING = 'pending'
+// The longest one exchange may hold a code before others may try it: above
+// any upstream timeout plus resolveUser.
+const PENDING_MS = 30_000
+const POLL_MS = 50
+
+const loginPlugin: FastifyPluginAsync<LoginPluginOptions> = async (fastify, options) => {
+  const resolveUser = options.resolveUser ?? defaultResolveUser
+  if (typeof resolveUser !== 'function') throw new TypeError('resolveUser must be a function (identity, request) => user')
+  const replayWindowMs = parseDuration(options.codeReplayWindow ?? '60s', 'codeReplayWindow')
+  const store = fastify.sessions
+  const redis = store.redis
+
+  async function complete (request: FastifyRequest, identity: Identity, secrets: SessionSecrets): Promise<LoginResult> {
+    const user = await resolveUser(identity, request)
+    const device = request.headers['user-agent']
+    const { skey, expiresAt } = await store.create(identity, { user, secrets, ...(device ? { device } : {}) })
+    return { skey, expiresAt, user }
+  }
+
+  async function once<T> (provider: Provider, appId: string, code: string, exchange: () => Promise<T>): Promise<T> {
+    const context = `${provider}:${appId}`
+    // The key is a hash of the code; the result is sealed under the code itself.
+    const key = store.key('code', sha256Base64url(`${context}:${code}`))
+    const waitUntil = Date.now() + PENDING_MS
+    for (;;) {
+      const claimed = await store.withDeadline(redis.set(key, PENDING, 'PX', PENDING_MS, 'NX'))
+      if (claimed === 'OK') {
+        let result: T
+        try {
+          result = await exchange()
+        } catch (err) {
+          // A failed exchange leaves nothing behind: a retry may try again.
+          await store.withDeadline(redis.del(key)).catch(() => {})
+          throw err
+        }
+        await store.withDeadline(redis.set(key, seal(JSON.stringify(result), code, context), 'PX', replayWindowMs, 'XX'))
+        return result
+      }
+      const box = await store.withDeadline(redis.get(key))
+      if (box !== null && box !== PENDING) {
+        const replay = unseal(box, code, context)
+        if (replay !== null) return JSON.parse(replay) as T
+      }
+      if (Date.now() >= waitUntil) throw new LoginInProgressError()
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    }
+  }
+
+  fastify.decorate('miniprogramLogin', { complete, once })
+}
+
+export default fp(loginPlugin, {
+  name: 'mpa-login',
+  fastify: '5.x',
+  dependencies: ['mpa-sessions']
+})

@@ -1,0 +1,349 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+import { parseDuration } from '../lib/duration.js'
+import { StoreUnavailableError, MisconfiguredError } from '../lib/errors.js'
+import { generateSkey, isWellFormedSkey, sessionIdOf } from '../lib/skey.js'
+
+export type Provider = 'wechat' | 'alipay'
+
+/** Who logged in, as the platform told us. */
+export interface Identity {
+  provider: Provider
+  appId: string
+  /** WeChat openid, or Alipay open_id. */
+  openId?: string
+  /** Alipay user_id (2088…), for apps that still get one. */
+  userId?: string
+  unionId?: string
+  /** Profile fields the platform gave (Alipay auth_user scope). */
+  profile?: Record<string, unknown>
+}
+
+/**
+ * Augment this interface to type `request.user` (the `@fastify/jwt` pattern):
+ *
+ *   declare module 'fastify-miniprogram-auth' {
+ *     interface FastifyMiniprogramAuth { user: { id: string, role: 'admin' | 'member' } }
+ *   }
+ */
+export interface FastifyMiniprogramAuth {}
+
+export interface DefaultUser {
+  id: string | number
+  [field: string]: unknown
+}
+
+export type AuthUser = FastifyMiniprogramAuth extends { user: infer U } ? U : DefaultUser
+
+/** Upstream secrets kept with a session: readable by server code, never sent to a client. */
+export interface SessionSecrets {
+  /** WeChat session_key. */
+  sessionKey?: string
+  /** Alipay access token. */
+  accessToken?: string
+  /** Alipay refresh token. */
+  refreshToken?: string
+}
+
+export interface Session {
+  /** sha256 of the skey: names the session without revealing the skey. */
+  id: string
+  provider: Provider
+  appId: string
+  openId?: string
+  userId?: string
+  unionId?: string
+  user: AuthUser
+  /** The user agent of the login request, shortened. */
+  device?: string
+  createdAt: number
+  /** When the session lapses if it is not used (the idle TTL, renewed lazily). */
+  expiresAt: number
+  /** When the session ends however much it is used. */
+  absoluteExpiresAt: number
+  /** Non-enumerable, so JSON.stringify and loggers never see it. */
+  readonly secrets: SessionSecrets
+}
+
+export interface CreatedSession {
+  skey: string
+  expiresAt: number
+  session: Session
+}
+
+export interface CreateSessionOptions {
+  user: AuthUser
+  secrets?: SessionSecrets
+  device?: string
+}
+
+export interface SessionOptions {
+  /** Idle lifetime: seconds or a string like '7d'. Default 7 days. */
+  ttl?: number | string
+  /** Absolute lifetime: seconds or a string like '30d'. Default 30 days. */
+  maxAge?: number | string
+  /** Most live sessions per user; the oldest is revoked beyond it. Default 10. */
+  maxPerUser?: number
+  /** Longest wait for Redis before answering 503: seconds or a string. Default '2s'. */
+  storeTimeout?: number | string
+}
+
+export interface SessionsPluginOptions extends SessionOptions {
+  /** An ioredis Redis or Cluster; defaults to `fastify.redis` from @fastify/redis. */
+  redis?: Redis | Cluster
+  /** Prefix of every Redis key. Default 'mpa:'. */
+  keyPrefix?: string
+}
+
+const DEVICE_MAX_LENGTH = 64
+
+// Redis hash fields of a session: short names keep a session near 250 bytes.
+const F = {
+  uid: 'u',
+  user: 'usr',
+  provider: 'p',
+  appId: 'a',
+  openId: 'o',
+  userId: 'i',
+  unionId: 'n',
+  secrets: 'k',
+  device: 'd',
+  createdAt: 'c',
+  absoluteExpiresAt: 'x'
+} as const
+
+export class SessionStore {
+  readonly redis: Redis | Cluster
+  readonly keyPrefix: string
+  readonly ttlMs: number
+  readonly maxAgeMs: number
+  readonly maxPerUser: number
+  readonly storeTimeoutMs: number
+  /** Called with errors of background work (lazy renewal), which no request waits for. */
+  onBackgroundError: (err: unknown) => void = () => {}
+
+  constructor (redis: Redis | Cluster, options: Omit<SessionsPluginOptions, 'redis'> = {}) {
+    this.redis = redis
+    this.keyPrefix = options.keyPrefix ?? 'mpa:'
+    if (typeof this.keyPrefix !== 'string') throw new TypeError('keyPrefix must be a string')
+    this.ttlMs = parseDuration(options.ttl ?? '7d', 'session.ttl')
+    this.maxAgeMs = parseDuration(options.maxAge ?? '30d', 'session.maxAge')
+    if (this.maxAgeMs < this.ttlMs) throw new TypeError('session.maxAge must not be shorter than session.ttl')
+    this.maxPerUser = options.maxPerUser ?? 10
+    if (!Number.isInteger(this.maxPerUser) || this.maxPerUser < 1) {
+      throw new TypeError(`session.maxPerUser must be a positive integer (got ${JSON.stringify(options.maxPerUser)})`)
+    }
+    this.storeTimeoutMs = parseDuration(options.storeTimeout ?? '2s', 'session.storeTimeout')
+  }
+
+  /** A Redis key under this store's prefix. */
+  key (...parts: string[]): string {
+    return this.keyPrefix + parts.join(':')
+  }
+
+  /**
+   * Runs Redis work with a deadline: a Redis that is down or slow becomes a 503
+   * within `storeTimeout` instead of a hanging request (ioredis would queue the
+   * command until it reconnects).
+   */
+  async withDeadline<T> (work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError()), this.storeTimeoutMs)
+    })
+    try {
+      return await Promise.race([work, deadline])
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) {
+        work.catch(() => {}) // the late answer or failure of abandoned work is of no use
+        throw err
+      }
+      // Errors of our own (already with a status) pass; Redis errors become 503.
+      if (typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err
+      throw new StoreUnavailableError({ cause: err })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async create (identity: Identity, { user, secrets = {}, device }: CreateSessionOptions): Promise<CreatedSession> {
+    const uid = userIdOf(user)
+    const skey = generateSkey()
+    const id = sessionIdOf(skey)
+    const createdAt = Date.now()
+    const absoluteExpiresAt = createdAt + this.maxAgeMs
+    const lifetime = Math.min(this.ttlMs, this.maxAgeMs)
+    const fields: Record<string, string> = {
+      [F.uid]: uid,
+      [F.user]: JSON.stringify(user),
+      [F.provider]: identity.provider,
+      [F.appId]: identity.appId,
+      [F.createdAt]: String(createdAt),
+      [F.absoluteExpiresAt]: String(absoluteExpiresAt)
+    }
+    if (identity.openId) fields[F.openId] = identity.openId
+    if (identity.userId) fields[F.userId] = identity.userId
+    if (identity.unionId) fields[F.unionId] = identity.unionId
+    if (Object.keys(secrets).length > 0) fields[F.secrets] = JSON.stringify(secrets)
+    if (device) fields[F.device] = device.slice(0, DEVICE_MAX_LENGTH)
+
+    const indexKey = this.key('u', uid)
+    const sessionKey = this.key('s', id)
+    await this.withDeadline((async () => {
+      // Index first: a session that exists is always indexed, so revoke-all
+      // cannot miss it. Each step touches one key, which keeps Cluster happy.
+      await this.redis.multi().zadd(indexKey, createdAt, id).pexpire(indexKey, this.maxAgeMs).exec()
+      await this.redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec()
+      await this.enforceCap(uid)
+    })())
+
+    const session = toSession(id, fields, createdAt + lifetime, secrets)
+    return { skey, expiresAt: session.expiresAt, session }
+  }
+
+  /** The live session of an skey, or null. One Redis round trip; renews lazily. */
+  async get (skey: string): Promise<Session | null> {
+    if (!isWellFormedSkey(skey)) return null
+    const id = sessionIdOf(skey)
+    const sessionKey = this.key('s', id)
+    const results = await this.withDeadline(this.redis.pipeline().hgetall(sessionKey).pttl(sessionKey).exec())
+    const [[hashError, fields], [ttlError, pttl]] = results as [[Error | null, Record<string, string>], [Error | null, number]]
+    if (hashError ?? ttlError) throw new StoreUnavailableError({ cause: hashError ?? ttlError })
+    const now = Date.now()
+    if (!fields[F.uid] || pttl <= 0) return null
+    const absoluteExpiresAt = Number(fields[F.absoluteExpiresAt])
+    if (absoluteExpiresAt <= now) return null
+
+    // Renew at most once per half TTL: only when renewing would push the expiry
+    // out by half a TTL or more. Near the absolute expiry nothing is gained, so
+    // nothing is written.
+    let expiresAt = now + pttl
+    const target = Math.min(this.ttlMs, absoluteExpiresAt - now)
+    if (target - pttl >= this.ttlMs / 2) {
+      expiresAt = now + target
+      // PEXPIRE of a key revoked meanwhile is a no-op: renewal never revives.
+      this.redis.pexpire(sessionKey, target).catch(this.onBackgroundError)
+    }
+    return toSession(id, fields, expiresAt)
+  }
+
+  /** Revokes the session of an skey. True when there was one. */
+  async revoke (skey: string): Promise<boolean> {
+    if (!isWellFormedSkey(skey)) return false
+    const id = sessionIdOf(skey)
+    const sessionKey = this.key('s', id)
+    return this.withDeadline((async () => {
+      const results = await this.redis.multi().hget(sessionKey, F.uid).del(sessionKey).exec()
+      const uid = results?.[0]?.[1] as string | null
+      if (uid) await this.redis.zrem(this.key('u', uid), id)
+      return results?.[1]?.[1] === 1
+    })())
+  }
+
+  /** Revokes one session of a user by its id (as `list` shows it). True when there was one. */
+  async revokeById (userId: string | number, id: string): Promise<boolean> {
+    const indexKey = this.key('u', String(userId))
+    return this.withDeadline((async () => {
+      // Membership in the user's own index is what proves ownership.
+      const removed = await this.redis.zrem(indexKey, id)
+      if (removed === 0) return false
+      return (await this.redis.del(this.key('s', id))) === 1
+    })())
+  }
+
+  /** Revokes every session of a user. Returns how many were live. */
+  async revokeUser (userId: string | number): Promise<number> {
+    const indexKey = this.key('u', String(userId))
+    return this.withDeadline((async () => {
+      const ids = await this.redis.zrange(indexKey, 0, '-1')
+      if (ids.length === 0) return 0
+      const deleted = await Promise.all(ids.map((id) => this.redis.del(this.key('s', id))))
+      // ZREM of exactly these ids, not DEL of the index: a login racing with
+      // this call keeps its fresh entry.
+      await this.redis.zrem(indexKey, ...ids)
+      return deleted.reduce((sum, n) => sum + n, 0)
+    })())
+  }
+
+  /** The live sessions of a user, newest first. Prunes stale index entries. */
+  async list (userId: string | number): Promise<Session[]> {
+    const uid = String(userId)
+    return this.withDeadline((async () => {
+      const ids = await this.redis.zrange(this.key('u', uid), 0, '-1')
+      const found = await Promise.all(ids.map(async (id) => {
+        const sessionKey = this.key('s', id)
+        const results = await this.redis.pipeline().hgetall(sessionKey).pttl(sessionKey).exec()
+        const fields = results?.[0]?.[1] as Record<string, string> | undefined
+        const pttl = results?.[1]?.[1] as number | undefined
+        return fields?.[F.uid] && pttl && pttl > 0 ? toSession(id, fields, Date.now() + pttl) : id
+      }))
+      const stale = found.filter((entry): entry is string => typeof entry === 'string')
+      if (stale.length > 0) await this.redis.zrem(this.key('u', uid), ...stale)
+      return found
+        .filter((entry): entry is Session => typeof entry !== 'string')
+        .sort((a, b) => b.createdAt - a.createdAt)
+    })())
+  }
+
+  /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser. */
+  private async enforceCap (uid: string): Promise<void> {
+    const indexKey = this.key('u', uid)
+    const ids = await this.redis.zrange(indexKey, 0, '-1') // oldest first
+    if (ids.length <= this.maxPerUser) return
+    const live = await Promise.all(ids.map((id) => this.redis.exists(this.key('s', id))))
+    const liveIds = ids.filter((_id, i) => live[i] === 1)
+    const evicted = liveIds.slice(0, Math.max(0, liveIds.length - this.maxPerUser))
+    await Promise.all(evicted.map((id) => this.redis.del(this.key('s', id))))
+    const dropped = [...ids.filter((_id, i) => live[i] !== 1), ...evicted]
+    if (dropped.length > 0) await this.redis.zrem(indexKey, ...dropped)
+  }
+}
+
+function userIdOf (user: AuthUser): string {
+  const id = (user as { id?: unknown } | null)?.id
+  if ((typeof id === 'string' && id.length > 0 && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id))) {
+    return String(id)
+  }
+  throw new MisconfiguredError('resolveUser must return an object with an id (a non-empty string up to 256 characters, or a number)')
+}
+
+function toSession (id: string, fields: Record<string, string>, expiresAt: number, secrets?: SessionSecrets): Session {
+  const session: Session = {
+    id,
+    provider: fields[F.provider] as Provider,
+    appId: fields[F.appId] as string,
+    user: JSON.parse(fields[F.user] as string) as AuthUser,
+    createdAt: Number(fields[F.createdAt]),
+    expiresAt,
+    absoluteExpiresAt: Number(fields[F.absoluteExpiresAt])
+  } as Session
+  if (fields[F.openId]) session.openId = fields[F.openId]
+  if (fields[F.userId]) session.userId = fields[F.userId]
+  if (fields[F.unionId]) session.unionId = fields[F.unionId]
+  if (fields[F.device]) session.device = fields[F.device]
+  const storedSecrets = secrets ?? JSON.parse(fields[F.secrets] ?? '{}') as SessionSecrets
+  Object.defineProperty(session, 'secrets', { value: storedSecrets, enumerable: false })
+  return session
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessions: SessionStore
+  }
+}
+
+const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify, options) => {
+  const redis = options.redis ?? (fastify as { redis?: Redis | Cluster }).redis
+  if (!redis || typeof (redis as Redis).pipeline !== 'function') {
+    throw new TypeError('redis: pass an ioredis Redis or Cluster instance as options.redis, or register @fastify/redis first')
+  }
+  const store = new SessionStore(redis, options)
+  store.onBackgroundError = (err) => fastify.log.warn({ err }, 'session renewal failed')
+  fastify.decorate('sessions', store)
+}
+
+export default fp(sessionsPlugin, {
+  name: 'mpa-sessions',
+  fastify: '5.x'
+})

@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+import { Writable } from 'node:stream'
+import miniprogramAuth, { type MiniprogramAuthOptions, redactPaths } from '../../index.js'
+
+/** Every log line an app wrote, as text, for "no secret in any log line" checks. */
+export class LogCapture {
+  readonly lines: string[] = []
+  readonly stream = new Writable({
+    write: (chunk, _encoding, done) => {
+      this.lines.push(String(chunk))
+      done()
+    }
+  })
+
+  get text (): string {
+    return this.lines.join('')
+  }
+}
+
+/**
+ * An app with the umbrella plugin and a protected route. It logs at trace
+ * level with headers included, the worst case for leaking an skey.
+ */
+export async function buildApp (redis: Redis | Cluster, options: MiniprogramAuthOptions & { logs?: LogCapture } = {}): Promise<FastifyInstance> {
+  const { logs, ...pluginOptions } = options
+  const logger: FastifyServerOptions['logger'] = logs
+    ? {
+        level: 'trace',
+        stream: logs.stream,
+        redact: redactPaths,
+        serializers: { req: (req) => ({ method: req.method, url: req.url, headers: req.headers }) }
+      }
+    : false
+  const app = Fastify({ logger })
+  await app.register(miniprogramAuth, { redis, ...pluginOptions })
+  app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user }))
+  await app.ready()
+  return app
+}

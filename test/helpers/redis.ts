@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** A client of the shared test Redis. */
+export function sharedRedis (): Redis {
+  return new Redis(REDIS_URL)
+}
+
+/** A key prefix no other test uses, so test files can run in parallel. */
+export function uniquePrefix (name: string): string {
+  return `mpa-test:${name}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`
+}
+
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** A private redis-server this test can kill and restart. */
+export class RedisProcess {
+  private child: ChildProcess | null = null
+  constructor (readonly port: number, private readonly extraArgs: string[] = []) {}
+
+  async start (): Promise<void> {
+    this.child = spawn('redis-server', [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs
+    ], { stdio: 'ignore' })
+    const probe = new Redis({ port: this.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    for (let attempt = 0; attempt < 100; attempt++) {
+      try {
+        await probe.connect()
+        await probe.ping()
+        probe.disconnect()
+        return
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    probe.disconnect()
+    throw new Error(`redis-server did not start on port ${this.port}`)
+  }
+
+  async stop (): Promise<void> {
+    const child = this.child
+    if (!child || child.exitCode !== null) return
+    this.child = null
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+  }
+}
