@@ -4,7 +4,7 @@ import { parseDuration } from '../lib/duration.js'
 import { LoginInProgressError } from '../lib/errors.js'
 import { seal, unseal } from '../lib/seal.js'
 import { sha256Base64url } from '../lib/skey.js'
-import type { AuthUser, Identity, Provider, SessionSecrets } from './sessions.js'
+import { defaultUserIdOf, type AuthUser, type Identity, type Provider, type SessionSecrets } from './sessions.js'
 
 /** What a login route answers. */
 export interface LoginResult {
@@ -43,9 +43,7 @@ declare module 'fastify' {
   }
 }
 
-export const defaultResolveUser: ResolveUser = (identity) => ({
-  id: `${identity.provider}:${identity.appId}:${identity.openId ?? identity.userId}`
-})
+export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserIdOf(identity) })
 
 const PENDING = 'pending'
 // The longest one exchange may hold a code before others may try it: above

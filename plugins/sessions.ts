@@ -96,22 +96,27 @@ export interface SessionsPluginOptions extends SessionOptions {
   keyPrefix?: string
 }
 
-const DEVICE_MAX_LENGTH = 64
+const DEVICE_MAX_LENGTH = 48
 
-// Redis hash fields of a session: short names keep a session near 250 bytes.
+// Redis hash fields of a session: short names keep a session under 300 bytes.
 const F = {
-  uid: 'u',
   user: 'usr',
   provider: 'p',
   appId: 'a',
   openId: 'o',
   userId: 'i',
   unionId: 'n',
-  secrets: 'k',
   device: 'd',
   createdAt: 'c',
   absoluteExpiresAt: 'x'
 } as const
+
+// Each secret in a field of its own: no JSON wrapping to pay for.
+const SECRET_FIELDS: Record<keyof SessionSecrets, string> = {
+  sessionKey: 'sk',
+  accessToken: 'at',
+  refreshToken: 'rt'
+}
 
 export class SessionStore {
   readonly redis: Redis | Cluster
@@ -175,18 +180,21 @@ export class SessionStore {
     const absoluteExpiresAt = createdAt + this.maxAgeMs
     const lifetime = Math.min(this.ttlMs, this.maxAgeMs)
     const fields: Record<string, string> = {
-      [F.uid]: uid,
-      [F.user]: JSON.stringify(user),
       [F.provider]: identity.provider,
       [F.appId]: identity.appId,
       [F.createdAt]: String(createdAt),
       [F.absoluteExpiresAt]: String(absoluteExpiresAt)
     }
+    // The default user is rebuilt from the identity on read, not stored twice.
+    if (uid !== defaultUserIdOf(identity) || Object.keys(user).length > 1) fields[F.user] = JSON.stringify(user)
     if (identity.openId) fields[F.openId] = identity.openId
     if (identity.userId) fields[F.userId] = identity.userId
     if (identity.unionId) fields[F.unionId] = identity.unionId
-    if (Object.keys(secrets).length > 0) fields[F.secrets] = JSON.stringify(secrets)
-    if (device) fields[F.device] = device.slice(0, DEVICE_MAX_LENGTH)
+    for (const [name, field] of Object.entries(SECRET_FIELDS)) {
+      const value = secrets[name as keyof SessionSecrets]
+      if (value) fields[field] = value
+    }
+    if (device) fields[F.device] = deviceLabel(device)
 
     const indexKey = this.key('u', uid)
     const sessionKey = this.key('s', id)
@@ -211,7 +219,7 @@ export class SessionStore {
     const [[hashError, fields], [ttlError, pttl]] = results as [[Error | null, Record<string, string>], [Error | null, number]]
     if (hashError ?? ttlError) throw new StoreUnavailableError({ cause: hashError ?? ttlError })
     const now = Date.now()
-    if (!fields[F.uid] || pttl <= 0) return null
+    if (!fields[F.createdAt] || pttl <= 0) return null
     const absoluteExpiresAt = Number(fields[F.absoluteExpiresAt])
     if (absoluteExpiresAt <= now) return null
 
@@ -234,10 +242,11 @@ export class SessionStore {
     const id = sessionIdOf(skey)
     const sessionKey = this.key('s', id)
     return this.withDeadline((async () => {
-      const results = await this.redis.multi().hget(sessionKey, F.uid).del(sessionKey).exec()
-      const uid = results?.[0]?.[1] as string | null
-      if (uid) await this.redis.zrem(this.key('u', uid), id)
-      return results?.[1]?.[1] === 1
+      const results = await this.redis.multi().hgetall(sessionKey).del(sessionKey).exec()
+      const fields = results?.[0]?.[1] as Record<string, string> | undefined
+      if (!fields?.[F.createdAt]) return false
+      await this.redis.zrem(this.key('u', userIdOf(userOf(fields))), id)
+      return true
     })())
   }
 
@@ -276,7 +285,7 @@ export class SessionStore {
         const results = await this.redis.pipeline().hgetall(sessionKey).pttl(sessionKey).exec()
         const fields = results?.[0]?.[1] as Record<string, string> | undefined
         const pttl = results?.[1]?.[1] as number | undefined
-        return fields?.[F.uid] && pttl && pttl > 0 ? toSession(id, fields, Date.now() + pttl) : id
+        return fields?.[F.createdAt] && pttl && pttl > 0 ? toSession(id, fields, Date.now() + pttl) : id
       }))
       const stale = found.filter((entry): entry is string => typeof entry === 'string')
       if (stale.length > 0) await this.redis.zrem(this.key('u', uid), ...stale)
@@ -308,12 +317,35 @@ function userIdOf (user: AuthUser): string {
   throw new MisconfiguredError('resolveUser must return an object with an id (a non-empty string up to 256 characters, or a number)')
 }
 
+/** The user id `defaultResolveUser` gives an identity. */
+export function defaultUserIdOf (identity: Pick<Identity, 'provider' | 'appId' | 'openId' | 'userId'>): string {
+  return `${identity.provider}:${identity.appId}:${identity.openId ?? identity.userId}`
+}
+
+function userOf (fields: Record<string, string>): AuthUser {
+  const stored = fields[F.user]
+  if (stored) return JSON.parse(stored) as AuthUser
+  return {
+    id: defaultUserIdOf({ provider: fields[F.provider] as Provider, appId: fields[F.appId] as string, openId: fields[F.openId], userId: fields[F.userId] })
+  } as AuthUser
+}
+
+/**
+ * A short device label from a user agent: its first parenthesised part names
+ * the phone ("iPhone; CPU iPhone OS 17_0 like Mac OS X", "Linux; Android 14;
+ * 23116PN5BC Build/…"), which is what a device list needs.
+ */
+function deviceLabel (userAgent: string): string {
+  const platform = /\(([^)]+)\)/.exec(userAgent)?.[1] ?? userAgent
+  return platform.slice(0, DEVICE_MAX_LENGTH)
+}
+
 function toSession (id: string, fields: Record<string, string>, expiresAt: number, secrets?: SessionSecrets): Session {
   const session: Session = {
     id,
     provider: fields[F.provider] as Provider,
     appId: fields[F.appId] as string,
-    user: JSON.parse(fields[F.user] as string) as AuthUser,
+    user: userOf(fields),
     createdAt: Number(fields[F.createdAt]),
     expiresAt,
     absoluteExpiresAt: Number(fields[F.absoluteExpiresAt])
@@ -322,7 +354,13 @@ function toSession (id: string, fields: Record<string, string>, expiresAt: numbe
   if (fields[F.userId]) session.userId = fields[F.userId]
   if (fields[F.unionId]) session.unionId = fields[F.unionId]
   if (fields[F.device]) session.device = fields[F.device]
-  const storedSecrets = secrets ?? JSON.parse(fields[F.secrets] ?? '{}') as SessionSecrets
+  let storedSecrets = secrets
+  if (!storedSecrets) {
+    storedSecrets = {}
+    for (const [name, field] of Object.entries(SECRET_FIELDS)) {
+      if (fields[field]) storedSecrets[name as keyof SessionSecrets] = fields[field]
+    }
+  }
   Object.defineProperty(session, 'secrets', { value: storedSecrets, enumerable: false })
   return session
 }

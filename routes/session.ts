@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { SessionNotFoundError } from '../lib/errors.js'
 import { SessionView, User, errorReplies } from '../lib/schemas.js'
+import { SESSION_ID_PATTERN } from '../lib/skey.js'
 import type { Session } from '../plugins/sessions.js'
 
 // 401: no valid skey; 503: Redis unavailable. Every route here needs a session.
@@ -58,7 +59,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'Log out one device of this user',
       tags: ['session'],
-      params: Type.Object({ id: Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]+$' }) }),
+      params: Type.Object({ id: Type.String({ pattern: SESSION_ID_PATTERN.source }) }),
       response: { 204: Type.Null(), ...errorReplies(...AUTH_ERRORS, 400, 404) }
     }
   }, async (request, reply) => {

@@ -1,0 +1,198 @@
+import { test } from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { SessionStore, type Identity } from '../index.js'
+import { sessionIdOf } from '../lib/skey.js'
+import { commandsOn, monitorRedis, writesOf } from './helpers/monitor.js'
+import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+
+const wechatIdentity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE', unionId: 'ocMvos6NjeKLIBqg5Mr9QjxrP1FA' }
+
+test('create and get round-trip the session, with secrets kept server-side', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('roundtrip') })
+  const created = await store.create(wechatIdentity, { user: { id: 'u1', role: 'member' }, secrets: { sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }, device: 'x'.repeat(100) })
+  t.match(created.skey, /^[A-Za-z0-9_-]{43}$/)
+  t.equal(created.session.id, sessionIdOf(created.skey))
+
+  const session = await store.get(created.skey)
+  t.ok(session)
+  t.same(session!.user, { id: 'u1', role: 'member' })
+  t.equal(session!.provider, 'wechat')
+  t.equal(session!.appId, wechatIdentity.appId)
+  t.equal(session!.openId, wechatIdentity.openId)
+  t.equal(session!.unionId, wechatIdentity.unionId)
+  t.equal(session!.device, 'x'.repeat(48), 'device is shortened')
+  t.equal(session!.secrets.sessionKey, 'tiihtNczf5v6AKRyjwEUhQ==')
+  t.notMatch(JSON.stringify(session), /tiihtNczf5v6AKRyjwEUhQ==/, 'secrets are not enumerable')
+  t.notMatch(JSON.stringify(created), /tiihtNczf5v6AKRyjwEUhQ==/)
+  t.ok(session!.expiresAt > Date.now() + 6.9 * 86_400_000, 'default idle ttl is 7 days')
+  t.ok(session!.absoluteExpiresAt > Date.now() + 29.9 * 86_400_000, 'default maxAge is 30 days')
+
+  t.equal(await store.get('A'.repeat(43)), null, 'an unknown skey has no session')
+  t.equal(await store.get('not an skey'), null)
+})
+
+test('skeys are unique, and neither keys nor values in Redis hold a raw skey', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  const keyPrefix = uniquePrefix('noraw')
+  const store = new SessionStore(redis, { keyPrefix })
+  const skeys = new Set<string>()
+  for (let i = 0; i < 20; i++) {
+    const { skey } = await store.create({ provider: 'alipay', appId: '2021000000000001', openId: `open${i % 4}` }, { user: { id: `user${i % 4}` }, secrets: { accessToken: `at${i}`, refreshToken: `rt${i}` } })
+    skeys.add(skey)
+  }
+  t.equal(skeys.size, 20)
+
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000)
+    cursor = next
+    keys.push(...batch)
+  } while (cursor !== '0')
+  t.equal(keys.length, 24, '20 sessions and 4 user indexes')
+  let dump = keys.join('\n')
+  for (const key of keys) {
+    const type = await redis.type(key)
+    if (type === 'hash') dump += JSON.stringify(await redis.hgetall(key))
+    else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, 0, '-1', 'WITHSCORES'))
+    else t.fail(`unexpected key type ${type}`)
+  }
+  for (const skey of skeys) t.notOk(dump.includes(skey), 'no raw skey in Redis')
+  for (const skey of skeys) t.ok(dump.includes(sessionIdOf(skey)), 'sessions are named by the skey hash')
+})
+
+test('a session stays small in Redis', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  // The default prefix: the test prefixes are longer than anyone's in production.
+  const store = new SessionStore(redis)
+  const { skey, session } = await store.create(wechatIdentity, {
+    user: { id: `wechat:${wechatIdentity.appId}:${wechatIdentity.openId}` },
+    secrets: { sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' },
+    device: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 MicroMessenger/8.0.44'
+  })
+  const bytes = await redis.memory('USAGE', store.key('s', session.id)) as number
+  t.comment(`a WeChat session with unionid, session_key and device uses ${bytes} bytes of Redis memory`)
+  t.ok(bytes <= 320, `session memory ${bytes} B is bounded`)
+  await store.revoke(skey)
+})
+
+test('the idle TTL is renewed lazily: one write per half TTL, none in between', async (t) => {
+  const redis = sharedRedis()
+  const watcher = sharedRedis()
+  const keyPrefix = uniquePrefix('renew')
+  const monitor = await monitorRedis(watcher)
+  t.teardown(async () => { await monitor.stop(); redis.disconnect(); watcher.disconnect() })
+  const store = new SessionStore(redis, { keyPrefix, ttl: '2s', maxAge: '1h' })
+  const { skey } = await store.create(wechatIdentity, { user: { id: 'renew' } })
+  await monitor.settle()
+  const afterCreate = monitor.commands.length
+
+  for (let i = 0; i < 10; i++) t.ok(await store.get(skey))
+  await monitor.settle()
+  let ours = commandsOn(monitor.commands.slice(afterCreate), keyPrefix)
+  t.same(writesOf(ours), [], 'ten fresh reads write nothing')
+  t.equal(ours.length, 20, 'each read is one HGETALL + PTTL pipeline')
+
+  await sleep(1100) // past half the TTL
+  const mark = monitor.commands.length
+  const renewed = await store.get(skey)
+  for (let i = 0; i < 5; i++) t.ok(await store.get(skey))
+  await monitor.settle()
+  ours = commandsOn(monitor.commands.slice(mark), keyPrefix)
+  t.same(writesOf(ours).map((args) => args[0]), ['pexpire'], 'exactly one renewal write')
+  t.ok(renewed!.expiresAt >= Date.now() + 1900, 'the reply already shows the renewed expiry')
+  const pttl = await redis.pttl(store.key('s', sessionIdOf(skey)))
+  t.ok(pttl > 1500, `renewed PTTL ${pttl}`)
+
+  await sleep(2100) // unused for longer than the TTL
+  t.equal(await store.get(skey), null, 'an idle session expires')
+})
+
+test('the absolute maxAge ends a session however much it is used', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('abs'), ttl: '1s', maxAge: '1600ms' })
+  const { skey, session } = await store.create(wechatIdentity, { user: { id: 'abs' } })
+  t.equal(session.absoluteExpiresAt - session.createdAt, 1600)
+  const started = Date.now()
+  while (Date.now() - started < 1400) {
+    const live = await store.get(skey)
+    t.ok(live, 'alive while used')
+    t.ok(live!.expiresAt <= live!.absoluteExpiresAt + 5, 'renewal never passes maxAge')
+    await sleep(150)
+  }
+  await sleep(Math.max(0, session.absoluteExpiresAt - Date.now()) + 50)
+  t.equal(await store.get(skey), null, 'ended at maxAge')
+})
+
+test('per-user cap evicts the oldest sessions', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('cap'), maxPerUser: 3 })
+  const skeys: string[] = []
+  for (let i = 0; i < 5; i++) {
+    skeys.push((await store.create(wechatIdentity, { user: { id: 'capped' } })).skey)
+    await sleep(2) // distinct createdAt scores
+  }
+  const other = await store.create(wechatIdentity, { user: { id: 'someone-else' } })
+  t.equal(await store.get(skeys[0]!), null, 'oldest evicted')
+  t.equal(await store.get(skeys[1]!), null, 'second oldest evicted')
+  for (const skey of skeys.slice(2)) t.ok(await store.get(skey), 'newest three live')
+  t.ok(await store.get(other.skey), 'other users untouched')
+  const listed = await store.list('capped')
+  t.same(listed.map((s) => s.id), skeys.slice(2).reverse().map(sessionIdOf), 'listed newest first')
+  t.equal(await redis.zcard(store.key('u', 'capped')), 3, 'the index holds only live sessions')
+})
+
+test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('revoke') })
+  const make = async (id: string | number) => (await store.create(wechatIdentity, { user: { id } })).skey
+  const [a, b, c, d] = [await make(7), await make(7), await make(7), await make(7)]
+
+  t.equal(await store.revoke(a), true)
+  t.equal(await store.revoke(a), false, 'revoking twice is harmless')
+  t.equal(await store.revoke('bad'), false)
+  t.equal(await store.get(a), null)
+  t.equal((await store.list(7)).length, 3, 'revoke drops the index entry')
+
+  t.equal(await store.revokeById(7, sessionIdOf(b)), true)
+  t.equal(await store.revokeById('someone-else', sessionIdOf(c)), false, 'only the owner can revoke by id')
+  t.ok(await store.get(c))
+
+  // A session that expired on its own leaves a stale index entry: list prunes it.
+  await redis.del(store.key('s', sessionIdOf(c)))
+  t.same((await store.list(7)).map((s) => s.id), [sessionIdOf(d)])
+  t.equal(await redis.zcard(store.key('u', '7')), 1, 'stale entry pruned')
+
+  const e = await make(7)
+  t.equal(await store.revokeUser(7), 2)
+  t.equal(await store.get(d), null)
+  t.equal(await store.get(e), null)
+  t.same(await store.list(7), [])
+  t.equal(await store.revokeUser(7), 0)
+})
+
+test('options are validated with messages naming the option', async (t) => {
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  t.throws(() => new SessionStore(redis, { ttl: 'soon' }), /session\.ttl/)
+  t.throws(() => new SessionStore(redis, { ttl: -5 }), /session\.ttl/)
+  t.throws(() => new SessionStore(redis, { maxAge: '1x' }), /session\.maxAge/)
+  t.throws(() => new SessionStore(redis, { ttl: '2d', maxAge: '1d' }), /session\.maxAge must not be shorter/)
+  t.throws(() => new SessionStore(redis, { maxPerUser: 0 }), /session\.maxPerUser/)
+  t.throws(() => new SessionStore(redis, { maxPerUser: 2.5 }), /session\.maxPerUser/)
+  t.throws(() => new SessionStore(redis, { storeTimeout: '0s' }), /session\.storeTimeout/)
+  t.throws(() => new SessionStore(redis, { keyPrefix: 5 as unknown as string }), /keyPrefix/)
+  const store = new SessionStore(redis, { ttl: 3600, maxAge: '12h', storeTimeout: '500ms' })
+  t.equal(store.ttlMs, 3_600_000)
+  t.equal(store.maxAgeMs, 43_200_000)
+  t.equal(store.storeTimeoutMs, 500)
+  await t.rejects(store.create(wechatIdentity, { user: { name: 'no id' } as never }), { code: 'MPA_MISCONFIGURED', statusCode: 500 })
+  await t.rejects(store.create(wechatIdentity, { user: { id: '' } }), { code: 'MPA_MISCONFIGURED' })
+})
