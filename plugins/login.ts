@@ -43,7 +43,8 @@ declare module 'fastify' {
   }
 }
 
-export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserIdOf(identity) })
+// An app that augments the user type passes its own resolveUser.
+export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserIdOf(identity) }) as unknown as AuthUser
 
 const PENDING = 'pending'
 // The longest one exchange may hold a code before others may try it: above

@@ -327,7 +327,7 @@ function userOf (fields: Record<string, string>): AuthUser {
   if (stored) return JSON.parse(stored) as AuthUser
   return {
     id: defaultUserIdOf({ provider: fields[F.provider] as Provider, appId: fields[F.appId] as string, openId: fields[F.openId], userId: fields[F.userId] })
-  } as AuthUser
+  } as unknown as AuthUser
 }
 
 /**

@@ -22,7 +22,11 @@ export class LogCapture {
  * An app with the umbrella plugin and a protected route. It logs at trace
  * level with headers included, the worst case for leaking an skey.
  */
-export async function buildApp (redis: Redis | Cluster, options: MiniprogramAuthOptions & { logs?: LogCapture } = {}): Promise<FastifyInstance> {
+export async function buildApp (
+  redis: Redis | Cluster,
+  options: MiniprogramAuthOptions & { logs?: LogCapture } = {},
+  addRoutes?: (app: FastifyInstance) => void
+): Promise<FastifyInstance> {
   const { logs, ...pluginOptions } = options
   const logger: FastifyServerOptions['logger'] = logs
     ? {
@@ -35,6 +39,7 @@ export async function buildApp (redis: Redis | Cluster, options: MiniprogramAuth
   const app = Fastify({ logger })
   await app.register(miniprogramAuth, { redis, ...pluginOptions })
   app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user }))
+  addRoutes?.(app)
   await app.ready()
   return app
 }

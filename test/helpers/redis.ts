@@ -25,6 +25,22 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+/** A free port whose cluster bus port (port + 10000) is free too. */
+export async function freeClusterPort (): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    if (await isFree(port) && await isFree(port + 10000)) return port
+  }
+}
+
+async function isFree (port: number): Promise<boolean> {
+  const server = createServer()
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
 /** A private redis-server this test can kill and restart. */
 export class RedisProcess {
   private child: ChildProcess | null = null
@@ -35,6 +51,7 @@ export class RedisProcess {
       '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs
     ], { stdio: 'ignore' })
     const probe = new Redis({ port: this.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    probe.on('error', () => {}) // refused until the server listens: expected
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
         await probe.connect()

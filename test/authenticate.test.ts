@@ -1,0 +1,188 @@
+import { test } from 'tap'
+import { request as httpRequest } from 'node:http'
+import type { Redis } from 'ioredis'
+import type { FastifyInstance } from 'fastify'
+import type { Identity } from '../index.js'
+import { buildApp, LogCapture } from './helpers/app.js'
+import { monitorRedis } from './helpers/monitor.js'
+import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+
+const identity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE' }
+const SESSION_KEY = 'tiihtNczf5v6AKRyjwEUhQ=='
+
+async function login (app: FastifyInstance, userId = 'u1', device?: string) {
+  return app.sessions.create(identity, { user: { id: userId, nickName: '小明 🐱' }, secrets: { sessionKey: SESSION_KEY }, ...(device ? { device } : {}) })
+}
+
+test('authenticate resolves the skey header and Bearer to request.user', async (t) => {
+  const redis = sharedRedis()
+  const app = await buildApp(redis, { keyPrefix: uniquePrefix('auth') })
+  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { skey } = await login(app)
+
+  for (const headers of [{ 'x-skey': skey }, { authorization: `Bearer ${skey}` }, { authorization: `bearer  ${skey} ` }]) {
+    const res = await app.inject({ url: '/me', headers })
+    t.equal(res.statusCode, 200, JSON.stringify(Object.keys(headers)))
+    t.same(res.json(), { user: { id: 'u1', nickName: '小明 🐱' } }, 'emoji survive')
+  }
+  const res = await app.inject({ url: '/me', headers: { 'x-skey': skey, authorization: 'Bearer ' + 'A'.repeat(43) } })
+  t.equal(res.statusCode, 200, 'the skey header wins over Authorization')
+})
+
+test('a custom header name', async (t) => {
+  const redis = sharedRedis()
+  const app = await buildApp(redis, { keyPrefix: uniquePrefix('hdr'), session: { header: 'X-Session-Token' } })
+  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { skey } = await login(app)
+  t.equal((await app.inject({ url: '/me', headers: { 'x-session-token': skey } })).statusCode, 200)
+  const missing = await app.inject({ url: '/me', headers: { 'x-skey': skey } })
+  t.equal(missing.json().code, 'MPA_SKEY_MISSING')
+  t.match(missing.json().message, /x-session-token/)
+})
+
+test('every malformed skey is a 401 before any Redis command', async (t) => {
+  const redis = sharedRedis()
+  const watcher = sharedRedis()
+  const app = await buildApp(redis, { keyPrefix: uniquePrefix('malformed') })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const monitor = await monitorRedis(watcher)
+  t.teardown(async () => { await monitor.stop(); await app.close(); redis.disconnect(); watcher.disconnect() })
+  await redis.ping()
+  const appClient = `127.0.0.1:${(redis as Redis & { stream: { localPort: number } }).stream.localPort}`
+  const { skey } = await login(app)
+  await monitor.settle()
+  const before = monitor.commands.length
+
+  const cases: Array<[string, Record<string, string>, string]> = [
+    ['no header', {}, 'MPA_SKEY_MISSING'],
+    ['empty header', { 'x-skey': '' }, 'MPA_SKEY_MISSING'],
+    ['one character short', { 'x-skey': skey.slice(1) }, 'MPA_SKEY_MALFORMED'],
+    ['one character long', { 'x-skey': skey + 'A' }, 'MPA_SKEY_MALFORMED'],
+    ['standard base64 alphabet', { 'x-skey': skey.slice(0, 41) + '+/' }, 'MPA_SKEY_MALFORMED'],
+    ['padding', { 'x-skey': skey.slice(0, 42) + '=' }, 'MPA_SKEY_MALFORMED'],
+    ['spaces inside', { 'x-skey': skey.slice(0, 20) + ' ' + skey.slice(21) }, 'MPA_SKEY_MALFORMED'],
+    ['10 KB header', { 'x-skey': 'a'.repeat(10 * 1024) }, 'MPA_SKEY_MALFORMED'],
+    ['Bearer without a token', { authorization: 'Bearer' }, 'MPA_SKEY_MALFORMED'],
+    ['Basic credentials', { authorization: 'Basic dXNlcjpwYXNz' }, 'MPA_SKEY_MALFORMED'],
+    ['Bearer with two tokens', { authorization: `Bearer ${skey} ${skey}` }, 'MPA_SKEY_MALFORMED'],
+    ['an sha256 session id instead of the skey', { 'x-skey': 'x'.repeat(22) }, 'MPA_SKEY_MALFORMED'],
+    ['two skey headers joined', { 'x-skey': `${skey}, ${skey}` }, 'MPA_SKEY_MALFORMED']
+  ]
+  for (const [name, headers, code] of cases) {
+    const res = await app.inject({ url: '/me', headers })
+    t.equal(res.statusCode, 401, name)
+    t.equal(res.json().code, code, name)
+    t.same(Object.keys(res.json()).sort(), ['code', 'error', 'message', 'statusCode'], `${name}: the documented error shape`)
+  }
+
+  // Non-ASCII bytes can only arrive over a real socket (inject would refuse them).
+  const nonAscii = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const { port } = app.server.address() as { port: number }
+    const req = httpRequest({ port, path: '/me', headers: { 'x-skey': Buffer.from('秘'.repeat(14) + 'a', 'utf8').toString('latin1') } }, (res) => {
+      let body = ''
+      res.on('data', (chunk) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode!, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  t.equal(nonAscii.status, 401, 'non-ASCII header')
+  t.equal(JSON.parse(nonAscii.body).code, 'MPA_SKEY_MALFORMED')
+
+  await monitor.settle()
+  const fromApp = monitor.commands.slice(before).filter((c) => c.source === appClient)
+  t.same(fromApp, [], 'the app sent Redis nothing for malformed skeys')
+
+  const unknown = await app.inject({ url: '/me', headers: { 'x-skey': 'A'.repeat(43) } })
+  t.equal(unknown.json().code, 'MPA_SESSION_EXPIRED', 'a well-formed unknown skey costs one lookup')
+  await monitor.settle()
+  const lookup = monitor.commands.slice(before).filter((c) => c.source === appClient).map((c) => c.args[0]?.toLowerCase())
+  t.same(lookup, ['hgetall', 'pttl'], 'the monitor does see the app client: one pipelined lookup')
+})
+
+test('session routes: the current session, devices, logout one, logout all', async (t) => {
+  const redis = sharedRedis()
+  const app = await buildApp(redis, { keyPrefix: uniquePrefix('routes') })
+  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const phone = await login(app, 'u1', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.44')
+  const tablet = await login(app, 'u1', 'Mozilla/5.0 (Linux; Android 14; 23116PN5BC) MicroMessenger/8.0.44')
+  const laptop = await login(app, 'u1')
+  const stranger = await login(app, 'u2')
+
+  const current = await app.inject({ url: '/auth/session', headers: { 'x-skey': phone.skey } })
+  t.equal(current.statusCode, 200)
+  const body = current.json()
+  t.same(body.user, { id: 'u1', nickName: '小明 🐱' })
+  t.equal(body.session.id, phone.session.id)
+  t.equal(body.session.provider, 'wechat')
+  t.equal(body.session.device, 'iPhone; CPU iPhone OS 17_0 like Mac OS X')
+  t.ok(body.session.createdAt <= Date.now() && body.session.expiresAt > Date.now() && body.session.absoluteExpiresAt >= body.session.expiresAt)
+  t.notOk(current.body.includes(SESSION_KEY), 'no session_key in the reply')
+  t.notOk(current.body.includes(phone.skey), 'no skey in the reply')
+
+  const devices = await app.inject({ url: '/auth/sessions', headers: { 'x-skey': tablet.skey } })
+  const listed = devices.json().sessions as Array<{ id: string, current: boolean }>
+  t.same(listed.map((s) => s.id), [laptop, tablet, phone].map((s) => s.session.id), 'newest first')
+  t.same(listed.map((s) => s.current), [false, true, false])
+  t.notOk(devices.body.includes(SESSION_KEY))
+
+  const revokeOther = await app.inject({ method: 'DELETE', url: `/auth/sessions/${laptop.session.id}`, headers: { 'x-skey': tablet.skey } })
+  t.equal(revokeOther.statusCode, 204)
+  t.equal((await app.inject({ url: '/me', headers: { 'x-skey': laptop.skey } })).json().code, 'MPA_SESSION_EXPIRED')
+  const notMine = await app.inject({ method: 'DELETE', url: `/auth/sessions/${stranger.session.id}`, headers: { 'x-skey': tablet.skey } })
+  t.equal(notMine.statusCode, 404)
+  t.equal(notMine.json().code, 'MPA_SESSION_NOT_FOUND')
+  t.equal((await app.inject({ url: '/me', headers: { 'x-skey': stranger.skey } })).statusCode, 200, "another user's session survives")
+  const badId = await app.inject({ method: 'DELETE', url: '/auth/sessions/not-an-id', headers: { 'x-skey': tablet.skey } })
+  t.equal(badId.statusCode, 400)
+
+  const logout = await app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': phone.skey } })
+  t.equal(logout.statusCode, 204)
+  t.equal(logout.body, '')
+  t.equal((await app.inject({ url: '/auth/session', headers: { 'x-skey': phone.skey } })).statusCode, 401)
+
+  const all = await app.inject({ method: 'DELETE', url: '/auth/sessions', headers: { 'x-skey': tablet.skey } })
+  t.same(all.json(), { revoked: 1 })
+  t.equal((await app.inject({ url: '/me', headers: { 'x-skey': tablet.skey } })).statusCode, 401)
+
+  const unauth = await app.inject({ url: '/auth/sessions' })
+  t.equal(unauth.statusCode, 401)
+})
+
+test('revocation is seen by another app instance on its very next request', async (t) => {
+  const redisA = sharedRedis()
+  const redisB = sharedRedis()
+  const keyPrefix = uniquePrefix('instances')
+  const a = await buildApp(redisA, { keyPrefix })
+  const b = await buildApp(redisB, { keyPrefix })
+  t.teardown(async () => { await a.close(); await b.close(); redisA.disconnect(); redisB.disconnect() })
+
+  const one = await login(a)
+  const two = await login(a)
+  const three = await login(b)
+  for (const { skey } of [one, two, three]) {
+    t.equal((await b.inject({ url: '/me', headers: { 'x-skey': skey } })).statusCode, 200, 'B sees what A created')
+  }
+  t.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': one.skey } })).statusCode, 204)
+  t.equal((await b.inject({ url: '/me', headers: { 'x-skey': one.skey } })).json().code, 'MPA_SESSION_EXPIRED', 'logout on A, rejected on B')
+  t.equal((await b.inject({ method: 'DELETE', url: '/auth/sessions', headers: { 'x-skey': three.skey } })).json().revoked, 2)
+  t.equal((await a.inject({ url: '/me', headers: { 'x-skey': two.skey } })).statusCode, 401, 'logout-all on B, rejected on A')
+})
+
+test('no skey or secret reaches a log line, even with headers logged at trace level', async (t) => {
+  const redis = sharedRedis()
+  const logs = new LogCapture()
+  const app = await buildApp(redis, { keyPrefix: uniquePrefix('logs'), logs })
+  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { skey } = await login(app)
+  await app.inject({ url: '/me', headers: { 'x-skey': skey } })
+  await app.inject({ url: '/auth/sessions', headers: { authorization: `Bearer ${skey}` } })
+  await app.inject({ url: '/me', headers: { 'x-skey': skey.slice(1) } })
+  await app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } })
+  await app.inject({ url: '/me', headers: { 'x-skey': skey } })
+  t.ok(logs.lines.length >= 10, `captured ${logs.lines.length} log lines`)
+  t.match(logs.text, /"x-skey":"\[Redacted\]"/, 'the header was logged, redacted')
+  t.notOk(logs.text.includes(skey), 'no skey in any log line')
+  t.notOk(logs.text.includes(skey.slice(1)), 'no malformed skey either')
+  t.notOk(logs.text.includes(SESSION_KEY), 'no session_key in any log line')
+})
