@@ -10,7 +10,17 @@ import { sharedRedis, uniquePrefix } from './redis.js'
 
 export const APP_ID = 'wx00000000000000a1'
 export const OTHER_APP_ID = 'wx00000000000000b2'
-const SECRETS = { [APP_ID]: `secret-${APP_ID}-0123456789abcdef`, [OTHER_APP_ID]: `secret-${OTHER_APP_ID}-fedcba9876543210` }
+// WeChat's published sample (the WXBizDataCrypt demos): this key and iv turn
+// this plaintext into this ciphertext.
+export const VECTOR = {
+  appId: 'wx4f4bc4dec97d474b',
+  sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==',
+  iv: 'r7BXXKkLb8qrSNn05n0qiA==',
+  encryptedData: 'CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew==',
+  plaintext: '{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/aSKcBBPpibyKNicHNTMM0qJVh8Kjgiak2AHWr8MHM4WgMEm7GFhsf8OYrySdbvAMvTsw3mo8ibKicsnfN5pRjl1p8HQ/0","unionId":"ocMvos6NjeKLIBqg5Mr9QjxrP1FA","watermark":{"timestamp":1477314187,"appid":"wx4f4bc4dec97d474b"}}'
+}
+
+const SECRETS: Record<string, string> = { [APP_ID]: `secret-${APP_ID}-0123456789abcdef`, [OTHER_APP_ID]: `secret-${OTHER_APP_ID}-fedcba9876543210` }
 
 export interface Reply {
   statusCode: number
