@@ -13,8 +13,6 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler: resolves the skey to `request.session` and `request.user`, or answers 401. */
     authenticate: (request: FastifyRequest) => Promise<void>
-    /** The skey a request carries (header or Bearer), or null. Not validated. */
-    skeyOf: (request: FastifyRequest) => string | null
   }
   interface FastifyRequest {
     /** Set by `fastify.authenticate`; null on routes without it. */
@@ -33,6 +31,7 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   }
   const headerName = header.toLowerCase()
 
+  // The skey a request carries (header, else Bearer), or null. Not validated.
   function skeyOf (request: FastifyRequest): string | null {
     const value = request.headers[headerName]
     if (typeof value === 'string' && value !== '') return value
@@ -45,7 +44,6 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   // always have them; null elsewhere, for a stable object shape.
   fastify.decorateRequest('user', null as unknown as AuthUser)
   fastify.decorateRequest('session', null as unknown as Session)
-  fastify.decorate('skeyOf', skeyOf)
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     const skey = skeyOf(request)
     if (skey === null) throw new SkeyMissingError(headerName)
