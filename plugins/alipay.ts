@@ -44,7 +44,7 @@ export interface AlipayPluginOptions {
 export interface AlipayAuthResult {
   identity: Identity
   accessToken: string
-  refreshToken: string
+  refreshToken?: string
   /** Seconds. */
   expiresIn: number
   /** Seconds. */
@@ -133,7 +133,7 @@ function firstParse<T> (attempts: Array<() => T>): T | undefined {
 }
 
 /** The app private key from PEM or bare base64, PKCS1 or PKCS8, checked to be RSA. */
-export function parsePrivateKey (value: unknown, option: string): KeyObject {
+function parsePrivateKey (value: unknown, option: string): KeyObject {
   const text = textOf(value, option)
   if (text.includes('ENCRYPTED')) throw new TypeError(`${option} is encrypted: pass the unencrypted key`)
   const der = pemBody(text)
@@ -153,7 +153,7 @@ export function parsePrivateKey (value: unknown, option: string): KeyObject {
 }
 
 /** A public key from PEM or bare base64 (SPKI or PKCS1). */
-export function parsePublicKey (value: unknown, option: string): KeyObject {
+function parsePublicKey (value: unknown, option: string): KeyObject {
   const text = textOf(value, option)
   const der = pemBody(text)
   const key = firstParse([
@@ -327,8 +327,8 @@ class AlipayCaller {
 }
 
 const alipayPlugin: FastifyPluginAsync<AlipayPluginOptions> = async (fastify, options) => {
-  const list = Array.isArray(options.apps) ? options.apps : [options.apps]
-  if (list.length === 0 || options.apps === undefined || options.apps === null) {
+  const list = Array.isArray(options.apps) ? options.apps : [options.apps].filter(Boolean)
+  if (list.length === 0) {
     throw new TypeError('alipay: give at least one app: { appId, privateKey, alipayPublicKey } or certificate mode')
   }
   const callers = new Map<string, AlipayCaller>()
@@ -360,7 +360,7 @@ const alipayPlugin: FastifyPluginAsync<AlipayPluginOptions> = async (fastify, op
     return {
       identity,
       accessToken,
-      refreshToken: refreshToken ?? '',
+      ...(refreshToken ? { refreshToken } : {}),
       expiresIn: Number(token.expiresIn),
       reExpiresIn: Number(token.reExpiresIn)
     }
