@@ -22,7 +22,7 @@ export interface AlipayAppOptions {
   alipayPublicKey?: KeyInput
   /** Default Alipay's production gateway. */
   gateway?: string
-  /** Upstream timeout: milliseconds (as in alipay-sdk) or a string like '5s'. Default 5 s. */
+  /** Upstream timeout: seconds, or a string like '1500ms' or '5s'. Default '5s'. */
   timeout?: number | string
   /** Certificate mode: appCertPublicKey_<appId>.crt. */
   appCertContent?: KeyInput
@@ -79,7 +79,6 @@ declare module 'fastify' {
 }
 
 const DEFAULT_GATEWAY = 'https://openapi.alipay.com/gateway.do'
-const DEFAULT_TIMEOUT_MS = 5000
 const OAUTH_TOKEN = 'alipay.system.oauth.token'
 const USER_INFO_SHARE = 'alipay.user.info.share'
 const PROFILE_FIELDS = ['nickName', 'avatar', 'gender', 'province', 'city'] as const
@@ -186,12 +185,6 @@ function parseCertificate (pem: string, option: string): X509Certificate {
   }
 }
 
-function parseTimeout (value: unknown, option: string): number {
-  if (value === undefined) return DEFAULT_TIMEOUT_MS
-  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value
-  return parseDuration(value, `${option} (milliseconds, or a string like '5s')`)
-}
-
 /** Validates one app's options and builds its alipay-sdk client. Messages name the option. */
 function createApp (options: AlipayAppOptions, name: string): App {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${name} must be an object`)
@@ -210,7 +203,7 @@ function createApp (options: AlipayAppOptions, name: string): App {
     privateKey: privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64'),
     keyType: 'PKCS8',
     gateway,
-    timeout: parseTimeout(options.timeout, `${name}.timeout`)
+    timeout: parseDuration(options.timeout ?? '5s', `${name}.timeout`)
   }
 
   const appCert = readCertificate(options.appCertContent, options.appCertPath, `${name}.appCert`)

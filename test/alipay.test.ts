@@ -121,7 +121,7 @@ test('options are validated at register time, naming the option', async (t) => {
   t.match(await register([keyMode(), keyMode({ alipayPublicKey: appKeys.publicKey })]), /^alipay\[1\]\.alipayPublicKey is your app public key/)
   t.match(await register(keyMode({ alipayPublicKey: 'not a key' })), /alipay\.alipayPublicKey is not a readable RSA public key/)
   t.match(await register(keyMode({ gateway: 'openapi.alipay.com' })), /alipay\.gateway must be an http\(s\) URL/)
-  t.match(await register(keyMode({ timeout: -1 })), /alipay\.timeout \(milliseconds/)
+  t.match(await register(keyMode({ timeout: -1 })), /alipay\.timeout must be a positive number of seconds/)
   t.match(await register(keyMode({ appId: '' })), /alipay\.appId must be/)
   t.match(await register([keyMode(), keyMode()]), /alipay\[1\]\.appId 2021000000000001 is configured twice/)
   t.match(await register([]), /give at least one app/)
