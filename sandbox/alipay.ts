@@ -14,20 +14,20 @@ import type { AddressInfo } from 'node:net'
 export const OAUTH_TOKEN = 'alipay.system.oauth.token'
 export const USER_INFO_SHARE = 'alipay.user.info.share'
 
-export type IdentityMode = 'open_id' | 'user_id' | 'both'
-export type AuthScope = 'auth_base' | 'auth_user'
+export type AlipayIdentityMode = 'open_id' | 'user_id' | 'both'
+export type AlipayAuthScope = 'auth_base' | 'auth_user'
 
-export interface SandboxApp {
+export interface AlipaySandboxApp {
   appId: string
   /** The app public key (key mode): PEM or bare base64 SPKI. */
   publicKey?: string | Buffer
   /** The app public key certificate (certificate mode), issued under the sandbox root. */
   appCertContent?: string | Buffer
   /** Which ids oauth.token returns. New Alipay apps get open_id only. Default 'open_id'. */
-  identityMode?: IdentityMode
+  identityMode?: AlipayIdentityMode
 }
 
-export interface SandboxProfile {
+export interface AlipaySandboxProfile {
   nickName?: string
   avatar?: string
   gender?: 'F' | 'M'
@@ -35,15 +35,15 @@ export interface SandboxProfile {
   city?: string
 }
 
-export interface SandboxUser {
+export interface AlipaySandboxUser {
   openId?: string
   userId?: string
   unionId?: string
-  scope?: AuthScope
-  profile?: SandboxProfile
+  scope?: AlipayAuthScope
+  profile?: AlipaySandboxProfile
 }
 
-export interface SandboxFault {
+export interface AlipaySandboxFault {
   /** Answer with this error sub_code (its usual code and msg unless given). */
   subCode?: string
   code?: string
@@ -73,7 +73,7 @@ export interface AlipaySandboxOptions {
    * as alipayPublicCertContent) and the root bundle (alipayRootCertContent).
    */
   certificates?: { alipayPublicCert: string | Buffer, alipayRootCert: string | Buffer }
-  apps?: SandboxApp[]
+  apps?: AlipaySandboxApp[]
   /** The clock for code and token expiry and the timestamp check. Default Date.now. */
   now?: () => number
   /** Lifetime of an auth code. Default 5 minutes. */
@@ -83,7 +83,7 @@ export interface AlipaySandboxOptions {
 }
 
 /** What the gateway saw of one request. */
-export interface SandboxRequest {
+export interface AlipaySandboxRequest {
   method: string
   appId: string | undefined
   /** The timestamp parameter as sent (Alipay reads it as China time, GMT+8). */
@@ -96,7 +96,7 @@ interface RegisteredApp {
   appId: string
   publicKey: KeyObject
   certSn: string | undefined
-  identityMode: IdentityMode
+  identityMode: AlipayIdentityMode
 }
 
 interface IssuedUser {
@@ -104,15 +104,15 @@ interface IssuedUser {
   openId: string
   userId: string
   unionId: string | undefined
-  scope: AuthScope
-  profile: SandboxProfile
+  scope: AlipayAuthScope
+  profile: AlipaySandboxProfile
 }
 
 interface Grant extends IssuedUser {
   expiresAt: number
 }
 
-interface PendingFault extends SandboxFault {
+interface PendingFault extends AlipaySandboxFault {
   remaining: number
 }
 
@@ -231,7 +231,7 @@ export class AlipaySandbox {
   /** The sandbox public key, PEM (SPKI): the app's `alipayPublicKey`. */
   readonly publicKey: string
   /** Every request the gateway received, oldest first. */
-  readonly requests: SandboxRequest[] = []
+  readonly requests: AlipaySandboxRequest[] = []
 
   private readonly privateKey: KeyObject
   private readonly alipayCertSn: string | undefined
@@ -285,7 +285,7 @@ export class AlipaySandbox {
   }
 
   /** Registers an app: its public key (key mode) or its certificate (certificate mode). */
-  registerApp (app: SandboxApp): void {
+  registerApp (app: AlipaySandboxApp): void {
     let publicKey: KeyObject
     let certSn: string | undefined
     if (app.appCertContent) {
@@ -305,7 +305,7 @@ export class AlipaySandbox {
    * Plays my.getAuthCode: a single-use code for this user that expires after
    * codeTtlMs. The app defaults to the only (or first) registered one.
    */
-  issueAuthCode (user: SandboxUser = {}, appId?: string): string {
+  issueAuthCode (user: AlipaySandboxUser = {}, appId?: string): string {
     const app = appId ?? this.apps.keys().next().value
     if (app === undefined || !this.apps.has(app)) throw new TypeError(`issueAuthCode: no registered app ${appId ?? ''}`)
     const code = randomBytes(16).toString('hex')
@@ -322,7 +322,7 @@ export class AlipaySandbox {
   }
 
   /** The next `times` calls of `method` ('*' for any) misbehave as described. */
-  fail (method: string, fault: SandboxFault): void {
+  fail (method: string, fault: AlipaySandboxFault): void {
     const queue = this.faults.get(method) ?? []
     queue.push({ ...fault, remaining: fault.times ?? 1 })
     this.faults.set(method, queue)
@@ -404,7 +404,7 @@ export class AlipaySandbox {
   }
 
   /** The response body, signed over the exact bytes of the node as emitted. */
-  private envelope (key: string, node: Node, fault: SandboxFault | undefined): string {
+  private envelope (key: string, node: Node, fault: AlipaySandboxFault | undefined): string {
     // Alipay escapes '/' (avatar URLs): the SDK must verify the bytes as sent.
     const nodeJson = JSON.stringify(node).replaceAll('/', '\\/')
     const sign = createSign('RSA-SHA256').update(nodeJson, 'utf8').sign(this.privateKey, 'base64')
