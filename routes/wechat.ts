@@ -23,7 +23,7 @@ const Profile = Type.Object({
   province: Type.Optional(Type.String()),
   country: Type.Optional(Type.String()),
   avatarUrl: Type.Optional(Type.String()),
-  watermark: Type.Optional(Type.Object({ appid: Type.String(), timestamp: Type.Number() }))
+  watermark: Type.Optional(Type.Object({ appid: Type.String(), timestamp: Type.Optional(Type.Number()) }))
 }, { description: 'The decrypted user info.' })
 
 const PhoneReply = Type.Object({

@@ -4,7 +4,7 @@ import type { Test } from 'tap'
 import miniprogramAuth, { redactPaths, type MiniprogramAuthOptions } from '../../index.js'
 import wechatPlugin, { type WechatAppOptions } from '../../plugins/wechat.js'
 import wechatRoutes from '../../routes/wechat.js'
-import { createWechatSandbox, type WechatSandbox } from '../../sandbox/wechat.js'
+import { createWechatSandbox, type WechatSandbox, type WechatSandboxOptions, type WechatSandboxUser } from '../../sandbox/wechat.js'
 import { LogCapture } from './app.js'
 import { sharedRedis, uniquePrefix } from './redis.js'
 
@@ -45,8 +45,8 @@ export class WechatWorld {
     this.prefix = uniquePrefix(name)
   }
 
-  static async create (t: Test, name: string): Promise<WechatWorld> {
-    const sandbox = await createWechatSandbox({ apps: SECRETS })
+  static async create (t: Test, name: string, options: Omit<WechatSandboxOptions, 'apps'> = {}): Promise<WechatWorld> {
+    const sandbox = await createWechatSandbox({ ...options, apps: SECRETS })
     const world = new WechatWorld(sandbox, name)
     t.teardown(() => world.close())
     return world
@@ -87,7 +87,7 @@ export class WechatWorld {
   }
 
   /** wx.login in the sandbox, then POST /auth/wechat/login. */
-  async login (app: FastifyInstance, openId: string, extra: { unionId?: string, phone?: string, appId?: string } = {}): Promise<Reply & { skey: string }> {
+  async login (app: FastifyInstance, openId: string, extra: Omit<WechatSandboxUser, 'openId'> & { appId?: string } = {}): Promise<Reply & { skey: string }> {
     const { appId, ...user } = extra
     const code = this.sandbox.issueCode({ openId, ...user }, appId)
     const reply = await this.post(app, '/auth/wechat/login', { code, ...(appId ? { appId } : {}) })
