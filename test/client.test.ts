@@ -1,0 +1,290 @@
+import tap, { test, type Test } from 'tap'
+import { readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify, { type FastifyInstance } from 'fastify'
+import miniprogramAuth, { errors } from '../index.js'
+import wechatPlugin from '../plugins/wechat.js'
+import wechatRoutes from '../routes/wechat.js'
+import alipayPlugin from '../plugins/alipay.js'
+import alipayRoutes from '../routes/alipay.js'
+import { createWechatSandbox, type WechatSandboxUser } from '../sandbox/wechat.js'
+import { createAlipaySandbox, generateRsaKeyPair, type AlipaySandboxUser } from '../sandbox/alipay.js'
+import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../client/index.js'
+import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+
+// The client helper against the real server over HTTP, the real sandboxes and
+// Redis. The fake wx and my do real HTTP, with each platform's shape.
+
+const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test-secret-0123456789abcdef' }
+const ALIPAY_APP_ID = '2021000000client1'
+const alipayKeys = generateRsaKeyPair()
+
+const redis = sharedRedis()
+const wechatSandbox = await createWechatSandbox({ apps: { [WECHAT_APP.appId]: WECHAT_APP.appSecret } })
+const alipaySandbox = await createAlipaySandbox({ apps: [{ appId: ALIPAY_APP_ID, publicKey: alipayKeys.publicKey }] })
+tap.teardown(async () => {
+  redis.disconnect()
+  await Promise.all([wechatSandbox.close(), alipaySandbox.close()])
+})
+
+interface ServerOptions {
+  ttl?: string
+  header?: string
+}
+
+/** A listening app with both platforms, a protected route and a route that always says "log in again". */
+async function server (t: Test, options: ServerOptions = {}): Promise<{ app: FastifyInstance, baseUrl: string }> {
+  const app = Fastify()
+  await app.register(miniprogramAuth, {
+    redis,
+    keyPrefix: uniquePrefix('client'),
+    session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) }
+  })
+  await app.register(wechatPlugin, { apps: { ...WECHAT_APP, baseUrl: wechatSandbox.url } })
+  await app.register(wechatRoutes, { prefix: '/auth' })
+  await app.register(alipayPlugin, { apps: { appId: ALIPAY_APP_ID, privateKey: alipayKeys.privateKey, alipayPublicKey: alipaySandbox.publicKey, gateway: alipaySandbox.url } })
+  await app.register(alipayRoutes, { prefix: '/auth' })
+  app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
+  app.post<{ Body: { n: number } }>('/orders', {
+    preHandler: app.authenticate,
+    schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } }
+  }, async (request, reply) => reply.code(201).send({ n: request.body.n, by: request.user.id }))
+  app.get('/always-expired', async () => { throw new errors.SessionExpiredError() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as { port: number }
+  return { app, baseUrl: `http://127.0.0.1:${port}` }
+}
+
+interface Sent {
+  method: string
+  url: string
+  headers: Record<string, string>
+  body: string | undefined
+}
+
+/** One real HTTP exchange, recorded. */
+async function http (sent: Sent[], url: string, method: string, data: unknown, headers: Record<string, string>) {
+  const body = typeof data === 'string' ? data : undefined
+  sent.push({ method, url, headers, body })
+  const response = await fetch(url, { method, headers, body })
+  return { status: response.status, text: await response.text(), headers: Object.fromEntries(response.headers) }
+}
+
+/** A fake `wx`: callback APIs, `header`/`statusCode`, storage by key. */
+function fakeWx (user: WechatSandboxUser) {
+  const storage = new Map<string, string>()
+  const sent: Sent[] = []
+  const state = { logins: 0, loginFails: false }
+  const wx: WxApi = {
+    login ({ success, fail }) {
+      state.logins++
+      setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.({ code: wechatSandbox.issueCode(user) }))
+    },
+    request ({ url, method, data, header, dataType, success, fail }) {
+      http(sent, url, method, data, header).then(({ status, text, headers }) => {
+        success?.({ statusCode: status, header: headers, data: dataType === 'json' ? JSON.parse(text) : text })
+      }, (err: Error) => fail?.({ errMsg: `request:fail ${err.message}` }))
+    },
+    getStorageSync: (key) => storage.get(key) ?? '',
+    setStorageSync: (key, data) => { storage.set(key, data) },
+    removeStorageSync: (key) => { storage.delete(key) }
+  }
+  return { wx, storage, sent, state }
+}
+
+/** A fake `my`: `headers`/`status`, fail on a non-2xx status (error 19), storage by object. */
+function fakeMy (user: AlipaySandboxUser) {
+  const storage = new Map<string, string>()
+  const sent: Sent[] = []
+  const state = { logins: 0, scopes: [] as string[] }
+  const my: MyApi = {
+    getAuthCode ({ scopes, success }) {
+      state.logins++
+      state.scopes.push(scopes)
+      setImmediate(() => success?.({ authCode: alipaySandbox.issueAuthCode({ ...user, scope: scopes }) }))
+    },
+    request ({ url, method, data, headers, dataType, success, fail }) {
+      http(sent, url, method, data, headers).then(({ status, text, headers: replyHeaders }) => {
+        const reply = { status, headers: replyHeaders, data: dataType === 'json' ? JSON.parse(text) : text }
+        if (status >= 200 && status < 300) success?.(reply)
+        else fail?.({ error: 19, errorMessage: 'http status error', ...reply })
+      }, (err: Error) => fail?.({ error: 12, errorMessage: err.message }))
+    },
+    getStorageSync: ({ key }) => ({ data: storage.get(key) }),
+    setStorageSync: ({ key, data }) => { storage.set(key, data) },
+    removeStorageSync: ({ key }) => { storage.delete(key) }
+  }
+  return { my, storage, sent, state }
+}
+
+const alice: WechatSandboxUser = { openId: 'oClientAlice000000000000001' }
+const userIdOf = (openId: string) => `wechat:${WECHAT_APP.appId}:${openId}`
+
+function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: Partial<AuthClientOptions> = {}) {
+  const fake = fakeWx(user)
+  return { ...fake, client: createAuthClient({ baseUrl, platform: 'wechat', api: fake.wx, ...extra }) }
+}
+
+test('the helper is self-contained: no imports, so it bundles into a mini-program', async (t) => {
+  const source = readFileSync(new URL('../client/index.ts', import.meta.url), 'utf8')
+  t.notMatch(source, /^\s*import\s/m, 'no import statement')
+  t.notMatch(source, /\brequire\(|node:/, 'no require, no Node built-in')
+})
+
+test('wechat: login stores the skey, request sends it and resolves with the data', async (t) => {
+  const { baseUrl } = await server(t)
+  const { client, storage, sent } = wechatClient(baseUrl)
+  const reply = await client.login()
+  t.match(reply, { skey: /^[A-Za-z0-9_-]{43}$/, expiresAt: Number, user: { id: userIdOf(alice.openId) } })
+  t.equal(storage.get('mpa:skey'), reply.skey, 'stored with setStorageSync under the default key')
+  t.equal(client.skey(), reply.skey)
+
+  const me = await client.request<{ user: { id: string }, query: Record<string, string> }>({ url: '/me', data: { page: 2, q: 'a b' } })
+  t.equal(me.user.id, userIdOf(alice.openId))
+  t.same(me.query, { page: '2', q: 'a b' }, 'GET data goes in the query string')
+  t.equal(sent.at(-1)?.headers['x-skey'], reply.skey, 'the skey travels in x-skey')
+
+  const order = await client.request({ url: '/orders', method: 'POST', data: { n: 3 } })
+  t.same(order, { n: 3, by: userIdOf(alice.openId) }, 'POST data goes as JSON, a 201 resolves')
+  t.equal(sent.at(-1)?.headers['content-type'], 'application/json')
+})
+
+test('wechat: an expired skey logs in once and retries once', async (t) => {
+  const { baseUrl } = await server(t, { ttl: '1s' })
+  const { client, state, sent } = wechatClient(baseUrl)
+  const first = await client.login()
+  await sleep(1300)
+  const me = await client.request<{ user: { id: string } }>({ url: '/me' })
+  t.equal(me.user.id, userIdOf(alice.openId), 'the request succeeded after the re-login')
+  t.equal(state.logins, 2, 'one wx.login for the re-login')
+  t.not(client.skey(), first.skey, 'a new skey is stored')
+  t.same(sent.map((s) => `${s.method} ${new URL(s.url).pathname}`), ['POST /auth/wechat/login', 'GET /me', 'POST /auth/wechat/login', 'GET /me'])
+})
+
+test('wechat: a revoked skey, and concurrent requests during the re-login, share one login', async (t) => {
+  const { app, baseUrl } = await server(t)
+  const { client, state, sent } = wechatClient(baseUrl)
+  const { skey } = await client.login()
+  t.ok(await app.sessions.revoke(skey), 'revoked on the server (another device logged out everywhere)')
+
+  const results = await Promise.all(Array.from({ length: 6 }, (_, n) => client.request<{ n: number }>({ url: '/orders', method: 'POST', data: { n } })))
+  t.same(results.map((r) => r.n), [0, 1, 2, 3, 4, 5], 'every request succeeded')
+  t.equal(state.logins, 2, 'the six 401s shared one re-login')
+  t.equal(sent.filter((s) => s.url.endsWith('/auth/wechat/login')).length, 2)
+  t.equal(sent.filter((s) => s.url.endsWith('/orders')).length, 12, 'each request sent twice: once refused, once retried')
+  const retried = sent.filter((s) => s.url.endsWith('/orders')).slice(6)
+  t.ok(retried.every((s) => s.headers['x-skey'] === client.skey()), 'every retry carries the new skey')
+
+  // A request made while a login is in flight waits for it instead of sending the old skey.
+  const login = client.login()
+  const during = client.request({ url: '/me' })
+  await Promise.all([login, during])
+  t.equal(sent.at(-1)?.headers['x-skey'], client.skey(), 'sent with the new skey')
+  t.equal(sent.filter((s) => s.url.endsWith('/me')).length, 1, 'and only once')
+})
+
+test('wechat: login failures reach the caller', async (t) => {
+  const { baseUrl } = await server(t)
+
+  await t.test('the platform refuses wx.login', async (t) => {
+    const { client, state } = wechatClient(baseUrl)
+    state.loginFails = true
+    const failure = await client.request({ url: '/me' }).catch((err: unknown) => err)
+    t.type(failure, AuthClientError)
+    t.match(failure, { statusCode: 0, code: 'MPA_CLIENT_LOGIN_FAILED', message: /wx\.login failed: login:fail network/ })
+    t.equal(client.skey(), null)
+  })
+
+  await t.test('the server refuses the code, for every waiting request', async (t) => {
+    const { client, sent } = wechatClient(baseUrl)
+    wechatSandbox.fail('jscode2session', { errcode: 40029 })
+    const failures = await Promise.all([client.request({ url: '/me' }), client.request({ url: '/me' })].map((p) => p.catch((err: unknown) => err)))
+    for (const failure of failures) t.match(failure, { statusCode: 401, code: 'MPA_CODE_INVALID', data: { code: 'MPA_CODE_INVALID' } })
+    t.equal(sent.filter((s) => s.url.endsWith('/login')).length, 1, 'one login attempt, shared')
+    t.equal(client.skey(), null, 'nothing stored')
+  })
+
+  await t.test('a retry refused again is not retried again', async (t) => {
+    const { client, state, sent } = wechatClient(baseUrl)
+    await client.login()
+    const failure = await client.request({ url: '/always-expired' }).catch((err: unknown) => err)
+    t.match(failure, { statusCode: 401, code: 'MPA_SESSION_EXPIRED' })
+    t.equal(state.logins, 2, 'one re-login')
+    t.equal(sent.filter((s) => s.url.endsWith('/always-expired')).length, 2, 'one retry')
+  })
+
+  await t.test('errors that logging in does not fix pass straight through', async (t) => {
+    const { client, state } = wechatClient(baseUrl)
+    await client.login()
+    const failure = await client.request({ url: '/orders', method: 'POST', data: { n: 'many' } }).catch((err: unknown) => err)
+    t.match(failure, { statusCode: 400, code: 'FST_ERR_VALIDATION' })
+    t.equal(state.logins, 1, 'no re-login')
+  })
+
+  await t.test('no server at all', async (t) => {
+    const { client } = wechatClient('http://127.0.0.1:1')
+    const failure = await client.login().catch((err: unknown) => err)
+    t.match(failure, { statusCode: 0, code: 'MPA_CLIENT_REQUEST_FAILED', message: /POST http:\/\/127\.0\.0\.1:1\/auth\/wechat\/login failed: request:fail/ })
+  })
+})
+
+test('wechat: logout revokes on the server and forgets the skey', async (t) => {
+  const { app, baseUrl } = await server(t)
+  const { client, storage } = wechatClient(baseUrl)
+  const { skey } = await client.login()
+  await client.logout()
+  t.equal(storage.has('mpa:skey'), false, 'forgotten')
+  t.equal(await app.sessions.get(skey), null, 'revoked on the server')
+  await client.logout()
+  t.pass('logging out with no skey is a no-op')
+
+  // Logged out meanwhile on the server: the 401 counts as logged out.
+  const again = await client.login()
+  await app.sessions.revoke(again.skey)
+  await client.logout()
+  t.equal(client.skey(), null)
+})
+
+test('alipay: headers/status, fail on non-2xx, object storage, scopes, logout everywhere', async (t) => {
+  const { app, baseUrl } = await server(t, { header: 'x-session' })
+  const user: AlipaySandboxUser = { openId: '074a1d3d00000000000000000client', profile: { nickName: '🐼 熊猫' } }
+  const phoneA = fakeMy(user)
+  const phoneB = fakeMy(user)
+  const options = { baseUrl, platform: 'alipay' as const, header: 'x-session', storageKey: 'session' }
+  const clientA = createAuthClient({ ...options, api: phoneA.my })
+  const clientB = createAuthClient({ ...options, api: phoneB.my, scope: 'auth_user' })
+
+  const a = await clientA.login()
+  t.same(phoneA.state.scopes, ['auth_base'], 'auth_base by default')
+  t.equal(phoneA.storage.get('session'), a.skey, 'my.setStorageSync({ key, data })')
+  const b = await clientB.login()
+  t.same(phoneB.state.scopes, ['auth_user'])
+  t.equal(b.user.id, a.user.id, 'one user, two devices')
+  t.equal(b.profile, 'ok', 'auth_user fetched the profile')
+
+  const me = await clientA.request<{ user: { id: string } }>({ url: '/me' })
+  t.equal(me.user.id, a.user.id)
+  t.equal(phoneA.sent.at(-1)?.headers['x-session'], a.skey, 'the configured header')
+
+  const { sessions } = await clientA.request<{ sessions: Array<{ current?: boolean }> }>({ url: '/auth/sessions' })
+  t.equal(sessions.length, 2, 'both devices listed')
+
+  await clientA.logout({ everywhere: true })
+  t.equal(await app.sessions.get(b.skey), null, 'the other device is logged out too')
+  t.equal(clientA.skey(), null)
+
+  // Device B learns it on its next request (my.request fails with status 401) and logs in again by itself.
+  const again = await clientB.request<{ user: { id: string } }>({ url: '/me' })
+  t.equal(again.user.id, a.user.id)
+  t.same(phoneB.state.scopes, ['auth_user', 'auth_user'], 're-login with the client\'s scope')
+
+  const override = await clientA.login({ scope: 'auth_user' })
+  t.equal(override.profile, 'ok', 'login({ scope }) overrides')
+})
+
+test('options are checked', async (t) => {
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'qq' as 'wechat', api: fakeWx(alice).wx }), /platform must be 'wechat' or 'alipay'/)
+  t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/)
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'alipay' }), /no my object/)
+})
