@@ -5,6 +5,10 @@ import sessionsPlugin, { type SessionOptions } from './plugins/sessions.js'
 import authenticatePlugin from './plugins/authenticate.js'
 import loginPlugin, { type ResolveUser } from './plugins/login.js'
 import sessionRoutes from './routes/session.js'
+import wechatPlugin, { type WechatAppOptions } from './plugins/wechat.js'
+import wechatRoutes from './routes/wechat.js'
+import alipayPlugin, { type AlipayAppOptions } from './plugins/alipay.js'
+import alipayRoutes from './routes/alipay.js'
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -21,6 +25,10 @@ export interface MiniprogramAuthOptions {
   resolveUser?: ResolveUser
   /** How long a retry of the same login code gets the same answer. Default '60s'. */
   codeReplayWindow?: number | string
+  /** One WeChat mini-program, or several served by one backend (the login body's appId picks one; the first is the default). */
+  wechat?: WechatAppOptions | WechatAppOptions[]
+  /** One Alipay mini-program (key mode or certificate mode), or several. */
+  alipay?: AlipayAppOptions | AlipayAppOptions[]
 }
 
 /**
@@ -39,6 +47,14 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   await fastify.register(authenticatePlugin, { header })
   await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow })
   await fastify.register(sessionRoutes, { prefix })
+  if (options.wechat !== undefined) {
+    await fastify.register(wechatPlugin, { apps: options.wechat })
+    await fastify.register(wechatRoutes, { prefix })
+  }
+  if (options.alipay !== undefined) {
+    await fastify.register(alipayPlugin, { apps: options.alipay })
+    await fastify.register(alipayRoutes, { prefix })
+  }
 }
 
 const fastifyMiniprogramAuth = fp(miniprogramAuth, {
@@ -57,4 +73,10 @@ export type { AuthenticatePluginOptions } from './plugins/authenticate.js'
 export { default as loginPlugin, defaultResolveUser } from './plugins/login.js'
 export type { LoginPluginOptions, LoginResult, MiniprogramLogin, ResolveUser } from './plugins/login.js'
 export { default as sessionRoutes } from './routes/session.js'
+export { default as wechatPlugin } from './plugins/wechat.js'
+export type { Code2SessionResult, PhoneNumber, WechatAppOptions, WechatClient, WechatPluginOptions } from './plugins/wechat.js'
+export { default as wechatRoutes } from './routes/wechat.js'
+export { default as alipayPlugin } from './plugins/alipay.js'
+export type { AlipayAppOptions, AlipayAuthResult, AlipayClient, AlipayPluginOptions, AlipayProfile } from './plugins/alipay.js'
+export { default as alipayRoutes } from './routes/alipay.js'
 export * as errors from './lib/errors.js'

@@ -13,6 +13,8 @@ export const SessionKeyExpiredError = createError('MPA_SESSION_KEY_EXPIRED', 'Th
 // 4xx the client caused, logging in again does not help.
 export const SessionNotFoundError = createError('MPA_SESSION_NOT_FOUND', 'No such session for this user', 404)
 export const UnknownAppError = createError('MPA_UNKNOWN_APP', 'The appId %s is not configured on this server', 400)
+// A getPhoneNumber code WeChat refuses: logging in again does not help, asking for the phone again does.
+export const PhoneCodeInvalidError = createError('MPA_PHONE_CODE_INVALID', 'The phone number code is invalid, expired or already used: ask the user again (%s)', 400)
 export const BadEncryptedDataError = createError('MPA_BAD_ENCRYPTED_DATA', 'The encrypted data is invalid: %s', 400)
 export const SignatureMismatchError = createError('MPA_SIGNATURE_MISMATCH', 'The rawData signature does not match', 400)
 export const WatermarkMismatchError = createError('MPA_WATERMARK_MISMATCH', 'The data was encrypted for another app', 403)

@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import createError from '@fastify/error'
 import type { FastifyPluginAsync } from 'fastify'
 import { createDecipheriv, createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,14 +6,11 @@ import { Pool } from 'undici'
 import { parseDuration } from '../lib/duration.js'
 import { sha256Base64url } from '../lib/skey.js'
 import {
-  BadEncryptedDataError, CodeBlockedError, CodeInvalidError, MisconfiguredError, SessionKeyExpiredError,
+  BadEncryptedDataError, CodeBlockedError, CodeInvalidError, MisconfiguredError, PhoneCodeInvalidError, SessionKeyExpiredError,
   SignatureMismatchError, UnknownAppError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError,
   WatermarkMismatchError
 } from '../lib/errors.js'
 import type { Session } from './sessions.js'
-
-/** A getuserphonenumber code that WeChat refuses: logging in again does not help, asking for the phone again does. */
-export const PhoneCodeInvalidError = createError('MPA_PHONE_CODE_INVALID', 'The phone number code is invalid, expired or already used: ask the user again (%s)', 400)
 
 export interface WechatAppOptions {
   /** The mini-program AppID (wx…). */
