@@ -1,0 +1,162 @@
+// The simulator page: one phone per platform, each running the client helper
+// (/client/index.js, built from client/index.ts) over a shim of wx or my.
+import { createAuthClient } from '/client/index.js'
+import { createMy, createWx, shorten } from '/shim.js'
+
+const STORAGE_KEY = 'mpa:skey'
+
+const PLATFORMS = {
+  wechat: { title: 'WeChat', app: '微信小程序', createApi: createWx, codeStep: 'wx.login' },
+  alipay: { title: 'Alipay', app: '支付宝小程序', createApi: createMy, codeStep: 'my.getAuthCode' }
+}
+
+/** Promise form of a callback-style platform call. */
+function call (fn, options = {}) {
+  return new Promise((resolve, reject) => fn({ ...options, success: resolve, fail: reject }))
+}
+
+function element (tag, attributes = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value)
+  node.append(...children)
+  return node
+}
+
+const show = (value) => shorten(typeof value === 'string' ? value : JSON.stringify(value, null, 2))
+
+function phonePanel (platform, config) {
+  const { title, app, createApi, codeStep } = PLATFORMS[platform]
+  const sandboxed = config.mode === 'sandbox'
+  const userSelect = element('select', { 'data-testid': 'user' }, ...config.users.map(({ key, label }) => element('option', { value: key }, label)))
+  const scopeSelect = element('select', { 'data-testid': 'scope' },
+    element('option', { value: 'auth_base' }, 'auth_base (silent)'), element('option', { value: 'auth_user' }, 'auth_user (profile)'))
+  const status = element('div', { class: 'status', 'data-testid': 'status' })
+  const result = element('pre', { class: 'result', 'data-testid': 'result' })
+  const log = element('ol', { class: 'log', 'data-testid': 'log' })
+
+  function addLog (kind, heading, data) {
+    // Every login, the helper's own re-logins included: its code for "replay
+    // an old code", its user for the status line.
+    if (heading.endsWith('/login')) {
+      if (kind === 'request') lastCode = data.body?.code ?? data.body?.authCode
+      if (kind === 'reply') loggedInAs = data.user.nickName ?? data.user.id
+    }
+    const entry = element('li', { class: kind }, element('b', {}, heading))
+    if (data !== undefined) entry.append(element('code', {}, show(data)))
+    log.prepend(entry)
+  }
+
+  // What the buttons "replay an old code" and "use a revoked skey" replay.
+  let lastCode = null
+  let revokedSkey = null
+  let loggedInAs = null
+  const api = createApi({ user: () => userSelect.value, log: addLog })
+  const client = createAuthClient({ baseUrl: window.location.origin, platform, api, storageKey: STORAGE_KEY })
+
+  function refreshStatus () {
+    const skey = client.skey()
+    status.textContent = skey ? `Logged in${loggedInAs ? ` as ${loggedInAs}` : ''} · skey ${shorten(skey)}` : 'Not logged in'
+    status.classList.toggle('in', Boolean(skey))
+  }
+
+  function setResult (outcome, value) {
+    result.className = `result ${outcome}`
+    result.textContent = show(value)
+  }
+
+  async function forget (everywhere) {
+    revokedSkey = client.skey()
+    await client.logout({ everywhere })
+    loggedInAs = null
+    return everywhere ? 'Logged out on every device' : 'Logged out on this device'
+  }
+
+  const actions = {
+    code: async () => {
+      const reply = platform === 'wechat' ? await call(api.login) : await call(api.getAuthCode, { scopes: scopeSelect.value })
+      return { code: reply.code ?? reply.authCode, note: `a one-time code from ${codeStep}; "Log in" gets a fresh one` }
+    },
+    login: () => client.login({ scope: scopeSelect.value }),
+    profile: () => client.request({ url: '/api/profile' }),
+    order: () => client.request({ url: '/api/orders', method: 'POST', data: { item: '☕ Flat white', quantity: 2 } }),
+    userinfo: async () => {
+      const { encryptedData, iv, rawData, signature } = await call(api.getUserInfo)
+      return client.request({ url: '/auth/wechat/userinfo', method: 'POST', data: { encryptedData, iv, rawData, signature } })
+    },
+    phone: async () => {
+      const { code } = await call(api.getPhoneNumber)
+      return client.request({ url: '/auth/wechat/phone', method: 'POST', data: { code } })
+    },
+    devices: async () => {
+      const { sessions } = await client.request({ url: '/auth/sessions' })
+      return sessions.map(({ id, current, createdAt }) => `${current ? '▶ this device' : '  other device'} ${id.slice(0, 8)}… since ${new Date(createdAt).toLocaleTimeString()}`).join('\n')
+    },
+    logout: () => forget(false),
+    logoutAll: () => forget(true),
+    replay: async () => {
+      if (!lastCode) throw new Error('Log in first: this replays the code of the last login.')
+      // Straight through the platform API, as a client retrying a lost reply would.
+      const body = platform === 'wechat' ? { code: lastCode } : { authCode: lastCode }
+      const headers = { [platform === 'wechat' ? 'header' : 'headers']: { 'content-type': 'application/json' } }
+      // my.request fails on a 401 with the reply attached: either way, show the reply.
+      const reply = await call(api.request, { url: `/auth/${platform}/login`, method: 'POST', data: JSON.stringify(body), ...headers }).catch((failure) => failure)
+      return { statusCode: reply.statusCode ?? reply.status, ...reply.data, note: `within ${config.codeReplayWindow} of the login: the same session (retry-safe); later: MPA_CODE_INVALID` }
+    },
+    revoked: async () => {
+      if (!revokedSkey) throw new Error('Log out first: this sends the skey that logout revoked.')
+      api.setStorageSync(...(platform === 'wechat' ? [STORAGE_KEY, revokedSkey] : [{ key: STORAGE_KEY, data: revokedSkey }]))
+      return client.request({ url: '/api/profile' })
+    }
+  }
+
+  const buttons = [
+    ['code', `1 · ${codeStep}`], ['login', '2 · Log in'], ['profile', 'GET /api/profile'], ['order', 'POST /api/orders'],
+    ...(platform === 'wechat' ? [['userinfo', 'Decrypt user info'], ['phone', 'Get phone number']] : []),
+    ['devices', 'List devices'], ['logout', 'Log out'], ['logoutAll', 'Log out everywhere'],
+    ['replay', 'Replay an old code'], ['revoked', 'Use a revoked skey']
+  ].map(([action, label]) => {
+    const button = element('button', { type: 'button', 'data-action': action }, label)
+    button.disabled = !sandboxed
+    button.addEventListener('click', async () => {
+      addLog('step', `▸ ${label}`)
+      try {
+        setResult('ok', await actions[action]())
+      } catch (err) {
+        setResult('failed', err.code ? `${err.statusCode} ${err.code}\n${err.message}` : err.message)
+      }
+      refreshStatus()
+    })
+    return button
+  })
+
+  userSelect.addEventListener('change', () => {
+    // Another person on the phone: the stored skey is not theirs.
+    api.removeStorageSync(...(platform === 'wechat' ? [STORAGE_KEY] : [{ key: STORAGE_KEY }]))
+    loggedInAs = null
+    addLog('step', `▸ switched to ${userSelect.selectedOptions[0].textContent}: the local skey is forgotten`)
+    refreshStatus()
+  })
+
+  const controls = element('div', { class: 'controls' },
+    element('label', {}, 'User ', userSelect),
+    ...(platform === 'alipay' ? [element('label', {}, 'Scope ', scopeSelect)] : []))
+  const notice = sandboxed
+    ? element('p', { class: 'hint' }, `Sandbox app ${config.appId}. Each button is one step of the real flow; the log below shows every request and reply.`)
+    : element('p', { class: 'hint real' }, `Real ${title} (app ${config.appId}): login codes come only from a real mini-program, so the simulator is off. Use the client helper in your mini-program against this server.`)
+
+  refreshStatus()
+  return element('section', { class: `phone ${platform}`, 'data-platform': platform },
+    element('div', { class: 'notch' }),
+    element('header', {}, element('span', { class: 'app' }, app), element('h2', {}, `${title} mini-program`)),
+    status, notice, controls,
+    element('div', { class: 'buttons' }, ...buttons),
+    result,
+    element('h3', {}, 'Requests and replies'),
+    log)
+}
+
+const config = await (await fetch('/demo/config')).json()
+document.querySelector('#phones').append(
+  phonePanel('wechat', { ...config.wechat, codeReplayWindow: config.codeReplayWindow }),
+  phonePanel('alipay', { ...config.alipay, codeReplayWindow: config.codeReplayWindow }))
+document.body.dataset.ready = 'true'

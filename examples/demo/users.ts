@@ -1,0 +1,55 @@
+import type { WechatSandboxUser } from '../../sandbox/wechat.js'
+import type { AlipaySandboxUser } from '../../sandbox/alipay.js'
+
+// The people the simulator page can log in as. Their ids are fixed, so logging
+// in again is the same user with a new session (a second device).
+
+export interface DemoUser<T> {
+  key: string
+  label: string
+  user: T
+}
+
+export const WECHAT_USERS: Array<DemoUser<WechatSandboxUser>> = [
+  {
+    key: 'alice',
+    label: 'Alice 李 (unionid, +86 phone)',
+    user: {
+      openId: 'oDemoAl1ce0000000000000000001',
+      unionId: 'uDemoAl1ce000000000000000001',
+      phone: '13800138000',
+      profile: { nickName: 'Alice 李', gender: 2, city: 'Shenzhen', province: 'Guangdong', country: 'China' }
+    }
+  },
+  {
+    key: 'panda',
+    label: '🐼 熊猫 (emoji nickname, +852 phone)',
+    user: {
+      openId: 'oDemoPanda000000000000000002',
+      phone: { purePhoneNumber: '91234567', countryCode: '852' },
+      profile: { nickName: '🐼 熊猫 Panda ✨', gender: 0, city: 'Hong Kong', country: 'China' }
+    }
+  },
+  {
+    key: 'bob',
+    label: 'Bob (no unionid, no phone)',
+    user: { openId: 'oDemoB0b00000000000000000003', profile: { nickName: 'Bob', gender: 1 } }
+  }
+]
+
+export const ALIPAY_USERS: Array<DemoUser<AlipaySandboxUser>> = [
+  {
+    key: 'alice',
+    label: 'Alice 支付宝',
+    user: { openId: '074a1d3d0000000000000000000demo1', profile: { nickName: 'Alice 支付宝', gender: 'F', province: '浙江省', city: '杭州市' } }
+  },
+  {
+    key: 'panda',
+    label: '🐼 熊猫 (emoji nickname)',
+    user: { openId: '074a1d3d0000000000000000000demo2', profile: { nickName: '🐼 熊猫 Panda 🎋', city: '成都市' } }
+  }
+]
+
+export function findUser<T> (users: Array<DemoUser<T>>, key: string): T | undefined {
+  return users.find((entry) => entry.key === key)?.user
+}

@@ -1,0 +1,163 @@
+import { test } from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { DemoExit, startDemo } from '../examples/demo/app.js'
+import { connectRedis } from '../examples/demo/redis.js'
+import { generateRsaKeyPair } from '../sandbox/alipay.js'
+import { freePort, REDIS_URL, uniquePrefix } from './helpers/redis.js'
+
+// The documented API: every route of the plugin and of the demo. The
+// simulator's /demo/* routes stand in for the phone and stay out of the docs.
+const API = [
+  'POST /auth/wechat/login', 'POST /auth/wechat/userinfo', 'POST /auth/wechat/phone', 'POST /auth/alipay/login',
+  'GET /auth/session', 'DELETE /auth/session', 'GET /auth/sessions', 'DELETE /auth/sessions', 'DELETE /auth/sessions/{id}',
+  'GET /api/profile', 'POST /api/orders'
+]
+
+interface Operation {
+  security?: unknown[]
+  responses: Record<string, { description?: string, content?: { 'application/json'?: { schema?: { properties?: Record<string, unknown> } } } }>
+}
+
+test('the demo serves the page, the client module and OpenAPI docs of every route, then closes', async (t) => {
+  const keyPrefix = uniquePrefix('demo')
+  const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL } })
+  t.same(demo.modes, { wechat: 'sandbox', alipay: 'sandbox' }, 'no credentials: both sandboxes')
+  t.match(demo.redisDescription, /\(REDIS_URL\)/)
+
+  const page = await fetch(`${demo.url}/`)
+  t.equal(page.status, 200)
+  t.match(await page.text(), /<script type="module" src="\/simulator.js">/)
+  for (const asset of ['/simulator.js', '/shim.js', '/style.css']) t.equal((await fetch(demo.url + asset)).status, 200, asset)
+  const client = await fetch(`${demo.url}/client/index.js`)
+  t.match(client.headers.get('content-type'), /javascript/)
+  const clientSource = await client.text()
+  t.match(clientSource, /export function createAuthClient/, 'the helper, as an ES module for the browser')
+  t.notMatch(clientSource, /: string|interface /, 'with the types stripped')
+
+  t.equal((await fetch(`${demo.url}/docs`, { redirect: 'follow' })).status, 200, 'Swagger UI')
+  const docs = await (await fetch(`${demo.url}/docs/json`)).json() as { openapi: string, paths: Record<string, Record<string, Operation>> }
+  t.match(docs.openapi, /^3\./)
+  const listed = Object.entries(docs.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`))
+  t.same(listed.toSorted(), API.toSorted(), 'every API route, and only those')
+  for (const [path, operations] of Object.entries(docs.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const name = `${method.toUpperCase()} ${path}`
+      const errorReplies = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400)
+      t.ok(errorReplies.some(([status]) => status === '503'), `${name}: 503 when Redis is down`)
+      t.ok(errorReplies.every(([, reply]) => reply.content?.['application/json']?.schema?.properties?.code), `${name}: every error reply has its code`)
+      t.equal(operation.security !== undefined, !path.endsWith('/login'), `${name}: ${path.endsWith('/login') ? 'no skey' : 'needs the skey'}`)
+    }
+  }
+
+  const config = await (await fetch(`${demo.url}/demo/config`)).json() as Record<string, { mode: string, users: Array<{ label: string }> }>
+  t.ok(config.wechat?.users.some((user) => /\p{Extended_Pictographic}/u.test(user.label)), 'a sandbox user with an emoji nickname')
+
+  await demo.close()
+  await t.rejects(fetch(`${demo.url}/`), 'the server is closed')
+  t.equal(demo.sandboxes.wechat?.calls.jscode2session, 0)
+  await t.rejects(fetch(`${demo.sandboxes.wechat?.url}/sns/jscode2session`), 'the WeChat sandbox is closed')
+  await t.rejects(fetch(demo.sandboxes.alipay?.url ?? ''), 'the Alipay sandbox is closed')
+})
+
+test('with credentials in the environment, the platforms are the real ones', async (t) => {
+  const appKeys = generateRsaKeyPair()
+  const alipayKeys = generateRsaKeyPair()
+  const demo = await startDemo({
+    port: 0,
+    keyPrefix: uniquePrefix('demo-real'),
+    redis: { url: REDIS_URL },
+    env: {
+      WECHAT_APP_ID: 'wx0123456789abcdef',
+      WECHAT_APP_SECRET: 'a-real-looking-secret',
+      ALIPAY_APP_ID: '2021000123456789',
+      ALIPAY_PRIVATE_KEY: appKeys.privateKey,
+      ALIPAY_PUBLIC_KEY: alipayKeys.publicKey
+    }
+  })
+  t.teardown(() => demo.close())
+  t.same(demo.modes, { wechat: 'real', alipay: 'real' })
+  t.same(demo.sandboxes, { wechat: undefined, alipay: undefined }, 'no sandbox started')
+  const config = await (await fetch(`${demo.url}/demo/config`)).json()
+  t.match(config, { wechat: { mode: 'real', appId: 'wx0123456789abcdef', users: [] }, alipay: { mode: 'real', appId: '2021000123456789', users: [] } })
+  t.notMatch(JSON.stringify(config), /a-real-looking-secret|PRIVATE/, 'no secret in the page config')
+  t.equal((await fetch(`${demo.url}/demo/wechat/code`, { method: 'POST' })).status, 404, 'no code minting against the real WeChat')
+})
+
+test('Redis: REDIS_URL, else the local one, else a private redis-server, else a message', async (t) => {
+  const deadUrl = `redis://127.0.0.1:${await freePort()}`
+
+  await t.test('REDIS_URL that does not answer: a message, no fallback', async (t) => {
+    const err = await connectRedis({ url: deadUrl.replace('//', '//user:hunter2@') }).catch((err: unknown) => err)
+    t.type(err, DemoExit)
+    t.match((err as Error).message, /^REDIS_URL is redis:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/? but no Redis answers there/)
+    t.notMatch((err as Error).message, /hunter2/, 'the password is not printed')
+  })
+
+  await t.test('the default URL answers', async (t) => {
+    const connection = await connectRedis({ defaultUrl: REDIS_URL })
+    t.teardown(() => connection.close())
+    t.equal(await connection.redis.ping(), 'PONG')
+    t.match(connection.description, /^Redis at redis:\/\//)
+  })
+
+  await t.test('nothing answers: a private redis-server, stopped on close', async (t) => {
+    const connection = await connectRedis({ defaultUrl: deadUrl })
+    t.match(connection.description, /^a private redis-server at redis:\/\/127\.0\.0\.1:\d+ \(nothing answered at/)
+    t.equal(await connection.redis.ping(), 'PONG')
+    t.equal(await connection.redis.config('GET', 'save').then((reply) => (reply as string[])[1]), '', 'no persistence')
+    const url = /redis:\/\/127\.0\.0\.1:\d+/.exec(connection.description)![0]
+    await connection.close()
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    probe.on('error', () => {})
+    await t.rejects(probe.connect(), 'the private server is gone')
+    probe.disconnect()
+  })
+
+  await t.test('nothing answers and no redis-server: how to get Redis', async (t) => {
+    const err = await connectRedis({ defaultUrl: deadUrl, redisServer: 'no-such-redis-server' }).catch((err: unknown) => err)
+    t.type(err, DemoExit)
+    t.match((err as Error).message, /The demo needs Redis: nothing answers at .* and there is no no-such-redis-server on the PATH to start one\. Start one/)
+  })
+})
+
+/** The demo as `npm start` runs it (from the sources, with tap's TypeScript loader). */
+function runDemo (env: Record<string, string>) {
+  const main = fileURLToPath(new URL('../examples/demo/main.ts', import.meta.url))
+  const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output = { stdout: '', stderr: '' }
+  child.stdout.on('data', (chunk) => { output.stdout += chunk })
+  child.stderr.on('data', (chunk) => { output.stderr += chunk })
+  return { child, output }
+}
+
+test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (t) => {
+  const { child, output } = runDemo({ PORT: '0', REDIS_URL })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  for (let waited = 0; !/Ctrl\+C/.test(output.stdout) && child.exitCode === null && waited < 60_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const url = /simulator page\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(output.stdout)?.[1]
+  t.ok(url, `prints the page URL:\n${output.stdout}${output.stderr}`)
+  t.match(output.stdout, /API docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/)
+  t.match(output.stdout, /WeChat: local sandbox; Alipay: local sandbox/)
+  t.equal((await fetch(`${url}/`)).status, 200)
+  t.match(output.stdout, /sessions in Redis at redis:\/\/127\.0\.0\.1:6379\/? \(REDIS_URL\)/, 'says which Redis')
+
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0, 'exit code 0')
+  t.match(output.stdout, /SIGTERM: closing the server, the sandboxes and Redis/)
+  t.equal(output.stderr, '', 'nothing on stderr')
+})
+
+test('npm start without Redis: one paragraph, exit code 1, no stack trace', async (t) => {
+  const { child, output } = runDemo({ PORT: '0', REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+  const [code] = await once(child, 'exit')
+  t.equal(code, 1)
+  t.match(output.stderr, /^REDIS_URL is redis:\/\/127\.0\.0\.1:\d+\/? but no Redis answers there .*\n$/)
+  t.equal(output.stderr.trim().split('\n').length, 1, 'one paragraph')
+  t.notMatch(output.stderr, /^\s+at /m, 'no stack trace')
+})
