@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import alipayPlugin, { type AlipayAppOptions } from '../plugins/alipay.js'
-import alipayRoutes from '../routes/alipay.js'
+import type { AlipayAppOptions } from '../plugins/alipay.js'
 import type { Identity } from '../plugins/sessions.js'
 import { bareBase64, createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN, USER_INFO_SHARE, type AlipaySandbox } from '../sandbox/alipay.js'
 import { buildApp, LogCapture } from './helpers/app.js'
@@ -53,10 +52,8 @@ async function appFor (t: { teardown: (fn: () => unknown) => void }, setup: Setu
     resolveUser: (identity) => {
       setup.seen?.push(identity)
       return { id: `alipay:${identity.appId}:${identity.openId ?? identity.userId}` }
-    }
-  }, (app) => {
-    app.register(alipayPlugin, { apps: setup.apps ?? keyMode() })
-    app.register(alipayRoutes, { prefix: '/auth' })
+    },
+    alipay: setup.apps ?? keyMode()
   })
   t.teardown(() => app.close())
   return app

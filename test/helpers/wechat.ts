@@ -2,8 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import miniprogramAuth, { redactPaths, type MiniprogramAuthOptions } from '../../index.js'
-import wechatPlugin, { type WechatAppOptions } from '../../plugins/wechat.js'
-import wechatRoutes from '../../routes/wechat.js'
+import type { WechatAppOptions } from '../../plugins/wechat.js'
 import { createWechatSandbox, type WechatSandbox, type WechatSandboxOptions, type WechatSandboxUser } from '../../sandbox/wechat.js'
 import { LogCapture } from './app.js'
 import { sharedRedis, uniquePrefix } from './redis.js'
@@ -67,9 +66,7 @@ export class WechatWorld {
         serializers: { req: (req) => ({ method: req.method, url: req.url, headers: req.headers }) }
       }
     })
-    await app.register(miniprogramAuth, { redis: this.redis, keyPrefix: this.prefix, ...options })
-    await app.register(wechatPlugin, { apps: wechat })
-    await app.register(wechatRoutes, { prefix: '/auth' })
+    await app.register(miniprogramAuth, { redis: this.redis, keyPrefix: this.prefix, wechat, ...options })
     app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, session: request.session }))
     await app.ready()
     this.apps.push(app)
