@@ -3,12 +3,7 @@ import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import miniprogramAuth, { errors } from '../index.js'
-import wechatPlugin from '../plugins/wechat.js'
-import wechatRoutes from '../routes/wechat.js'
-import alipayPlugin from '../plugins/alipay.js'
-import alipayRoutes from '../routes/alipay.js'
-import { createWechatSandbox, type WechatSandboxUser } from '../sandbox/wechat.js'
-import { createAlipaySandbox, generateRsaKeyPair, type AlipaySandboxUser } from '../sandbox/alipay.js'
+import { createAlipaySandbox, createWechatSandbox, generateRsaKeyPair, type AlipaySandboxUser, type WechatSandboxUser } from '../sandbox/index.js'
 import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../client/index.js'
 import { sharedRedis, uniquePrefix } from './helpers/redis.js'
 
@@ -38,12 +33,10 @@ async function server (t: Test, options: ServerOptions = {}): Promise<{ app: Fas
   await app.register(miniprogramAuth, {
     redis,
     keyPrefix: uniquePrefix('client'),
-    session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) }
+    session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) },
+    wechat: { ...WECHAT_APP, baseUrl: wechatSandbox.url },
+    alipay: { appId: ALIPAY_APP_ID, privateKey: alipayKeys.privateKey, alipayPublicKey: alipaySandbox.publicKey, gateway: alipaySandbox.url }
   })
-  await app.register(wechatPlugin, { apps: { ...WECHAT_APP, baseUrl: wechatSandbox.url } })
-  await app.register(wechatRoutes, { prefix: '/auth' })
-  await app.register(alipayPlugin, { apps: { appId: ALIPAY_APP_ID, privateKey: alipayKeys.privateKey, alipayPublicKey: alipaySandbox.publicKey, gateway: alipaySandbox.url } })
-  await app.register(alipayRoutes, { prefix: '/auth' })
   app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
   app.post<{ Body: { n: number } }>('/orders', {
     preHandler: app.authenticate,

@@ -8,14 +8,9 @@ import ts from 'typescript'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import miniprogramAuth, { defaultResolveUser, type ResolveUser } from '../../index.js'
+import miniprogramAuth, { defaultResolveUser, type AlipayAppOptions, type ResolveUser, type WechatAppOptions } from '../../index.js'
 import { errorReplies } from '../../lib/schemas.js'
-import wechatPlugin, { type WechatAppOptions } from '../../plugins/wechat.js'
-import wechatRoutes from '../../routes/wechat.js'
-import alipayPlugin, { type AlipayAppOptions } from '../../plugins/alipay.js'
-import alipayRoutes from '../../routes/alipay.js'
-import { createWechatSandbox, type WechatSandbox } from '../../sandbox/wechat.js'
-import { createAlipaySandbox, generateRsaKeyPair, type AlipaySandbox } from '../../sandbox/alipay.js'
+import { createAlipaySandbox, createWechatSandbox, generateRsaKeyPair, type AlipaySandbox, type WechatSandbox } from '../../sandbox/index.js'
 import { connectRedis, type RedisChoice } from './redis.js'
 import { ALIPAY_USERS, WECHAT_USERS, findUser } from './users.js'
 
@@ -251,12 +246,10 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       redis: connection.redis,
       keyPrefix: options.keyPrefix ?? 'mpa-demo:',
       codeReplayWindow,
-      resolveUser
+      resolveUser,
+      wechat: upstreams.wechat.app,
+      alipay: upstreams.alipay.app
     })
-    await app.register(wechatPlugin, { apps: upstreams.wechat.app })
-    await app.register(wechatRoutes, { prefix: '/auth' })
-    await app.register(alipayPlugin, { apps: upstreams.alipay.app })
-    await app.register(alipayRoutes, { prefix: '/auth' })
     await app.register(demoRoutes)
 
     simulatorRoutes(app, upstreams, codeReplayWindow)

@@ -1,5 +1,4 @@
-import type { WechatSandboxUser } from '../../sandbox/wechat.js'
-import type { AlipaySandboxUser } from '../../sandbox/alipay.js'
+import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
 
 // The people the simulator page can log in as. Their ids are fixed, so logging
 // in again is the same user with a new session (a second device).

@@ -5,7 +5,8 @@
 // itself does (wx.login, my.getAuthCode, wx.getUserInfo, the phone number
 // button) is played by the demo's sandboxes through /demo/*.
 
-const SKEY = /[A-Za-z0-9_-]{43}/g
+// A whole 43-character base64url token, not a slice of a longer code.
+const SKEY = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g
 
 /** Shows an skey as its first characters: enough to tell two apart. */
 export function shorten (text) {

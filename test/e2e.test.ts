@@ -1,0 +1,145 @@
+import { test } from 'tap'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Locator, type Page } from 'playwright-core'
+import { startDemo } from '../examples/demo/app.js'
+import { REDIS_URL, sharedRedis, uniquePrefix } from './helpers/redis.js'
+
+// The simulator page in a real headless Chromium (Debian's package: the
+// Playwright download host is out of reach). Set DEMO_SCREENSHOT=docs/demo.png
+// to refresh the README's picture.
+
+const CHROMIUM = '/usr/bin/chromium'
+const ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+  '--no-first-run', '--disable-component-update', '--disable-sync'
+]
+const REPLAY_WINDOW_MS = 2000
+
+if (!existsSync(CHROMIUM)) {
+  // CI must run this test: there a missing browser is a failure, not a skip.
+  if (process.env.CI === 'true') {
+    test('chromium is installed', async (t) => { t.fail(`${CHROMIUM} is missing: .ci/run installs it with apt-get install -y chromium`) })
+  } else {
+    test('browser end-to-end', { skip: `${CHROMIUM} is missing (apt-get install -y chromium)` }, () => {})
+  }
+} else {
+  test('the simulator page, both platforms, in Chromium', async (t) => {
+    const keyPrefix = uniquePrefix('e2e')
+    const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL }, codeReplayWindow: `${REPLAY_WINDOW_MS}ms` })
+    const userDataDir = mkdtempSync(join(tmpdir(), 'mpa-e2e-chromium-'))
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM, args: ARGS, viewport: { width: 1000, height: 1000 }
+    })
+    const redis = sharedRedis()
+    t.teardown(async () => {
+      await context.close()
+      rmSync(userDataDir, { recursive: true, force: true })
+      await demo.close()
+      const keys = await redis.keys(`${keyPrefix}*`)
+      if (keys.length > 0) await redis.del(...keys)
+      redis.disconnect()
+    })
+
+    const page = await context.newPage()
+    const pageErrors: string[] = []
+    page.on('pageerror', (err) => pageErrors.push(err.message))
+    await page.goto(`${demo.url}/`)
+    await page.waitForSelector('body[data-ready="true"]')
+
+    const wechat = phone(page, 'wechat')
+    const alipay = phone(page, 'alipay')
+    await t.test('both phones start logged out', async (t) => {
+      t.equal(await wechat.status(), 'Not logged in')
+      t.equal(await alipay.status(), 'Not logged in')
+    })
+
+    await t.test('WeChat: code, login, protected calls, user info, phone number', async (t) => {
+      const code = await wechat.run('code')
+      t.match(code, /"code": "[A-Za-z0-9+/]{32}"/, 'wx.login gave a code')
+      t.match(await wechat.run('login'), /"skey": "[A-Za-z0-9_-]{6}…"/, 'the login reply, skey shortened')
+      t.match(await wechat.status(), /^Logged in as wechat:wxd0000000000demo1:oDemoAl1ce\S+ · skey [A-Za-z0-9_-]{6}…$/)
+      t.match(await wechat.run('profile'), /"provider": "wechat"/)
+      t.match(await wechat.run('order'), /"item": "☕ Flat white"/)
+      t.match(await wechat.run('profile'), /"orders": 1/, 'the order belongs to this user')
+      t.match(await wechat.run('userinfo'), /"nickName": "Alice 李"/, 'decrypted and verified on the server')
+      t.match(await wechat.run('phone'), /"phoneNumber": "13800138000"/)
+      await wechat.pickUser('panda')
+      t.equal(await wechat.status(), 'Not logged in', 'another user: the stored skey is forgotten')
+      await wechat.run('login')
+      t.match(await wechat.run('userinfo'), /"nickName": "🐼 熊猫 Panda ✨"/, 'an emoji nickname survives the round trip')
+      t.match(await wechat.run('phone'), /"phoneNumber": "\+85291234567"/)
+    })
+
+    await t.test('Alipay: auth_user login with the profile, protected calls', async (t) => {
+      await alipay.pickUser('panda')
+      await alipay.page.locator('[data-platform="alipay"] [data-testid="scope"]').selectOption('auth_user')
+      t.match(await alipay.run('code'), /"code": "[0-9a-f]{32}"/, 'my.getAuthCode gave a code')
+      t.match(await alipay.run('login'), /"profile": "ok"/)
+      t.match(await alipay.status(), /^Logged in as 🐼 熊猫 Panda 🎋 · skey /, 'the nickname from alipay.user.info.share')
+      t.match(await alipay.run('order'), /"quantity": 2/)
+      t.match(await alipay.run('profile'), /"provider": "alipay"[\s\S]*"orders": 1/)
+    })
+
+    if (process.env.DEMO_SCREENSHOT) await page.screenshot({ path: process.env.DEMO_SCREENSHOT, fullPage: true })
+
+    for (const [name, panel] of [['WeChat', wechat], ['Alipay', alipay]] as const) {
+      await t.test(`${name}: replayed code, devices, logout, revoked skey, logout everywhere`, async (t) => {
+        await panel.run('login')
+        t.match(await panel.run('replay'), /"statusCode": 200/, 'a replay within the window: the same answer')
+        await page.waitForTimeout(REPLAY_WINDOW_MS + 200)
+        t.match(await panel.run('replay'), /"statusCode": 401,\s+"code": "MPA_CODE_INVALID"/, 'an old code: refused')
+
+        t.match(await panel.run('devices'), /^▶ this device \S+… since/)
+        t.equal(await panel.run('logout'), 'Logged out on this device')
+        t.equal(await panel.status(), 'Not logged in')
+
+        // The revoked skey: a 401, then the helper logs in again and retries.
+        t.match(await panel.run('revoked'), /"provider": "(wechat|alipay)"/, 'the call succeeded after a re-login')
+        const log = await panel.log()
+        const refused = log.findIndex((entry) => /^401 GET \/api\/profile/.test(entry))
+        t.ok(refused > 0 && /MPA_SESSION_EXPIRED/.test(log[refused]!), 'the page shows the 401 MPA_SESSION_EXPIRED')
+        // Newest first: the retry, above the re-login.
+        t.match(log.slice(0, refused).join('\n'), /^200 GET \/api\/profile[\s\S]*200 POST \/auth\/\w+\/login/, '…and then the re-login and the retry')
+        t.match(await panel.status(), /^Logged in as /)
+
+        await panel.run('login') // a second device
+        t.equal((await panel.run('devices')).split('\n').length, 3, 'three devices: the first login of this user, the re-login, this one')
+        t.equal(await panel.run('logoutAll'), 'Logged out on every device')
+        t.match((await panel.log())[0], /^200 DELETE \/auth\/sessions\s+\{\s+"revoked": 3\s+\}/)
+        t.equal(await panel.status(), 'Not logged in')
+      })
+    }
+
+    await t.test('no upstream secret ever reached the page', async (t) => {
+      const text = await page.locator('#phones').innerText()
+      const secrets = demo.sandboxes.wechat!.secrets()
+      t.ok(secrets.length > 3, 'the WeChat sandbox issued session keys and an access token')
+      t.same(secrets.filter((secret) => text.includes(secret)), [], 'no app secret, session_key or access token')
+      t.notMatch(text, /authusrB|access_token|session_key/, 'no Alipay token')
+      t.same(pageErrors, [], 'no error in the page')
+    })
+  })
+}
+
+function phone (page: Page, platform: 'wechat' | 'alipay') {
+  const panel = page.locator(`[data-platform="${platform}"]`)
+  const text = async (locator: Locator) => (await locator.innerText()).trim()
+  return {
+    page,
+    status: () => text(panel.getByTestId('status')),
+    log: async () => (await panel.getByTestId('log').locator('li').allInnerTexts()).map((entry) => entry.trim()),
+    pickUser: (key: string) => panel.getByTestId('user').selectOption(key),
+    /** Clicks a button and returns what the result box shows once the step is done. */
+    async run (action: string): Promise<string> {
+      const entries = await panel.getByTestId('log').locator('li').count()
+      const result = panel.getByTestId('result')
+      await result.evaluate((node) => { node.textContent = '' })
+      await panel.locator(`[data-action="${action}"]`).click()
+      await result.filter({ hasText: /\S/ }).waitFor()
+      if (await panel.getByTestId('log').locator('li').count() <= entries) throw new Error(`${action}: nothing logged`)
+      return text(result)
+    }
+  }
+}
