@@ -80,3 +80,5 @@ export { default as alipayPlugin } from './plugins/alipay.js'
 export type { AlipayAppOptions, AlipayAuthResult, AlipayClient, AlipayPluginOptions, AlipayProfile } from './plugins/alipay.js'
 export { default as alipayRoutes } from './routes/alipay.js'
 export * as errors from './lib/errors.js'
+// For documenting your own protected routes the way ours are.
+export { ErrorReply, errorReplies, User as UserSchema } from './lib/schemas.js'
