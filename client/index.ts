@@ -66,7 +66,7 @@ export interface AuthClientOptions {
 }
 
 export interface RequestOptions {
-  /** A path under baseUrl ('/api/orders') or an absolute URL. */
+  /** A path under baseUrl ('/api/orders') or an absolute URL (other hosts never get the skey). */
   url: string
   method?: Method
   /** Sent as JSON (as query parameters for GET). */
@@ -181,12 +181,20 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     }
   }
 
+  /** The full URL of a request, and whether it goes to our server (the only one that gets the skey). */
+  function target (url: string): { url: string, ours: boolean } {
+    if (!/^https?:\/\//.test(url)) return { url: baseUrl + url, ours: true }
+    return { url, ours: url === baseUrl || url.startsWith(`${baseUrl}/`) }
+  }
+
   /** One HTTP exchange through wx.request or my.request; rejects only when no reply arrived. */
   function send (request: RequestOptions, skey: string | null): Promise<Response> {
     const method = request.method ?? 'GET'
-    const url = (/^https?:\/\//.test(request.url) ? request.url : baseUrl + request.url) + (method === 'GET' ? query(request.data) : '')
+    const { url: base, ours } = target(request.url)
+    const url = base + (method === 'GET' ? query(request.data) : '')
     const headers: Record<string, string> = { ...request.header }
-    if (skey !== null) headers[header] = skey
+    // Never hand the skey to another host: it is a bearer credential.
+    if (skey !== null && ours) headers[header] = skey
     // JSON in, whatever the platform's default; the body is sent as a string so
     // neither platform form-encodes it.
     let data: string | undefined
@@ -253,7 +261,7 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     const sent = readSkey()
     let response = await send(requestOptions, sent)
     const code = (response.data as { code?: unknown } | null)?.code
-    if (response.statusCode === 401 && typeof code === 'string' && RELOGIN_CODES.includes(code)) {
+    if (response.statusCode === 401 && target(requestOptions.url).ours && typeof code === 'string' && RELOGIN_CODES.includes(code)) {
       // Another request may have logged in since this one left: use its skey.
       const current = readSkey()
       const skey = current !== null && current !== sent ? current : (await login()).skey

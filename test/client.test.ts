@@ -143,6 +143,23 @@ test('wechat: login stores the skey, request sends it and resolves with the data
   t.equal(sent.at(-1)?.headers['content-type'], 'application/json')
 })
 
+test('the skey goes only to the server: absolute URLs of other hosts get none, and no re-login', async (t) => {
+  const { baseUrl } = await server(t)
+  const other = await server(t) // another host: its 401s must not trigger a login with our server
+  const { client, sent, state } = wechatClient(baseUrl)
+  const { skey } = await client.login()
+
+  await client.request({ url: `${baseUrl}/me` })
+  t.equal(sent.at(-1)?.headers['x-skey'], skey, 'an absolute URL on our server carries it')
+  const foreign = await client.request({ url: `${other.baseUrl}/me` }).catch((err: unknown) => err)
+  t.notOk(sent.at(-1)?.headers['x-skey'], 'another host gets no skey')
+  t.match(foreign, { statusCode: 401, code: 'MPA_SKEY_MISSING' }, "the other host's 401 reaches the caller")
+  t.equal(state.logins, 1, 'and does not make us log in again')
+  // Not even a valid URL (the port runs on), so nothing leaves the machine; what matters is the header.
+  await client.request({ url: `${baseUrl}.evil.example/me` }).catch(() => {})
+  t.notOk(sent.at(-1)?.headers['x-skey'], 'a host that merely starts like ours gets none')
+})
+
 test('wechat: an expired skey logs in once and retries once', async (t) => {
   const { baseUrl } = await server(t, { ttl: '1s' })
   const { client, state, sent } = wechatClient(baseUrl)
