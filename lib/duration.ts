@@ -5,11 +5,12 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * '30s', '15m', '12h', '7d'. Returns milliseconds, or throws naming `option`.
  */
 export function parseDuration (value: unknown, option: string): number {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value * 1000
+  // Whole milliseconds, rounded up: Redis PX and PEXPIRE take integers only.
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return Math.ceil(value * 1000)
   if (typeof value === 'string') {
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim())
     if (match) {
-      const ms = Number(match[1]) * UNIT_MS[match[2] as string]!
+      const ms = Math.ceil(Number(match[1]) * UNIT_MS[match[2] as string]!)
       if (ms > 0) return ms
     }
   }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { parseDuration } from '../lib/duration.js'
-import { LoginInProgressError } from '../lib/errors.js'
+import { CodeInvalidError, LoginInProgressError } from '../lib/errors.js'
 import { seal, unseal } from '../lib/seal.js'
 import { sha256Base64url } from '../lib/skey.js'
 import { defaultUserIdOf, type AuthUser, type Identity, type Provider, type SessionSecrets } from './sessions.js'
@@ -30,11 +30,11 @@ export interface MiniprogramLogin {
   /** resolveUser, then a new session holding the upstream secrets. */
   complete: (request: FastifyRequest, identity: Identity, secrets: SessionSecrets) => Promise<LoginResult>
   /**
-   * Runs `exchange` at most once per login code across every instance: a
-   * replay of the code within the window gets the first result back, and a
-   * concurrent one waits for it.
+   * Runs `exchange` (a login) at most once per login code across every
+   * instance: a replay of the code within the window gets the first result
+   * back while its session lives, and a concurrent one waits for it.
    */
-  once: <T>(provider: Provider, appId: string, code: string, exchange: () => Promise<T>) => Promise<T>
+  once: <T extends LoginResult>(provider: Provider, appId: string, code: string, exchange: () => Promise<T>) => Promise<T>
 }
 
 declare module 'fastify' {
@@ -66,29 +66,35 @@ const loginPlugin: FastifyPluginAsync<LoginPluginOptions> = async (fastify, opti
     return { skey, expiresAt, user }
   }
 
-  async function once<T> (provider: Provider, appId: string, code: string, exchange: () => Promise<T>): Promise<T> {
+  async function once<T extends LoginResult> (provider: Provider, appId: string, code: string, exchange: () => Promise<T>): Promise<T> {
     const context = `${provider}:${appId}`
     // The key is a hash of the code; the result is sealed under the code itself.
     const key = store.key('code', sha256Base64url(`${context}:${code}`))
     const waitUntil = Date.now() + PENDING_MS
     for (;;) {
-      const claimed = await store.withDeadline(redis.set(key, PENDING, 'PX', PENDING_MS, 'NX'))
+      // The claim dies at our own deadline unless we confirm it: a claim that
+      // ioredis resends after an outage (when we had long answered 503) must
+      // not block the client's retry.
+      const claimed = await store.withDeadline(() => redis.set(key, PENDING, 'PXAT', Date.now() + store.storeTimeoutMs, 'NX'))
       if (claimed === 'OK') {
-        let result: T
         try {
-          result = await exchange()
+          await store.withDeadline(() => redis.pexpire(key, PENDING_MS))
+          const result = await exchange()
+          await store.withDeadline(() => redis.set(key, seal(JSON.stringify(result), code, context), 'PX', replayWindowMs, 'XX'))
+          return result
         } catch (err) {
-          // A failed exchange leaves nothing behind: a retry may try again.
-          await store.withDeadline(redis.del(key)).catch(() => {})
+          // A failed login leaves no claim behind: a retry may try again.
+          await store.withDeadline(() => redis.del(key)).catch(() => {})
           throw err
         }
-        await store.withDeadline(redis.set(key, seal(JSON.stringify(result), code, context), 'PX', replayWindowMs, 'XX'))
-        return result
       }
-      const box = await store.withDeadline(redis.get(key))
-      if (box !== null && box !== PENDING) {
-        const replay = unseal(box, code, context)
-        if (replay !== null) return JSON.parse(replay) as T
+      const box = await store.withDeadline(() => redis.get(key))
+      const replay = box !== null && box !== PENDING ? unseal(box, code, context) : null
+      if (replay !== null) {
+        const result = JSON.parse(replay) as T
+        // Logged out since: the code is spent, and its skey would be refused.
+        if (await store.get(result.skey) === null) throw new CodeInvalidError('already used, and the session it gave has ended')
+        return result
       }
       if (Date.now() >= waitUntil) throw new LoginInProgressError()
       await new Promise((resolve) => setTimeout(resolve, POLL_MS))

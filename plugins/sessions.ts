@@ -97,6 +97,11 @@ export interface SessionsPluginOptions extends SessionOptions {
 }
 
 const DEVICE_MAX_LENGTH = 48
+// Client states of a lost connection: a command would wait in ioredis's
+// offline queue and run when Redis is back, long after we answered 503.
+// (A client still connecting for the first time is given its chance.)
+const LOST_STATUS = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
+const STALE_SLACK_MS = 5000
 
 // Redis hash fields of a session: short names keep a session under 300 bytes.
 const F = {
@@ -149,19 +154,30 @@ export class SessionStore {
 
   /**
    * Runs Redis work with a deadline: a Redis that is down or slow becomes a 503
-   * within `storeTimeout` instead of a hanging request (ioredis would queue the
-   * command until it reconnects).
+   * within `storeTimeout` instead of a hanging request. A client that lost its
+   * connection gets no command at all: ioredis would queue it and send it when
+   * Redis is back, long after we answered. Multi-step work calls `checkpoint()`
+   * between steps, so what was abandoned at the deadline goes no further.
    */
-  async withDeadline<T> (work: Promise<T>): Promise<T> {
+  async withDeadline<T> (work: (checkpoint: () => void) => Promise<T>): Promise<T> {
+    if (LOST_STATUS.has(this.redis.status)) throw new StoreUnavailableError()
+    let abandoned = false
+    const checkpoint = () => {
+      if (abandoned) throw new StoreUnavailableError()
+    }
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError()), this.storeTimeoutMs)
+      timer = setTimeout(() => {
+        abandoned = true
+        reject(new StoreUnavailableError())
+      }, this.storeTimeoutMs)
     })
+    const running = (async () => work(checkpoint))()
     try {
-      return await Promise.race([work, deadline])
+      return await Promise.race([running, deadline])
     } catch (err) {
       if (err instanceof StoreUnavailableError) {
-        work.catch(() => {}) // the late answer or failure of abandoned work is of no use
+        running.catch(() => {}) // the late answer or failure of abandoned work is of no use
         throw err
       }
       // Errors of our own (already with a status) pass; Redis errors become 503.
@@ -198,13 +214,14 @@ export class SessionStore {
 
     const indexKey = this.key('u', uid)
     const sessionKey = this.key('s', id)
-    await this.withDeadline((async () => {
+    await this.withDeadline(async (checkpoint) => {
       // Index first: a session that exists is always indexed, so revoke-all
       // cannot miss it. Each step touches one key, which keeps Cluster happy.
-      await this.redis.multi().zadd(indexKey, createdAt, id).pexpire(indexKey, this.maxAgeMs).exec()
-      await this.redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec()
+      resultsOf(await this.redis.multi().zadd(indexKey, createdAt, id).pexpire(indexKey, this.maxAgeMs).exec())
+      checkpoint()
+      resultsOf(await this.redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
       await this.enforceCap(uid)
-    })())
+    })
 
     const session = toSession(id, fields, createdAt + lifetime, secrets)
     return { skey, expiresAt: session.expiresAt, session }
@@ -214,12 +231,10 @@ export class SessionStore {
   async get (skey: string): Promise<Session | null> {
     if (!isWellFormedSkey(skey)) return null
     const id = sessionIdOf(skey)
-    const sessionKey = this.key('s', id)
-    const results = await this.withDeadline(this.redis.pipeline().hgetall(sessionKey).pttl(sessionKey).exec())
-    const [[hashError, fields], [ttlError, pttl]] = results as [[Error | null, Record<string, string>], [Error | null, number]]
-    if (hashError ?? ttlError) throw new StoreUnavailableError({ cause: hashError ?? ttlError })
+    const found = await this.withDeadline(() => this.read(id))
+    if (found === null) return null
+    const { fields, pttl } = found
     const now = Date.now()
-    if (!fields[F.createdAt] || pttl <= 0) return null
     const absoluteExpiresAt = Number(fields[F.absoluteExpiresAt])
     if (absoluteExpiresAt <= now) return null
 
@@ -231,7 +246,7 @@ export class SessionStore {
     if (target - pttl >= this.ttlMs / 2) {
       expiresAt = now + target
       // PEXPIRE of a key revoked meanwhile is a no-op: renewal never revives.
-      this.redis.pexpire(sessionKey, target).catch(this.onBackgroundError)
+      this.redis.pexpire(this.key('s', id), target).catch(this.onBackgroundError)
     }
     return toSession(id, fields, expiresAt)
   }
@@ -241,72 +256,108 @@ export class SessionStore {
     if (!isWellFormedSkey(skey)) return false
     const id = sessionIdOf(skey)
     const sessionKey = this.key('s', id)
-    return this.withDeadline((async () => {
-      const results = await this.redis.multi().hgetall(sessionKey).del(sessionKey).exec()
-      const fields = results?.[0]?.[1] as Record<string, string> | undefined
-      if (!fields?.[F.createdAt]) return false
+    return this.withDeadline(async () => {
+      const [fields] = resultsOf(await this.redis.multi().hgetall(sessionKey).del(sessionKey).exec()) as [Record<string, string>]
+      if (!fields[F.createdAt]) return false
       await this.redis.zrem(this.key('u', userIdOf(userOf(fields))), id)
       return true
-    })())
+    })
   }
 
   /** Revokes one session of a user by its id (as `list` shows it). True when there was one. */
   async revokeById (userId: string | number, id: string): Promise<boolean> {
-    const indexKey = this.key('u', String(userId))
-    return this.withDeadline((async () => {
-      // Membership in the user's own index is what proves ownership.
-      const removed = await this.redis.zrem(indexKey, id)
-      if (removed === 0) return false
-      return (await this.redis.del(this.key('s', id))) === 1
-    })())
+    const uid = String(userId)
+    const sessionKey = this.key('s', id)
+    return this.withDeadline(async () => {
+      // The session's own record proves ownership: the index may lag behind.
+      const fields = await this.redis.hgetall(sessionKey)
+      if (!fields[F.createdAt] || userIdOf(userOf(fields)) !== uid) return false
+      const deleted = await this.redis.del(sessionKey)
+      await this.redis.zrem(this.key('u', uid), id)
+      return deleted === 1
+    })
   }
 
   /** Revokes every session of a user. Returns how many were live. */
   async revokeUser (userId: string | number): Promise<number> {
     const indexKey = this.key('u', String(userId))
-    return this.withDeadline((async () => {
-      const ids = await this.redis.zrange(indexKey, 0, '-1')
-      if (ids.length === 0) return 0
-      const deleted = await Promise.all(ids.map((id) => this.redis.del(this.key('s', id))))
-      // ZREM of exactly these ids, not DEL of the index: a login racing with
-      // this call keeps its fresh entry.
-      await this.redis.zrem(indexKey, ...ids)
+    return this.withDeadline(async () => {
+      const entries = await this.indexEntries(indexKey)
+      const deleted = await Promise.all(entries.map(({ id }) => this.redis.del(this.key('s', id))))
+      // ZREM of exactly these ids, not DEL of the index, and not of a young
+      // entry whose session is not written yet: a login racing with this call
+      // stays indexed, so the next revoke-all still finds it.
+      const now = Date.now()
+      const done = entries.filter(({ createdAt }, i) => deleted[i] === 1 || this.isStale(createdAt, now)).map(({ id }) => id)
+      if (done.length > 0) await this.redis.zrem(indexKey, ...done)
       return deleted.reduce((sum, n) => sum + n, 0)
-    })())
+    })
   }
 
   /** The live sessions of a user, newest first. Prunes stale index entries. */
   async list (userId: string | number): Promise<Session[]> {
-    const uid = String(userId)
-    return this.withDeadline((async () => {
-      const ids = await this.redis.zrange(this.key('u', uid), 0, '-1')
-      const found = await Promise.all(ids.map(async (id) => {
-        const sessionKey = this.key('s', id)
-        const results = await this.redis.pipeline().hgetall(sessionKey).pttl(sessionKey).exec()
-        const fields = results?.[0]?.[1] as Record<string, string> | undefined
-        const pttl = results?.[1]?.[1] as number | undefined
-        return fields?.[F.createdAt] && pttl && pttl > 0 ? toSession(id, fields, Date.now() + pttl) : id
-      }))
-      const stale = found.filter((entry): entry is string => typeof entry === 'string')
-      if (stale.length > 0) await this.redis.zrem(this.key('u', uid), ...stale)
-      return found
-        .filter((entry): entry is Session => typeof entry !== 'string')
+    const indexKey = this.key('u', String(userId))
+    return this.withDeadline(async () => {
+      const entries = await this.indexEntries(indexKey)
+      const found = await Promise.all(entries.map(({ id }) => this.read(id)))
+      const now = Date.now()
+      const stale = entries.filter(({ createdAt }, i) => found[i] === null && this.isStale(createdAt, now)).map(({ id }) => id)
+      if (stale.length > 0) await this.redis.zrem(indexKey, ...stale)
+      return entries
+        .flatMap(({ id }, i) => {
+          const live = found[i]
+          return live ? [toSession(id, live.fields, now + live.pttl)] : []
+        })
         .sort((a, b) => b.createdAt - a.createdAt)
-    })())
+    })
+  }
+
+  /** A session's record and remaining idle time: one pipelined round trip on one key. */
+  private async read (id: string): Promise<{ fields: Record<string, string>, pttl: number } | null> {
+    const sessionKey = this.key('s', id)
+    const [fields, pttl] = resultsOf(await this.redis.pipeline().hgetall(sessionKey).pttl(sessionKey).exec()) as [Record<string, string>, number]
+    return fields[F.createdAt] && pttl > 0 ? { fields, pttl } : null
+  }
+
+  /** A user's index entries, oldest first. */
+  private async indexEntries (indexKey: string): Promise<Array<{ id: string, createdAt: number }>> {
+    const flat = await this.redis.zrange(indexKey, 0, '-1', 'WITHSCORES')
+    const entries: Array<{ id: string, createdAt: number }> = []
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, createdAt: Number(flat[i + 1]) })
+    return entries
+  }
+
+  /**
+   * An index entry without a session is stale only once it is older than a
+   * login can take between writing the index and writing the session (that
+   * step is abandoned at the store deadline), with slack for clock skew
+   * between instances.
+   */
+  private isStale (createdAt: number, now: number): boolean {
+    return now - createdAt > this.storeTimeoutMs + STALE_SLACK_MS
   }
 
   /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser. */
   private async enforceCap (uid: string): Promise<void> {
     const indexKey = this.key('u', uid)
-    const ids = await this.redis.zrange(indexKey, 0, '-1') // oldest first
-    if (ids.length <= this.maxPerUser) return
-    const live = await Promise.all(ids.map((id) => this.redis.exists(this.key('s', id))))
-    const liveIds = ids.filter((_id, i) => live[i] === 1)
+    const entries = await this.indexEntries(indexKey)
+    if (entries.length <= this.maxPerUser) return
+    const live = await Promise.all(entries.map(({ id }) => this.redis.exists(this.key('s', id))))
+    const now = Date.now()
+    const liveIds = entries.filter((_entry, i) => live[i] === 1).map(({ id }) => id)
     const evicted = liveIds.slice(0, Math.max(0, liveIds.length - this.maxPerUser))
     await Promise.all(evicted.map((id) => this.redis.del(this.key('s', id))))
-    const dropped = [...ids.filter((_id, i) => live[i] !== 1), ...evicted]
+    const stale = entries.filter(({ createdAt }, i) => live[i] !== 1 && this.isStale(createdAt, now)).map(({ id }) => id)
+    const dropped = [...stale, ...evicted]
     if (dropped.length > 0) await this.redis.zrem(indexKey, ...dropped)
   }
+}
+
+/** The replies of a MULTI or pipeline; the first failed command fails the whole. */
+function resultsOf (results: Array<[Error | null, unknown]> | null): unknown[] {
+  if (results === null) throw new StoreUnavailableError() // a MULTI discarded by Redis
+  for (const [err] of results) if (err) throw err
+  return results.map(([, value]) => value)
 }
 
 function userIdOf (user: AuthUser): string {

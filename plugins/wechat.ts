@@ -291,7 +291,7 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
   const acquiring = new Map<string, Promise<string>>()
 
   async function readToken (app: App): Promise<CachedToken | null> {
-    const raw = await store.withDeadline(redis.get(tokenKey(app)))
+    const raw = await store.withDeadline(() => redis.get(tokenKey(app)))
     return raw === null ? null : JSON.parse(raw) as CachedToken
   }
 
@@ -309,7 +309,7 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
     if (!(lifetimeMs > 0)) throw new UpstreamError(`${endpoint} answered without a valid expires_in`)
     const now = Date.now()
     const cached: CachedToken = { token, expiresAt: now + lifetimeMs, renewAt: now + lifetimeMs - Math.min(TOKEN_RENEW_MS, lifetimeMs / 2) }
-    await store.withDeadline(redis.set(tokenKey(app), JSON.stringify(cached), 'PX', lifetimeMs))
+    await store.withDeadline(() => redis.set(tokenKey(app), JSON.stringify(cached), 'PX', lifetimeMs))
     return token
   }
 
@@ -326,14 +326,15 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
       const usable = cached && cached.token !== stale ? cached : null
       if (usable && Date.now() < usable.renewAt) return usable.token
       const lockId = randomUUID()
-      if (await store.withDeadline(redis.set(tokenLockKey(app), lockId, 'PX', lockMs, 'NX')) === 'OK') {
+      // PXAT: a lock that ioredis resends after an outage expires when it would have.
+      if (await store.withDeadline(() => redis.set(tokenLockKey(app), lockId, 'PXAT', Date.now() + lockMs, 'NX')) === 'OK') {
         try {
           // Another instance may have renewed it between our read and our lock.
           const latest = await readToken(app)
           if (latest && latest.token !== stale && Date.now() < latest.renewAt) return latest.token
           return await fetchToken(app, stale !== undefined)
         } finally {
-          await store.withDeadline(redis.eval(RELEASE_LOCK, 1, tokenLockKey(app), lockId)).catch(() => {})
+          await store.withDeadline(() => redis.eval(RELEASE_LOCK, 1, tokenLockKey(app), lockId)).catch(() => {})
         }
       }
       // Another instance is renewing: a token still valid serves meanwhile.
@@ -433,11 +434,12 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
 
   async function rememberSessionKey (appId: string, openId: string, sessionKey: string): Promise<void> {
     // Outlives every session of this openid: none lives longer than maxAge.
-    await store.withDeadline(redis.set(latestKey(appId, openId), sessionKey, 'PX', store.maxAgeMs))
+    await store.withDeadline(() => redis.set(latestKey(appId, openId), sessionKey, 'PX', store.maxAgeMs))
   }
 
   async function sessionKeyOf (session: Session): Promise<string> {
-    const latest = session.openId ? await store.withDeadline(redis.get(latestKey(session.appId, session.openId))) : null
+    const { appId, openId } = session
+    const latest = openId ? await store.withDeadline(() => redis.get(latestKey(appId, openId))) : null
     const sessionKey = latest ?? session.secrets.sessionKey
     if (!sessionKey) throw new SessionKeyExpiredError()
     return sessionKey

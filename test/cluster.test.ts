@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster } from 'ioredis'
 import type { Identity } from '../index.js'
+import { createWechatSandbox } from '../sandbox/wechat.js'
 import { buildApp } from './helpers/app.js'
 import { freeClusterPort, RedisProcess } from './helpers/redis.js'
 
@@ -55,10 +56,24 @@ test('everything works on a real 3-master Redis Cluster (no cross-slot command)'
   t.same((await app.inject({ method: 'DELETE', url: '/auth/sessions', headers: { 'x-skey': again.skey } })).json(), { revoked: 2 })
   t.equal((await app.inject({ url: '/me', headers: { 'x-skey': newest!.skey } })).statusCode, 401)
 
-  // The login code replay guard runs on the cluster too.
-  let exchanges = 0
-  const exchange = async () => { exchanges++; return { n: exchanges } }
-  const results = await Promise.all([1, 2, 3].map(() => app.miniprogramLogin.once('wechat', 'wx1', 'code-1', exchange)))
-  t.same(results, [{ n: 1 }, { n: 1 }, { n: 1 }])
-  t.equal(exchanges, 1)
+  // The WeChat side on the cluster: the login-code guard (two instances, one
+  // code), the latest-session_key record, and the shared access token with its
+  // lock (an EVAL).
+  const wechat = await createWechatSandbox({ apps: { wx0000000000cluster: 'cluster-secret-0123456789' } })
+  t.teardown(() => wechat.close())
+  const wechatApp = { appId: 'wx0000000000cluster', appSecret: 'cluster-secret-0123456789', baseUrl: wechat.url }
+  const instances = await Promise.all([1, 2].map(() => buildApp(cluster, { keyPrefix: 'mpa-cluster:', wechat: wechatApp })))
+  t.teardown(() => Promise.all(instances.map((instance) => instance.close())))
+  const code = wechat.issueCode({ openId: 'oCluster0000000000000000001', phone: '13800138000' })
+  const logins = await Promise.all([...instances, ...instances].map((instance) => instance.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code } })))
+  t.same(logins.map((res) => res.statusCode), [200, 200, 200, 200])
+  t.equal(new Set(logins.map((res) => res.json().skey)).size, 1, 'one code, one session, on two instances')
+  t.equal(wechat.calls.jscode2session, 1)
+  const skey = logins[0]!.json().skey as string
+  const headers = { 'x-skey': skey }
+  const profile = await instances[1]!.inject({ method: 'POST', url: '/auth/wechat/userinfo', headers, payload: wechat.userInfo('oCluster0000000000000000001') })
+  t.equal(profile.statusCode, 200, profile.body)
+  const phones = await Promise.all(instances.map((instance) => instance.inject({ method: 'POST', url: '/auth/wechat/phone', headers, payload: { code: wechat.phoneCode('oCluster0000000000000000001') } })))
+  t.same(phones.map((res) => res.json().purePhoneNumber), ['13800138000', '13800138000'])
+  t.equal(wechat.calls.stable_token, 1, 'one access token for both instances')
 })

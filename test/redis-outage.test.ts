@@ -1,37 +1,41 @@
 import { test } from 'tap'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
+import { createWechatSandbox } from '../sandbox/wechat.js'
 import { buildApp } from './helpers/app.js'
 import { freePort, RedisProcess } from './helpers/redis.js'
 
-test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, no crash, and recovery on its own', async (t) => {
+test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, nothing left half-done, and recovery on its own', async (t) => {
   const server = new RedisProcess(await freePort())
   await server.start()
+  const wechat = await createWechatSandbox({ apps: { wx00000000000outage: 'outage-secret-0123456789' } })
   // A client as an app would make it: ioredis defaults (offline queue, retries forever).
   const redis = new Redis({ port: server.port })
-  const redisErrors: Error[] = []
-  redis.on('error', (err) => redisErrors.push(err))
-  const app = await buildApp(redis)
-  t.teardown(async () => { await app.close(); redis.disconnect(); await server.stop() })
+  redis.on('error', () => {})
+  const app = await buildApp(redis, { wechat: { appId: 'wx00000000000outage', appSecret: 'outage-secret-0123456789', baseUrl: wechat.url } })
+  t.teardown(async () => { await app.close(); redis.disconnect(); await server.stop(); await wechat.close() })
+  const login = (code: string) => app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code } })
 
   const before = await app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: 'o1' }, { user: { id: 'u1' } })
   t.equal((await app.inject({ url: '/me', headers: { 'x-skey': before.skey } })).statusCode, 200)
 
   await server.stop()
+  const code = wechat.issueCode({ openId: 'oOutage000000000000000000001' })
   const started = Date.now()
   const replies = await Promise.all([
     app.inject({ url: '/me', headers: { 'x-skey': before.skey } }),
     app.inject({ url: '/auth/sessions', headers: { 'x-skey': before.skey } }),
-    app.inject({ url: '/me', headers: { 'x-skey': before.skey } })
+    app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': before.skey } }),
+    login(code)
   ])
   const elapsed = Date.now() - started
   for (const res of replies) {
     t.equal(res.statusCode, 503)
     t.same(res.json(), { statusCode: 503, code: 'MPA_STORE_UNAVAILABLE', error: 'Service Unavailable', message: 'The session store is unavailable: retry later' })
   }
-  t.ok(elapsed < 3000, `answered in ${elapsed} ms (store timeout 2 s)`)
+  t.ok(elapsed <= 2500, `answered in ${elapsed} ms (store timeout 2 s)`)
+  t.equal(wechat.calls.jscode2session, 0, 'the login code was not spent upstream')
   await t.rejects(app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: 'o1' }, { user: { id: 'u1' } }), { code: 'MPA_STORE_UNAVAILABLE' })
-  t.ok(redisErrors.length > 0, 'the client saw the outage')
 
   await server.start() // an empty Redis (no persistence): old sessions are gone
   let recovered = false
@@ -41,8 +45,50 @@ test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, no crash, 
     if (!recovered) await new Promise((resolve) => setTimeout(resolve, 100))
   }
   t.ok(recovered, 'service resumed without a restart of the app')
-  const after = await app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: 'o1' }, { user: { id: 'u1' } })
-  t.equal((await app.inject({ url: '/me', headers: { 'x-skey': after.skey } })).statusCode, 200)
+  const probe = new Redis({ port: server.port })
+  t.teardown(() => probe.disconnect())
+  t.same(await probe.keys(`${app.sessions.keyPrefix}code:*`), [], 'no login-code claim outlived the outage')
+
+  const retry = Date.now()
+  const again = await login(code)
+  t.equal(again.statusCode, 200, 'the same code logs in at once after the outage')
+  t.ok(Date.now() - retry < 1000, 'no leftover claim made it wait')
+  t.equal((await app.inject({ url: '/me', headers: { 'x-skey': again.json().skey } })).statusCode, 200)
+})
+
+test('a Redis that hangs: 503 at the deadline, and the abandoned work does not resume when Redis does', async (t) => {
+  const server = new RedisProcess(await freePort())
+  await server.start()
+  const wechat = await createWechatSandbox({ apps: { wx000000000000hang: 'hang-secret-0123456789' } })
+  const redis = new Redis({ port: server.port })
+  redis.on('error', () => {})
+  const app = await buildApp(redis, { wechat: { appId: 'wx000000000000hang', appSecret: 'hang-secret-0123456789', baseUrl: wechat.url } })
+  t.teardown(async () => { server.resume(); await app.close(); redis.disconnect(); await server.stop(); await wechat.close() })
+  const code = wechat.issueCode({ openId: 'oHang0000000000000000000001' })
+
+  // Frozen, not dead: the connection stays open, so ioredis sends every
+  // command and Redis runs them all once it goes on.
+  server.pause()
+  const started = Date.now()
+  const [login, create] = await Promise.all([
+    app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code } }),
+    app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: 'o1' }, { user: { id: 'frozen' } }).catch((err: Error) => err)
+  ])
+  const elapsed = Date.now() - started
+  t.equal(login.json().code, 'MPA_STORE_UNAVAILABLE')
+  t.match(create, { code: 'MPA_STORE_UNAVAILABLE' })
+  t.ok(elapsed >= 1900 && elapsed <= 2500, `both answered at the 2 s deadline (${elapsed} ms)`)
+  server.resume()
+  await redis.ping() // everything sent before has now run
+
+  const prefix = app.sessions.keyPrefix
+  t.same(await redis.keys(`${prefix}code:*`), [], 'the late login claim expired at its deadline')
+  t.same(await redis.keys(`${prefix}s:*`), [], 'the abandoned create wrote no session')
+  const retry = Date.now()
+  const again = await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code } })
+  t.equal(again.statusCode, 200, 'the client retries the same code and logs in')
+  t.ok(Date.now() - retry < 1000, `without waiting on a leftover claim (${Date.now() - retry} ms)`)
+  t.same(await app.sessions.list('frozen'), [], 'the index entry the late ZADD left is no session')
 })
 
 test('a client that fails fast (no offline queue) gives the same 503', async (t) => {

@@ -66,6 +66,16 @@ export class RedisProcess {
     throw new Error(`redis-server did not start on port ${this.port}`)
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause (): void {
+    this.child?.kill('SIGSTOP')
+  }
+
+  /** Lets a paused server go on: it then runs what it received meanwhile. */
+  resume (): void {
+    this.child?.kill('SIGCONT')
+  }
+
   async stop (): Promise<void> {
     const child = this.child
     if (!child || child.exitCode !== null) return
