@@ -9,7 +9,11 @@ export type Platform = 'wechat' | 'alipay'
 export type AlipayScope = 'auth_base' | 'auth_user'
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
-/** The error codes of a 401 after which logging in again helps. */
+/**
+ * The error codes of a 401 after which logging in again helps. The request is
+ * then sent once more, except after MPA_SESSION_KEY_EXPIRED, whose encrypted
+ * data the caller must get anew after the login.
+ */
 export const RELOGIN_CODES: readonly string[] = [
   'MPA_SKEY_MISSING', 'MPA_SKEY_MALFORMED', 'MPA_SESSION_EXPIRED', 'MPA_CODE_INVALID', 'MPA_SESSION_KEY_EXPIRED'
 ]
@@ -265,6 +269,9 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
       // Another request may have logged in since this one left: use its skey.
       const current = readSkey()
       const skey = current !== null && current !== sent ? current : (await login()).skey
+      // Encrypted data under a rotated session_key never opens, however often
+      // it is sent: logged in again, the caller must get the data anew.
+      if (code === 'MPA_SESSION_KEY_EXPIRED') throw errorOf(response)
       response = await send(requestOptions, skey)
     }
     if (!ok(response)) throw errorOf(response)

@@ -243,16 +243,17 @@ function createApp (options: AlipayAppOptions, name: string): App {
   }
 }
 
-/** The HTTP error for an Alipay error node (code, sub_code). */
-function errorForNode (node: Record<string, unknown>, appId: string): FastifyError {
+/** The HTTP error for an Alipay error node (code, sub_code), and for the operator what to fix. */
+function errorForNode (node: Record<string, unknown>, appId: string): { error: FastifyError, fix?: string } {
   const subCode = String(node.subCode ?? node.sub_code ?? '')
   const code = String(node.code ?? '')
   const label = subCode || code || 'no code'
-  if (CODE_INVALID.has(subCode)) return new CodeInvalidError(label)
-  if (code === '40005' || /limit/i.test(subCode)) return new UpstreamRateLimitedError(label)
+  if (CODE_INVALID.has(subCode)) return { error: new CodeInvalidError(label) }
+  if (code === '40005' || /limit/i.test(subCode)) return { error: new UpstreamRateLimitedError(label) }
   const fix = MISCONFIGURED[subCode] ?? (/cert/i.test(subCode) ? CERTIFICATE_PROBLEM : undefined)
-  if (fix) return new MisconfiguredError(`Alipay app ${appId} (${subCode}): ${fix}`)
-  return new UpstreamError(`Alipay ${label}`)
+  // The fix goes to the log only: the client learns no more than that the server is at fault.
+  if (fix) return { error: new MisconfiguredError(`Alipay refused app ${appId} (${subCode}); the server log says what to fix`), fix }
+  return { error: new UpstreamError(`Alipay ${label}`) }
 }
 
 class AlipayCaller {
@@ -271,8 +272,10 @@ class AlipayCaller {
   }
 
   private rejected (method: string, node: Record<string, unknown>, traceId: unknown): FastifyError {
-    const error = errorForNode(node, this.app.appId)
-    this.log.warn({ alipay: { appId: this.app.appId, method, code: node.code, subCode: node.subCode ?? node.sub_code, traceId } }, 'Alipay answered with an error')
+    const { error, fix } = errorForNode(node, this.app.appId)
+    const details = { alipay: { appId: this.app.appId, method, code: node.code, subCode: node.subCode ?? node.sub_code, traceId } }
+    if (fix) this.log.error(details, `Alipay refused app ${this.app.appId}: ${fix}`)
+    else this.log.warn(details, 'Alipay answered with an error')
     return error
   }
 

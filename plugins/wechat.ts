@@ -62,8 +62,12 @@ export interface WechatClient {
   verifyRawData: (rawData: string, signature: string, sessionKey: string) => void
   /** Records the session_key a login just got as the latest for this openid. */
   rememberSessionKey: (appId: string, openId: string, sessionKey: string) => Promise<void>
-  /** The latest session_key WeChat issued for the session's openid (each wx.login rotates it). */
-  sessionKeyOf: (session: Session) => Promise<string>
+  /**
+   * Decrypts data a session's client sent: with the latest session_key WeChat
+   * issued for its openid (each wx.login rotates it), else the session's own.
+   * Also gives the key that opened it, for the rawData signature.
+   */
+  openForSession: (session: Session, encryptedData: string, iv: string) => Promise<{ data: Record<string, unknown>, sessionKey: string }>
 }
 
 declare module 'fastify' {
@@ -258,8 +262,9 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
     }
     const problem = MISCONFIGURED.get(errcode)
     if (problem) {
-      log.error({ appId: app.appId, endpoint, errcode }, `WeChat refused app ${app.appId}: ${problem}; check the wechat appId/appSecret options and the console's IP whitelist`)
-      return new MisconfiguredError(`WeChat refused app ${app.appId} (${detail})`)
+      // The operator reads the details in the log; the client only learns that the server is at fault.
+      log.error({ appId: app.appId, endpoint, errcode, errmsg }, `WeChat refused app ${app.appId}: ${problem}; check the wechat appId/appSecret options and the console's IP whitelist`)
+      return new MisconfiguredError(`WeChat refused app ${app.appId} (${endpoint} errcode ${errcode}); the server log says what to fix`)
     }
     return new UpstreamError(detail)
   }
@@ -437,12 +442,20 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
     await store.withDeadline(() => redis.set(latestKey(appId, openId), sessionKey, 'PX', store.maxAgeMs))
   }
 
-  async function sessionKeyOf (session: Session): Promise<string> {
+  async function openForSession (session: Session, encryptedData: string, iv: string): Promise<{ data: Record<string, unknown>, sessionKey: string }> {
     const { appId, openId } = session
     const latest = openId ? await store.withDeadline(() => redis.get(latestKey(appId, openId))) : null
-    const sessionKey = latest ?? session.secrets.sessionKey
-    if (!sessionKey) throw new SessionKeyExpiredError()
-    return sessionKey
+    // The latest key first; then the session's own, for data the client
+    // captured before a later login rotated the key.
+    const keys = [...new Set([latest, session.secrets.sessionKey].filter((key): key is string => Boolean(key)))]
+    for (const [i, sessionKey] of keys.entries()) {
+      try {
+        return { data: decrypt(sessionKey, encryptedData, iv, appId), sessionKey }
+      } catch (err) {
+        if (!(err instanceof SessionKeyExpiredError) || i === keys.length - 1) throw err
+      }
+    }
+    throw new SessionKeyExpiredError()
   }
 
   const client: WechatClient = {
@@ -455,7 +468,7 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
     decrypt,
     verifyRawData,
     rememberSessionKey,
-    sessionKeyOf
+    openForSession
   }
   fastify.decorate('wechat', client)
 }

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { LoginReply, errorReplies } from '../lib/schemas.js'
 import type { LoginResult } from '../plugins/login.js'
@@ -24,6 +24,8 @@ type AlipayLoginResult = LoginResult & { profile?: 'ok' | 'unavailable' }
 
 /** POST /alipay/login: my.getAuthCode's authCode → a session. */
 const alipayRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
+  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
   fastify.post('/alipay/login', {
     schema: {
       summary: 'Log in with an Alipay authCode (my.getAuthCode)',

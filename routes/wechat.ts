@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { BadEncryptedDataError, WrongProviderError } from '../lib/errors.js'
@@ -42,6 +42,8 @@ const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     throw new Error('wechat routes: register fastify-miniprogram-auth and the wechat plugin before the routes')
   }
   const { wechat, miniprogramLogin } = fastify
+  // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
+  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
 
   async function wechatSession (request: FastifyRequest): Promise<void> {
     if (request.session.provider !== 'wechat') throw new WrongProviderError('wechat')
@@ -81,9 +83,8 @@ const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request) => {
     const { encryptedData, iv, rawData, signature } = request.body
-    const sessionKey = await wechat.sessionKeyOf(request.session)
     // Decrypt first: a rotated key then gives the "log in again" 401, not a signature error.
-    const profile = wechat.decrypt(sessionKey, encryptedData, iv, request.session.appId)
+    const { data: profile, sessionKey } = await wechat.openForSession(request.session, encryptedData, iv)
     if (rawData !== undefined && signature !== undefined) wechat.verifyRawData(rawData, signature, sessionKey)
     return profile
   })
@@ -102,8 +103,7 @@ const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { body, session } = request
     if ('code' in body) return wechat.getPhoneNumber(body.code, wechat.resolveAppId(session.appId))
-    const sessionKey = await wechat.sessionKeyOf(session)
-    const phone = phoneNumberOf(wechat.decrypt(sessionKey, body.encryptedData, body.iv, session.appId))
+    const phone = phoneNumberOf((await wechat.openForSession(session, body.encryptedData, body.iv)).data)
     if (!phone) throw new BadEncryptedDataError('it holds no phone number')
     return phone
   })

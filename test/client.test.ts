@@ -194,6 +194,21 @@ test('wechat: a revoked skey, and concurrent requests during the re-login, share
   t.equal(sent.filter((s) => s.url.endsWith('/me')).length, 1, 'and only once')
 })
 
+test('wechat: data under a rotated session_key: one re-login, then the caller gets fresh data', async (t) => {
+  const { baseUrl } = await server(t)
+  const { client, sent, state } = wechatClient(baseUrl)
+  await client.login()
+  wechatSandbox.issueCode(alice) // a wx.login that never reached us rotates the key
+  const captured = wechatSandbox.userInfo(alice.openId) // encrypted under a key this server never saw
+  const before = sent.length
+  const stale = await client.request({ url: '/auth/wechat/userinfo', method: 'POST', data: captured }).catch((err: unknown) => err)
+  t.match(stale, { statusCode: 401, code: 'MPA_SESSION_KEY_EXPIRED' })
+  t.equal(state.logins, 2, 'logged in again')
+  t.same(sent.slice(before).map((s) => s.url.replace(baseUrl, '')), ['/auth/wechat/userinfo', '/auth/wechat/login'], 'the stale data was not sent twice')
+  const fresh = await client.request<{ openId: string }>({ url: '/auth/wechat/userinfo', method: 'POST', data: wechatSandbox.userInfo(alice.openId) })
+  t.equal(fresh.openId, alice.openId, 'fresh data opens with the new key')
+})
+
 test('wechat: login failures reach the caller', async (t) => {
   const { baseUrl } = await server(t)
 
