@@ -155,7 +155,7 @@ function query (data: unknown): string {
 export function createAuthClient (options: AuthClientOptions): AuthClient {
   const { platform } = options
   if (platform !== 'wechat' && platform !== 'alipay') throw new TypeError(`platform must be 'wechat' or 'alipay' (got ${JSON.stringify(platform)})`)
-  if (typeof options.baseUrl !== 'string' || !/^https?:\/\//.test(options.baseUrl)) {
+  if (typeof options.baseUrl !== 'string' || !/^https?:\/\/[^/?#@]+(\/[^?#]*)?$/.test(options.baseUrl)) {
     throw new TypeError(`baseUrl must be an http(s) URL (got ${JSON.stringify(options.baseUrl)})`)
   }
   const baseUrl = options.baseUrl.replace(/\/+$/, '')
@@ -187,8 +187,10 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
 
   /** The full URL of a request, and whether it goes to our server (the only one that gets the skey). */
   function target (url: string): { url: string, ours: boolean } {
-    if (!/^https?:\/\//.test(url)) return { url: baseUrl + url, ours: true }
-    return { url, ours: url === baseUrl || url.startsWith(`${baseUrl}/`) }
+    if (/^https?:\/\//.test(url)) return { url, ours: url === baseUrl || url.startsWith(`${baseUrl}/`) }
+    // Only a path: 'api/x' or '@evil.example/x' appended to baseUrl would change its host.
+    if (!url.startsWith('/')) throw new TypeError(`url must be a path starting with '/' or an http(s) URL (got ${JSON.stringify(url)})`)
+    return { url: baseUrl + url, ours: true }
   }
 
   /** One HTTP exchange through wx.request or my.request; rejects only when no reply arrived. */

@@ -158,6 +158,11 @@ test('the skey goes only to the server: absolute URLs of other hosts get none, a
   // Not even a valid URL (the port runs on), so nothing leaves the machine; what matters is the header.
   await client.request({ url: `${baseUrl}.evil.example/me` }).catch(() => {})
   t.notOk(sent.at(-1)?.headers['x-skey'], 'a host that merely starts like ours gets none')
+  const count = sent.length
+  for (const url of ['me', '@evil.example/me']) {
+    await t.rejects(client.request({ url }), { name: 'TypeError', message: /url must be a path starting with '\/'/ }, `${url}: would change the host`)
+  }
+  t.equal(sent.length, count, 'nothing was sent for them')
 })
 
 test('wechat: an expired skey logs in once and retries once', async (t) => {
@@ -311,5 +316,6 @@ test('alipay: headers/status, fail on non-2xx, object storage, scopes, logout ev
 test('options are checked', async (t) => {
   t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'qq' as 'wechat', api: fakeWx(alice).wx }), /platform must be 'wechat' or 'alipay'/)
   t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/)
+  t.throws(() => createAuthClient({ baseUrl: 'https://user@api.example.com', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/, 'no credentials in baseUrl')
   t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'alipay' }), /no my object/)
 })
