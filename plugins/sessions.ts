@@ -130,6 +130,7 @@ export class SessionStore {
   readonly maxAgeMs: number
   readonly maxPerUser: number
   readonly storeTimeoutMs: number
+  private readonly renewing = new Set<string>()
   /** Called with errors of background work (lazy renewal), which no request waits for. */
   onBackgroundError: (err: unknown) => void = () => {}
 
@@ -245,8 +246,15 @@ export class SessionStore {
     const target = Math.min(this.ttlMs, absoluteExpiresAt - now)
     if (target - pttl >= this.ttlMs / 2) {
       expiresAt = now + target
-      // PEXPIRE of a key revoked meanwhile is a no-op: renewal never revives.
-      this.redis.pexpire(this.key('s', id), target).catch(this.onBackgroundError)
+      // One renewal in flight per session: concurrent requests that all cross
+      // the half-TTL mark share it. PEXPIRE of a key revoked meanwhile is a
+      // no-op: renewal never revives.
+      if (!this.renewing.has(id)) {
+        this.renewing.add(id)
+        this.redis.pexpire(this.key('s', id), target)
+          .catch(this.onBackgroundError)
+          .finally(() => this.renewing.delete(id))
+      }
     }
     return toSession(id, fields, expiresAt)
   }

@@ -61,6 +61,17 @@ test('a retried code gets the first answer back, on any instance, without a seco
   t.equal(upstream.calls, 2, 'another code is another exchange')
 })
 
+test('a retried code whose session has ended since is spent: MPA_CODE_INVALID, not a dead skey', async (t) => {
+  const { upstream, apps: [a, b], close } = await twoInstances()
+  t.teardown(close)
+  const first = await post(a, 'code-logout')
+  t.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': first.json().skey } })).statusCode, 204)
+  const replay = await post(b, 'code-logout')
+  t.equal(replay.statusCode, 401)
+  t.equal(replay.json().code, 'MPA_CODE_INVALID')
+  t.equal(upstream.calls, 1, 'and the platform was not asked again')
+})
+
 test('concurrent posts of one code on two instances share one exchange', async (t) => {
   const { upstream, apps: [a, b], close } = await twoInstances()
   t.teardown(close)
