@@ -1,26 +1,19 @@
 import tap, { test } from 'tap'
-import { createAlipaySandbox, createWechatSandbox, generateRsaKeyPair } from '../sandbox/index.js'
 import { buildApp } from './helpers/app.js'
+import { startPlatforms } from './helpers/platforms.js'
 import { sharedRedis, uniquePrefix } from './helpers/redis.js'
 
 // Every odd body on every route: a clear 4xx, never a 5xx, a hang, or a value
 // coerced into something the client did not send.
 
-const WECHAT = { appId: 'wx0000000000bodies', appSecret: 'bodies-secret-0123456789' }
-const ALIPAY_APP_ID = '2021000000bodies1'
-const appKeys = generateRsaKeyPair()
+const platforms = await startPlatforms({ appId: 'wx0000000000bodies', appSecret: 'bodies-secret-0123456789' }, '2021000000bodies1')
+const { wechat, alipay } = platforms
 const redis = sharedRedis()
-const wechat = await createWechatSandbox({ apps: { [WECHAT.appId]: WECHAT.appSecret } })
-const alipay = await createAlipaySandbox({ apps: [{ appId: ALIPAY_APP_ID, publicKey: appKeys.publicKey }] })
-const app = await buildApp(redis, {
-  keyPrefix: uniquePrefix('bodies'),
-  wechat: { ...WECHAT, baseUrl: wechat.url },
-  alipay: { appId: ALIPAY_APP_ID, privateKey: appKeys.privateKey, alipayPublicKey: alipay.publicKey, gateway: alipay.url }
-})
+const app = await buildApp(redis, { keyPrefix: uniquePrefix('bodies'), ...platforms.options })
 tap.teardown(async () => {
   await app.close()
   redis.disconnect()
-  await Promise.all([wechat.close(), alipay.close()])
+  await platforms.close()
 })
 
 const login = await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: wechat.issueCode({ openId: 'oBodies000000000000000000001' }) } })

@@ -3,23 +3,21 @@ import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import miniprogramAuth, { errors } from '../index.js'
-import { createAlipaySandbox, createWechatSandbox, generateRsaKeyPair, type AlipaySandboxUser, type WechatSandboxUser } from '../sandbox/index.js'
+import type { AlipaySandboxUser, WechatSandboxUser } from '../sandbox/index.js'
 import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../client/index.js'
+import { startPlatforms } from './helpers/platforms.js'
 import { sharedRedis, uniquePrefix } from './helpers/redis.js'
 
 // The client helper against the real server over HTTP, the real sandboxes and
 // Redis. The fake wx and my do real HTTP, with each platform's shape.
 
 const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test-secret-0123456789abcdef' }
-const ALIPAY_APP_ID = '2021000000client1'
-const alipayKeys = generateRsaKeyPair()
-
+const platforms = await startPlatforms(WECHAT_APP, '2021000000client1')
+const { wechat: wechatSandbox, alipay: alipaySandbox } = platforms
 const redis = sharedRedis()
-const wechatSandbox = await createWechatSandbox({ apps: { [WECHAT_APP.appId]: WECHAT_APP.appSecret } })
-const alipaySandbox = await createAlipaySandbox({ apps: [{ appId: ALIPAY_APP_ID, publicKey: alipayKeys.publicKey }] })
 tap.teardown(async () => {
   redis.disconnect()
-  await Promise.all([wechatSandbox.close(), alipaySandbox.close()])
+  await platforms.close()
 })
 
 interface ServerOptions {
@@ -34,8 +32,7 @@ async function server (t: Test, options: ServerOptions = {}): Promise<{ app: Fas
     redis,
     keyPrefix: uniquePrefix('client'),
     session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) },
-    wechat: { ...WECHAT_APP, baseUrl: wechatSandbox.url },
-    alipay: { appId: ALIPAY_APP_ID, privateKey: alipayKeys.privateKey, alipayPublicKey: alipaySandbox.publicKey, gateway: alipaySandbox.url }
+    ...platforms.options
   })
   app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
   app.post<{ Body: { n: number } }>('/orders', {

@@ -1,11 +1,12 @@
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { createWechatSandbox } from '../sandbox/wechat.js'
 import { buildApp } from './helpers/app.js'
 import { freePort, RedisProcess } from './helpers/redis.js'
 
-test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, nothing left half-done, and recovery on its own', async (t) => {
+/** A private redis-server this test may kill or freeze, an app with WeChat login on it, and the WeChat sandbox. */
+async function privateWorld (t: Test) {
   const server = new RedisProcess(await freePort())
   await server.start()
   const wechat = await createWechatSandbox({ apps: { wx00000000000outage: 'outage-secret-0123456789' } })
@@ -13,7 +14,18 @@ test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, nothing le
   const redis = new Redis({ port: server.port })
   redis.on('error', () => {})
   const app = await buildApp(redis, { wechat: { appId: 'wx00000000000outage', appSecret: 'outage-secret-0123456789', baseUrl: wechat.url } })
-  t.teardown(async () => { await app.close(); redis.disconnect(); await server.stop(); await wechat.close() })
+  t.teardown(async () => {
+    server.resume()
+    await app.close()
+    redis.disconnect()
+    await server.stop()
+    await wechat.close()
+  })
+  return { server, wechat, redis, app }
+}
+
+test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, nothing left half-done, and recovery on its own', async (t) => {
+  const { server, wechat, app } = await privateWorld(t)
   const login = (code: string) => app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code } })
 
   const before = await app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: 'o1' }, { user: { id: 'u1' } })
@@ -57,13 +69,7 @@ test('Redis down: 503 MPA_STORE_UNAVAILABLE within the store timeout, nothing le
 })
 
 test('a Redis that hangs: 503 at the deadline, and the abandoned work does not resume when Redis does', async (t) => {
-  const server = new RedisProcess(await freePort())
-  await server.start()
-  const wechat = await createWechatSandbox({ apps: { wx000000000000hang: 'hang-secret-0123456789' } })
-  const redis = new Redis({ port: server.port })
-  redis.on('error', () => {})
-  const app = await buildApp(redis, { wechat: { appId: 'wx000000000000hang', appSecret: 'hang-secret-0123456789', baseUrl: wechat.url } })
-  t.teardown(async () => { server.resume(); await app.close(); redis.disconnect(); await server.stop(); await wechat.close() })
+  const { server, wechat, redis, app } = await privateWorld(t)
   const code = wechat.issueCode({ openId: 'oHang0000000000000000000001' })
 
   // Frozen, not dead: the connection stays open, so ioredis sends every
