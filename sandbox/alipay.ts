@@ -2,6 +2,7 @@ import {
   createHash, createPrivateKey, createPublicKey, createSign, createVerify, generateKeyPairSync, randomBytes, randomInt,
   X509Certificate, type KeyObject
 } from 'node:crypto'
+import { Certificate } from '@fidm/x509'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
@@ -182,43 +183,28 @@ function toPublicKey (key: string | Buffer): KeyObject {
 }
 
 /**
- * The serial "SN" Alipay and alipay-sdk give a certificate: md5 of the issuer
- * DN (attributes in reverse order, comma-joined) and the decimal serial.
+ * The serial "SN" Alipay gives a certificate, computed as alipay-sdk computes
+ * it, with the same certificate parser, so that any issuer DN (commas, e-mail
+ * addresses) gives the SDK's answer: md5 of the issuer attributes in reverse
+ * order, comma-joined, and the decimal serial.
  */
-export function certificateSn (cert: X509Certificate): string {
-  const issuer = cert.issuer.split('\n').reverse().join(',')
-  const serial = BigInt(`0x${cert.serialNumber}`).toString(10)
-  return md5(issuer + serial)
+export function certificateSn (pem: string | Buffer): string {
+  return snOf(Certificate.fromPEM(Buffer.from(pem)))
 }
 
 /** The SN of a root bundle: the SNs of its RSA-signed certificates, '_'-joined. */
 export function rootCertificateSn (bundle: string | Buffer): string {
-  const pems = String(bundle).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  return pems
-    .map((pem) => new X509Certificate(pem))
-    .filter((cert) => signatureOidOf(cert.raw).startsWith(PKCS1_OID))
-    .map(certificateSn)
+  return Certificate.fromPEMs(Buffer.from(bundle))
+    .filter((cert) => cert.signatureOID.startsWith(RSA_SIGNATURE_OID))
+    .map(snOf)
     .join('_')
 }
 
-const PKCS1_OID = '2a864886f70d0101' // 1.2.840.113549.1.1: RSA signatures
+const RSA_SIGNATURE_OID = '1.2.840.113549.1.1'
 
-// Node 20 does not expose a certificate's signature algorithm, so read it from
-// the DER: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, ... }.
-function signatureOidOf (der: Buffer): string {
-  const headerLength = (at: number): number => {
-    const first = der[at + 1] ?? 0
-    return first < 0x80 ? 2 : 2 + (first & 0x7f)
-  }
-  const contentLength = (at: number): number => {
-    const first = der[at + 1] ?? 0
-    if (first < 0x80) return first
-    return der.readUIntBE(at + 2, first & 0x7f)
-  }
-  let at = headerLength(0) // into the Certificate
-  at += headerLength(at) + contentLength(at) // past tbsCertificate
-  at += headerLength(at) // into signatureAlgorithm: its OID comes first
-  return der.subarray(at + 2, at + 2 + contentLength(at)).toString('hex')
+function snOf (cert: Certificate): string {
+  const issuer = cert.issuer.attributes.map(({ shortName, value }) => `${shortName}=${String(value)}`).reverse().join(',')
+  return md5(issuer + BigInt(`0x${cert.serialNumber}`).toString(10))
 }
 
 function md5 (text: string): string {
@@ -262,7 +248,7 @@ export class AlipaySandbox {
       if (!cert.publicKey.equals(createPublicKey(this.privateKey))) {
         throw new TypeError('certificates.alipayPublicCert must certify the public key of keyPair')
       }
-      this.alipayCertSn = certificateSn(cert)
+      this.alipayCertSn = certificateSn(options.certificates.alipayPublicCert)
       this.rootCertSn = rootCertificateSn(options.certificates.alipayRootCert)
     }
     this.now = options.now ?? Date.now
@@ -290,9 +276,8 @@ export class AlipaySandbox {
     let certSn: string | undefined
     if (app.appCertContent) {
       if (!this.rootCertSn) throw new TypeError('registerApp: an app certificate needs a sandbox in certificate mode (options.certificates)')
-      const cert = new X509Certificate(app.appCertContent)
-      publicKey = cert.publicKey
-      certSn = certificateSn(cert)
+      publicKey = new X509Certificate(app.appCertContent).publicKey
+      certSn = certificateSn(app.appCertContent)
     } else if (app.publicKey) {
       publicKey = toPublicKey(app.publicKey)
     } else {

@@ -355,6 +355,16 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
     return Buffer.concat(chunks).toString('utf8')
   }
 
+  function answerTo (endpoint: WechatSandboxEndpoint, url: URL, method: string | undefined, text: string): Answer {
+    let body: unknown = {}
+    try {
+      body = method === 'POST' ? JSON.parse(text) : {}
+    } catch {
+      return error(47001) // WeChat's answer to a body that is not JSON
+    }
+    return typeof body === 'object' && body !== null ? handlers[endpoint](url.searchParams, body as Record<string, unknown>) : error(47001)
+  }
+
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox')
     const endpoint = ROUTES[`${req.method} ${url.pathname}`]
@@ -365,21 +375,15 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
     calls[endpoint]++
     const text = await readBody(req)
     const fault = takeFault(endpoint)
+    // An HTTP error fault answers instead of WeChat; otherwise WeChat does its
+    // work now, before any delay, as the real one does: a caller that gives up
+    // waiting has still spent its code (a retry then gets 40163).
+    const answer = fault?.httpStatus ? null : fault?.errcode !== undefined ? error(fault.errcode, fault.errmsg) : answerTo(endpoint, url, req.method, text)
     if (fault?.delayMs) await delay(fault.delayMs)
     if (res.destroyed) return
-    if (fault?.httpStatus) {
-      res.writeHead(fault.httpStatus, { 'content-type': 'text/html' }).end(`<html><body>${fault.httpStatus}</body></html>`)
+    if (answer === null) {
+      res.writeHead(fault?.httpStatus ?? 500, { 'content-type': 'text/html' }).end(`<html><body>${fault?.httpStatus}</body></html>`)
       return
-    }
-    let answer: Answer
-    if (fault?.errcode !== undefined) {
-      answer = error(fault.errcode, fault.errmsg)
-    } else {
-      let body: unknown = {}
-      try {
-        body = req.method === 'POST' ? JSON.parse(text) : {}
-      } catch {}
-      answer = typeof body === 'object' && body !== null ? handlers[endpoint](url.searchParams, body as Record<string, unknown>) : error(47001)
     }
     const payload = JSON.stringify(answer.body)
     res.writeHead(answer.status ?? 200, { 'content-type': fault?.textPlain ? 'text/plain' : 'application/json; encoding=utf-8' })

@@ -1,7 +1,12 @@
 import { test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { AlipayRequestError, AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk'
 import {
-  bareBase64, createAlipaySandbox, formatChinaTime, generateRsaKeyPair, OAUTH_TOKEN, USER_INFO_SHARE, type AlipaySandbox
+  bareBase64, certificateSn, createAlipaySandbox, formatChinaTime, generateRsaKeyPair, OAUTH_TOKEN, rootCertificateSn, USER_INFO_SHARE,
+  type AlipaySandbox
 } from '../sandbox/alipay.js'
 import { makeCertificates } from './helpers/alipay.js'
 
@@ -231,4 +236,18 @@ test('key helpers: PKCS1 and PKCS8, PEM and bare', async (t) => {
   const pkcs8 = generateRsaKeyPair({ format: 'pkcs8', bare: true })
   t.match(pkcs8.privateKey, /^MII[A-Za-z0-9+/=]+$/)
   t.match(pkcs8.publicKey, /^MII[A-Za-z0-9+/=]+$/)
+})
+
+test('certificate SNs match alipay-sdk for any issuer DN (escaped commas, e-mail addresses)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mpa-sn-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const keys = generateRsaKeyPair()
+  writeFileSync(join(dir, 'key.pem'), keys.privateKey)
+  execFileSync('openssl', ['req', '-x509', '-key', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '30', '-set_serial', '123456789',
+    '-subj', '/C=CN/ST=Zhejiang/O=Acme\\, Inc./OU=Mini Programs/CN=Test CA/emailAddress=ca@example.com'], { stdio: 'ignore' })
+  const pem = readFileSync(join(dir, 'cert.pem'), 'utf8')
+  const sdk = new AlipaySdk({ appId: '2021000000000001', privateKey: keys.privateKey, appCertContent: pem, alipayPublicCertContent: pem, alipayRootCertContent: pem })
+  const { appCertSn, alipayRootCertSn } = sdk.config as { appCertSn?: string, alipayRootCertSn?: string }
+  t.equal(certificateSn(pem), appCertSn, 'the app certificate SN')
+  t.equal(rootCertificateSn(pem), alipayRootCertSn, 'the root bundle SN')
 })

@@ -15,13 +15,17 @@ async function phone (app: FastifyInstance, openId: string, within = world) {
 }
 
 test('two instances share one access token: one upstream token call', async (t) => {
-  // Slow enough that every caller arrives while the first fetch is under way.
-  sandbox.fail('stable_token', { delayMs: 200 })
+  // No token cached yet, and every caller starts while the first fetch is
+  // under way (it takes 500 ms): the others must wait on the Redis lock.
+  sandbox.fail('stable_token', { delayMs: 500 })
+  const started = Date.now()
+  const tokens = await Promise.all([first, second, first, second].map((app) => app.wechat.accessToken()))
+  t.ok(Date.now() - started >= 450, 'all of them waited for the one fetch')
+  t.equal(new Set(tokens).size, 1)
+  t.equal(sandbox.calls.stable_token, 1)
   const replies = await Promise.all([first, second, first, second].map((app, i) => phone(app, `o-share-${i}`)))
   t.same(replies.map((reply) => reply.statusCode), [200, 200, 200, 200])
-  t.equal(sandbox.calls.stable_token, 1)
-  t.equal(await first.wechat.accessToken(), await second.wechat.accessToken())
-  t.equal(sandbox.calls.stable_token, 1)
+  t.equal(sandbox.calls.stable_token, 1, 'and phone numbers use it')
 })
 
 test('the token is renewed before it expires, by one instance', async (t) => {

@@ -89,14 +89,18 @@ test('system busy (-1): one retry, never two', async (t) => {
   t.equal(sandbox.calls.jscode2session - before, 4, 'exactly one retry')
 })
 
-test('timeout → 504, within the configured timeout', async (t) => {
-  const impatient = await world.build(world.app(APP_ID, { timeout: '200ms' }))
-  sandbox.fail('jscode2session', { delayMs: 1500 })
+test('timeout → 504, within the configured timeout; the code is spent all the same', async (t) => {
+  const impatient = await world.build(world.app(APP_ID, { timeout: '1s' }))
+  sandbox.fail('jscode2session', { delayMs: 2500 })
+  const code = sandbox.issueCode({ openId: 'o-slow' })
   const started = Date.now()
-  const reply = await world.login(impatient, 'o-slow')
+  const reply = await world.post(impatient, '/auth/wechat/login', { code })
   t.match(reply.json, { statusCode: 504, code: 'MPA_UPSTREAM_TIMEOUT' })
-  t.ok(Date.now() - started < 1000, 'did not wait for the slow answer')
-  sandbox.fail('jscode2session', { delayMs: 50 })
+  t.ok(Date.now() - started < 2000, 'did not wait for the slow answer')
+  // WeChat did the exchange; only its answer was lost. A retry is refused,
+  // as it would be in production: the client gets a new code.
+  t.match((await world.post(impatient, '/auth/wechat/login', { code })).json, { statusCode: 401, code: 'MPA_CODE_INVALID', message: /40163/ })
+  sandbox.fail('jscode2session', { delayMs: 100 })
   t.equal((await world.login(impatient, 'o-slow')).statusCode, 200, 'an answer within the timeout is fine')
 })
 
