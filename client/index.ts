@@ -3,7 +3,9 @@
 // in again by itself when the server says the session is gone.
 //
 // It runs inside a mini-program, so it imports nothing: no Node built-ins, no
-// server code, only the `wx` or `my` object the platform provides.
+// server code, only the `wx` or `my` object the platform provides. `npm run
+// build` also compiles it to ES2017 CommonJS in dist/miniprogram (package.json
+// "miniprogram"), for WeChat's npm build and older base libraries.
 
 export type Platform = 'wechat' | 'alipay'
 export type AlipayScope = 'auth_base' | 'auth_user'
@@ -53,6 +55,16 @@ export interface MyApi {
   removeStorageSync: (options: { key: string }) => void
 }
 
+// A mini-program hands `wx` / `my` to each module as a free variable, not
+// always as a property of globalThis (which older base libraries lack).
+declare const wx: WxApi | undefined
+declare const my: MyApi | undefined
+
+function platformApi (platform: Platform): WxApi | MyApi | undefined {
+  if (platform === 'wechat') return typeof wx !== 'undefined' ? wx : undefined
+  return typeof my !== 'undefined' ? my : undefined
+}
+
 export interface AuthClientOptions {
   /** Where the server is, such as 'https://api.example.com'. */
   baseUrl: string
@@ -96,11 +108,14 @@ export interface LogoutOptions {
 }
 
 export interface AuthClient {
-  /** wx.login / my.getAuthCode, the login route, the skey stored. Concurrent calls share one login. */
+  /** wx.login / my.getAuthCode, the login route, the skey stored. Concurrent calls for the same scope share one login. */
   login: (options?: LoginOptions) => Promise<LoginReply>
   /** A request with the skey; resolves with the reply's data, rejects with an AuthClientError. */
   request: <T = unknown>(options: RequestOptions) => Promise<T>
-  /** Revokes the session on the server and forgets the skey (forgotten even when the server cannot be reached). */
+  /**
+   * Waits for any login in flight, then revokes the session on the server and
+   * forgets the skey (forgotten even when the server cannot be reached).
+   */
   logout: (options?: LogoutOptions) => Promise<void>
   /** The stored skey, or null. */
   skey: () => string | null
@@ -144,12 +159,14 @@ function parse (data: unknown): unknown {
   }
 }
 
-function query (data: unknown): string {
-  if (data === undefined || data === null) return ''
+/** The url with data appended as query parameters, after any it already has. */
+function withQuery (url: string, data: unknown): string {
+  if (data === undefined || data === null) return url
   const pairs = Object.entries(data as Record<string, unknown>)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
-  return pairs.length === 0 ? '' : `?${pairs.join('&')}`
+  if (pairs.length === 0) return url
+  return url + (url.includes('?') ? '&' : '?') + pairs.join('&')
 }
 
 export function createAuthClient (options: AuthClientOptions): AuthClient {
@@ -163,9 +180,9 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
   const storageKey = options.storageKey ?? 'mpa:skey'
   const prefix = options.prefix ?? '/auth'
   const defaultScope = options.scope ?? 'auth_base'
-  const globals = globalThis as { wx?: WxApi, my?: MyApi }
-  const api = options.api ?? (platform === 'wechat' ? globals.wx : globals.my)
+  const api = options.api ?? platformApi(platform)
   if (!api) throw new TypeError(`no ${platform === 'wechat' ? 'wx' : 'my'} object: run inside the mini-program or pass options.api`)
+  // Shadow the free variables: from here on, wx or my is the chosen api and the other is null.
   const wx = platform === 'wechat' ? api as WxApi : null
   const my = platform === 'alipay' ? api as MyApi : null
 
@@ -197,7 +214,7 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
   function send (request: RequestOptions, skey: string | null): Promise<Response> {
     const method = request.method ?? 'GET'
     const { url: base, ours } = target(request.url)
-    const url = base + (method === 'GET' ? query(request.data) : '')
+    const url = method === 'GET' ? withQuery(base, request.data) : base
     const headers: Record<string, string> = { ...request.header }
     // Never hand the skey to another host: it is a bearer credential.
     if (skey !== null && ours) headers[header] = skey
@@ -253,24 +270,41 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     return reply
   }
 
-  // The login in flight: every caller during it, explicit or a 401 retry, shares it.
-  let inFlight: Promise<LoginReply> | null = null
+  // The logins in flight, one per scope: callers asking for the same scope
+  // share it, and an auth_user caller never gets an auth_base login's reply.
+  const inFlight = new Map<string, Promise<LoginReply>>()
 
   function login (loginOptions: LoginOptions = {}): Promise<LoginReply> {
-    inFlight ??= freshLogin(loginOptions.scope ?? defaultScope).finally(() => { inFlight = null })
-    return inFlight
+    const scope = loginOptions.scope ?? defaultScope
+    const key = wx ? 'wechat' : scope // wx.login has no scopes
+    let pending = inFlight.get(key)
+    if (!pending) {
+      const done = (): void => { inFlight.delete(key) }
+      // then(done, done) rather than finally: Promise.prototype.finally is ES2018.
+      pending = freshLogin(scope)
+      pending.then(done, done)
+      inFlight.set(key, pending)
+    }
+    return pending
+  }
+
+  /** Resolves once no login is in flight, including logins started while it waits. */
+  async function loginsSettled (): Promise<void> {
+    while (inFlight.size > 0) await Promise.all(Array.from(inFlight.values(), (p) => p.catch(() => {})))
   }
 
   async function request<T> (requestOptions: RequestOptions): Promise<T> {
     // A request made while a login runs waits for the new skey instead of sending the old one.
-    if (inFlight) await inFlight.catch(() => {})
+    await loginsSettled()
     const sent = readSkey()
     let response = await send(requestOptions, sent)
     const code = (response.data as { code?: unknown } | null)?.code
     if (response.statusCode === 401 && target(requestOptions.url).ours && typeof code === 'string' && RELOGIN_CODES.includes(code)) {
-      // Another request may have logged in since this one left: use its skey.
+      // Another request may have logged in since this one left: use its skey,
+      // or share a login in flight (any scope gives a valid skey).
       const current = readSkey()
-      const skey = current !== null && current !== sent ? current : (await login()).skey
+      const running = Array.from(inFlight.values())[0]
+      const skey = current !== null && current !== sent ? current : (await (running ?? login())).skey
       // Encrypted data under a rotated session_key never opens, however often
       // it is sent: logged in again, the caller must get the data anew.
       if (code === 'MPA_SESSION_KEY_EXPIRED') throw errorOf(response)
@@ -281,6 +315,9 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
   }
 
   async function logout (logoutOptions: LogoutOptions = {}): Promise<void> {
+    // A login that finished after this would store a new skey and leave the
+    // device logged in: let it finish, then revoke whatever is stored.
+    await loginsSettled()
     const skey = readSkey()
     if (skey === null) return
     try {

@@ -1,6 +1,9 @@
 import tap, { test, type Test } from 'tap'
-import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { createContext, runInContext } from 'node:vm'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { parse } from 'acorn'
+import ts from 'typescript'
 import Fastify, { type FastifyInstance } from 'fastify'
 import miniprogramAuth, { errors } from '../index.js'
 import type { AlipaySandboxUser, WechatSandboxUser } from '../sandbox/index.js'
@@ -65,11 +68,14 @@ async function http (sent: Sent[], url: string, method: string, data: unknown, h
 function fakeWx (user: WechatSandboxUser) {
   const storage = new Map<string, string>()
   const sent: Sent[] = []
-  const state = { logins: 0, loginFails: false }
+  // hold: wx.login answers only once it settles, to act while a login is in flight.
+  const state = { logins: 0, loginFails: false, hold: null as Promise<void> | null }
   const wx: WxApi = {
     login ({ success, fail }) {
       state.logins++
-      setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.({ code: wechatSandbox.issueCode(user) }))
+      const answer = () => setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.({ code: wechatSandbox.issueCode(user) }))
+      if (state.hold) state.hold.then(answer, answer)
+      else answer()
     },
     request ({ url, method, data, header, dataType, success, fail }) {
       http(sent, url, method, data, header).then(({ status, text, headers }) => {
@@ -116,10 +122,58 @@ function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: 
   return { ...fake, client: createAuthClient({ baseUrl, platform: 'wechat', api: fake.wx, ...extra }) }
 }
 
-test('the helper is self-contained: no imports, so it bundles into a mini-program', async (t) => {
-  const source = readFileSync(new URL('../client/index.ts', import.meta.url), 'utf8')
-  t.notMatch(source, /^\s*import\s/m, 'no import statement')
-  t.notMatch(source, /\brequire\(|node:/, 'no require, no Node built-in')
+/** The mini-program build, as `npm run build` makes it: client/ compiled with tsconfig.client.json, in memory. */
+function miniprogramBuild () {
+  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) } }
+  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../tsconfig.client.json', import.meta.url)), {}, host)!
+  const program = ts.createProgram(config.fileNames, config.options)
+  const files: Record<string, string> = {}
+  program.emit(undefined, (name, text) => { files[name.slice(name.lastIndexOf('/') + 1)] = text })
+  const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+  return { config, files, diagnostics }
+}
+
+/**
+ * Runs a CommonJS module the way a mini-program does: inside a function whose
+ * parameters are the module's free variables (`wx` or `my` among them), in a
+ * realm that has nothing but the ECMAScript built-ins.
+ */
+function loadInMiniprogram (code: string, injected: { wx: WxApi } | { my: MyApi }) {
+  const context = createContext({})
+  const names = Object.keys(injected)
+  const run = runInContext(`(function (module, exports, ${names.join(', ')}) {${code}\n})`, context) as (...args: unknown[]) => void
+  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../client/index.js') }
+  run(module, module.exports, ...Object.values(injected))
+  const missing = ['URL', 'fetch', 'TextEncoder', 'Buffer', 'setImmediate', 'setTimeout', 'process', 'require', 'wx', 'my']
+    .filter((name) => runInContext(`typeof globalThis.${name}`, context) !== 'undefined')
+  return { exports: module.exports, leaked: missing }
+}
+
+test('the mini-program build: ES2017 CommonJS that runs with nothing but wx or my', async (t) => {
+  const { config, files, diagnostics } = miniprogramBuild()
+  t.same(diagnostics, [], 'type-checks against the ES2017 library alone, no Node or DOM types')
+  t.match(config.options, { target: ts.ScriptTarget.ES2017, module: ts.ModuleKind.CommonJS })
+  const code = files['index.js']!
+  t.ok(code, 'emits index.js')
+  t.doesNotThrow(() => parse(code, { ecmaVersion: 2017, sourceType: 'script' }), 'parses as ES2017: no class fields, ??=, ?. or ??')
+  t.notMatch(code, /\brequire\(/, 'requires nothing')
+
+  const { baseUrl } = await server(t)
+  const fake = fakeWx(alice)
+  const wechat = loadInMiniprogram(code, { wx: fake.wx })
+  t.same(wechat.leaked, [], 'the realm has no Node or web globals, and wx only as a free variable')
+  const client = wechat.exports.createAuthClient({ baseUrl, platform: 'wechat' }) // no api: finds the free wx
+  const { skey } = await client.login()
+  t.equal(fake.storage.get('mpa:skey'), skey)
+  const me = await client.request<{ user: { id: string }, query: Record<string, string> }>({ url: '/me?a=1', data: { b: 'x y' } })
+  t.same(me, { user: { id: userIdOf(alice.openId) }, query: { a: '1', b: 'x y' } })
+  t.same(await client.request({ url: '/orders', method: 'POST', data: { n: 1 } }), { n: 1, by: userIdOf(alice.openId) })
+
+  const phone = fakeMy({ openId: '074a1d3d0000000000000000vmvm' })
+  const alipay = loadInMiniprogram(code, { my: phone.my }).exports.createAuthClient({ baseUrl, platform: 'alipay' })
+  const reply = await alipay.login()
+  t.equal(phone.storage.get('mpa:skey'), reply.skey, 'alipay: the free my, no wx in scope at all')
+  t.equal((await alipay.request<{ user: { id: string } }>({ url: '/me' })).user.id, reply.user.id)
 })
 
 test('wechat: login stores the skey, request sends it and resolves with the data', async (t) => {
@@ -133,6 +187,9 @@ test('wechat: login stores the skey, request sends it and resolves with the data
   const me = await client.request<{ user: { id: string }, query: Record<string, string> }>({ url: '/me', data: { page: 2, q: 'a b' } })
   t.equal(me.user.id, userIdOf(alice.openId))
   t.same(me.query, { page: '2', q: 'a b' }, 'GET data goes in the query string')
+  const joined = await client.request<{ query: Record<string, string> }>({ url: '/me?sort=new', data: { page: 3 } })
+  t.same(joined.query, { sort: 'new', page: '3' }, 'joined with & to a query string already in the url')
+  t.equal(sent.at(-1)?.url, `${baseUrl}/me?sort=new&page=3`)
   t.equal(sent.at(-1)?.headers['x-skey'], reply.skey, 'the skey travels in x-skey')
 
   const order = await client.request({ url: '/orders', method: 'POST', data: { n: 3 } })
@@ -163,10 +220,10 @@ test('the skey goes only to the server: absolute URLs of other hosts get none, a
 })
 
 test('wechat: an expired skey logs in once and retries once', async (t) => {
-  const { baseUrl } = await server(t, { ttl: '1s' })
+  const { baseUrl } = await server(t, { ttl: '2s' })
   const { client, state, sent } = wechatClient(baseUrl)
   const first = await client.login()
-  await sleep(1300)
+  await sleep(2600)
   const me = await client.request<{ user: { id: string } }>({ url: '/me' })
   t.equal(me.user.id, userIdOf(alice.openId), 'the request succeeded after the re-login')
   t.equal(state.logins, 2, 'one wx.login for the re-login')
@@ -273,6 +330,39 @@ test('wechat: logout revokes on the server and forgets the skey', async (t) => {
   t.equal(client.skey(), null)
 })
 
+test('wechat: logout during a login waits for it, then revokes the new session', async (t) => {
+  const { app, baseUrl } = await server(t)
+
+  await t.test('an explicit login', async (t) => {
+    const { client, storage } = wechatClient(baseUrl)
+    const login = client.login()
+    await client.logout()
+    const { skey } = await login
+    t.equal(storage.has('mpa:skey'), false, 'forgotten')
+    t.equal(await app.sessions.get(skey), null, 'revoked on the server')
+  })
+
+  await t.test('a background re-login after a 401', async (t) => {
+    const { client, state, sent } = wechatClient(baseUrl)
+    const first = await client.login()
+    await app.sessions.revoke(first.skey)
+    let release = () => {}
+    state.hold = new Promise((resolve) => { release = resolve })
+    const request = client.request({ url: '/me' }).catch(() => {}) // its retry races the logout: either outcome is fine
+    while (state.logins < 2) await sleep(5) // the 401 came back, the re-login is waiting on wx.login
+    const logout = client.logout()
+    release()
+    await Promise.all([request, logout])
+    const relogin = sent.filter((s) => s.url.endsWith('/auth/wechat/login')).length
+    t.equal(relogin, 2, 'the re-login did happen')
+    t.equal(client.skey(), null, 'the device ends logged out')
+    const revoked = sent.filter((s) => s.method === 'DELETE')
+    t.equal(revoked.length, 1, 'one DELETE /auth/session')
+    t.not(revoked[0]?.headers['x-skey'], first.skey, 'for the skey of the re-login, not the dead one')
+    t.equal(await app.sessions.get(revoked[0]?.headers['x-skey'] ?? ''), null, 'which is revoked on the server')
+  })
+})
+
 test('alipay: headers/status, fail on non-2xx, object storage, scopes, logout everywhere', async (t) => {
   const { app, baseUrl } = await server(t, { header: 'x-session' })
   const user: AlipaySandboxUser = { openId: '074a1d3d00000000000000000client', profile: { nickName: '🐼 熊猫' } }
@@ -308,6 +398,18 @@ test('alipay: headers/status, fail on non-2xx, object storage, scopes, logout ev
 
   const override = await clientA.login({ scope: 'auth_user' })
   t.equal(override.profile, 'ok', 'login({ scope }) overrides')
+})
+
+test('alipay: concurrent logins share one my.getAuthCode per scope', async (t) => {
+  const { baseUrl } = await server(t)
+  const phone = fakeMy({ openId: '074a1d3d0000000000000000scope', profile: { nickName: 'Scope' } })
+  const client = createAuthClient({ baseUrl, platform: 'alipay', api: phone.my })
+  const [base, user, sameUser] = await Promise.all([client.login(), client.login({ scope: 'auth_user' }), client.login({ scope: 'auth_user' })])
+  t.same([...phone.state.scopes].sort(), ['auth_base', 'auth_user'], 'one auth_base and one auth_user, not one for all')
+  t.equal(user.profile, 'ok', 'the auth_user caller gets its profile')
+  t.equal(sameUser, user, 'the two auth_user callers share one login')
+  t.not(base, user)
+  t.ok([base.skey, user.skey].includes(client.skey()!), 'one of them is stored')
 })
 
 test('options are checked', async (t) => {
