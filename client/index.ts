@@ -293,13 +293,18 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     while (inFlight.size > 0) await Promise.all(Array.from(inFlight.values(), (p) => p.catch(() => {})))
   }
 
+  // Counts logouts: a request that left before one must not log the device back in.
+  let logouts = 0
+
   async function request<T> (requestOptions: RequestOptions): Promise<T> {
     // A request made while a login runs waits for the new skey instead of sending the old one.
     await loginsSettled()
     const sent = readSkey()
+    const logoutsBefore = logouts
     let response = await send(requestOptions, sent)
     const code = (response.data as { code?: unknown } | null)?.code
-    if (response.statusCode === 401 && target(requestOptions.url).ours && typeof code === 'string' && RELOGIN_CODES.includes(code)) {
+    const relogin = response.statusCode === 401 && logouts === logoutsBefore && target(requestOptions.url).ours
+    if (relogin && typeof code === 'string' && RELOGIN_CODES.includes(code)) {
       // Another request may have logged in since this one left: use its skey,
       // or share a login in flight (any scope gives a valid skey).
       const current = readSkey()
@@ -315,6 +320,7 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
   }
 
   async function logout (logoutOptions: LogoutOptions = {}): Promise<void> {
+    logouts++
     // A login that finished after this would store a new skey and leave the
     // device logged in: let it finish, then revoke whatever is stored.
     await loginsSettled()

@@ -43,6 +43,10 @@ async function server (t: Test, options: ServerOptions = {}): Promise<{ app: Fas
     schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } }
   }, async (request, reply) => reply.code(201).send({ n: request.body.n, by: request.user.id }))
   app.get('/always-expired', async () => { throw new errors.SessionExpiredError() })
+  app.get('/slowly-expired', async () => {
+    await sleep(300)
+    throw new errors.SessionExpiredError()
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
   const { port } = app.server.address() as { port: number }
@@ -311,6 +315,18 @@ test('wechat: login failures reach the caller', async (t) => {
     const failure = await client.login().catch((err: unknown) => err)
     t.match(failure, { statusCode: 0, code: 'MPA_CLIENT_REQUEST_FAILED', message: /POST http:\/\/127\.0\.0\.1:1\/auth\/wechat\/login failed: request:fail/ })
   })
+})
+
+test('wechat: a 401 that arrives after logout does not log the device back in', async (t) => {
+  const { baseUrl } = await server(t)
+  const { client, state } = wechatClient(baseUrl)
+  await client.login()
+  const pending = client.request({ url: '/slowly-expired' }).catch((err: unknown) => err)
+  await sleep(50) // the request has left
+  await client.logout()
+  t.match(await pending, { statusCode: 401, code: 'MPA_SESSION_EXPIRED' }, 'the caller gets the 401')
+  t.equal(state.logins, 1, 'no login after the logout')
+  t.equal(client.skey(), null, 'the device stays logged out')
 })
 
 test('wechat: logout revokes on the server and forgets the skey', async (t) => {
