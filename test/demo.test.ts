@@ -1,10 +1,13 @@
 import { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { DemoExit, startDemo } from '../examples/demo/app.js'
-import { connectRedis } from '../examples/demo/redis.js'
+import { DemoExit, isLoopback, projectRoot, startDemo } from '../examples/demo/app.js'
+import { connectRedis, displayUrl } from '../examples/demo/redis.js'
 import { generateRsaKeyPair } from '../sandbox/alipay.js'
 import { freePort, REDIS_URL, uniquePrefix } from './helpers/redis.js'
 
@@ -86,6 +89,43 @@ test('with credentials in the environment, the platforms are the real ones', asy
   t.equal((await fetch(`${demo.url}/demo/wechat/code`, { method: 'POST' })).status, 404, 'no code minting against the real WeChat')
 })
 
+test('the simulator: a 4xx that says what to do for a step out of order, and only for this machine', async (t) => {
+  const demo = await startDemo({ port: 0, keyPrefix: uniquePrefix('demo-sim'), redis: { url: REDIS_URL } })
+  t.teardown(() => demo.close())
+  const post = async (path: string, user: string, remoteAddress?: string) => {
+    const reply = await demo.app.inject({ method: 'POST', url: `/demo/wechat/${path}`, payload: { user }, ...(remoteAddress ? { remoteAddress } : {}) })
+    return { status: reply.statusCode, message: (reply.json() as { message?: string }).message }
+  }
+
+  t.match(await post('userinfo', 'bob'), { status: 409, message: /^Tap wx\.login or Log in first: WeChat gives this only once Bob has run wx\.login\.$/ }, 'user info before wx.login')
+  t.match(await post('phone-code', 'alice'), { status: 409, message: /^Tap wx\.login or Log in first/ }, 'a phone number before wx.login')
+  t.match(await post('phone-code', 'bob'), { status: 400, message: /^Bob has no phone number: pick another user/ }, 'a user without a phone')
+  t.match(await post('code', 'nobody'), { status: 404 })
+  t.equal((await post('code', 'bob')).status, 200)
+  t.equal((await post('userinfo', 'bob')).status, 200, 'after wx.login: the user info')
+  t.equal((await post('phone-code', 'bob')).status, 400, 'still no phone')
+  t.equal((await post('code', 'alice')).status, 200)
+  t.equal((await post('phone-code', 'alice')).status, 200, 'after wx.login: the phone code')
+
+  // What the code comment promises, whatever HOST is: codes only for this machine.
+  for (const remoteAddress of ['192.0.2.7', '2001:db8::7', '::ffff:192.0.2.7']) {
+    t.match(await post('code', 'alice', remoteAddress), { status: 403, message: /^The simulator answers only on the machine that runs the demo/ }, `no code for ${remoteAddress}`)
+  }
+  const fromAfar = (url: string) => demo.app.inject({ url, remoteAddress: '192.0.2.7' }).then((reply) => reply.statusCode)
+  t.equal(await fromAfar('/demo/config'), 403, 'the page says why instead of showing dead phones')
+  t.equal(await fromAfar('/api/profile'), 401, 'the API itself is not the simulator: the usual 401')
+  t.equal(await fromAfar('/'), 200)
+  for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) t.ok(isLoopback(address), `${address} is loopback`)
+  for (const address of ['0.0.0.0', '::', '10.0.0.1', '127.0.0.1.example.com', undefined]) t.notOk(isLoopback(address), `${address} is not`)
+})
+
+test('projectRoot: the folder with package.json, or a clear error at the filesystem root', async (t) => {
+  t.equal(projectRoot(), fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''))
+  const lost = mkdtempSync(join(tmpdir(), 'mpa-no-package-'))
+  t.teardown(() => rmSync(lost, { recursive: true, force: true }))
+  t.throws(() => projectRoot(lost), new DemoExit(`No package.json in ${lost} or any folder above it: run the demo from inside the fastify-miniprogram-auth project.`))
+})
+
 test('Redis: REDIS_URL, else the local one, else a private redis-server, else a message', async (t) => {
   const deadUrl = `redis://127.0.0.1:${await freePort()}`
 
@@ -144,7 +184,7 @@ test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (
   t.match(output.stdout, /API docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/)
   t.match(output.stdout, /WeChat: local sandbox; Alipay: local sandbox/)
   t.equal((await fetch(`${url}/`)).status, 200)
-  t.match(output.stdout, /sessions in Redis at redis:\/\/127\.0\.0\.1:6379\/? \(REDIS_URL\)/, 'says which Redis')
+  t.ok(output.stdout.includes(`sessions in Redis at ${displayUrl(REDIS_URL)} (REDIS_URL)`), 'says which Redis')
 
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit')
@@ -153,11 +193,35 @@ test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (
   t.equal(output.stderr, '', 'nothing on stderr')
 })
 
-test('npm start without Redis: one paragraph, exit code 1, no stack trace', async (t) => {
-  const { child, output } = runDemo({ PORT: '0', REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
-  const [code] = await once(child, 'exit')
-  t.equal(code, 1)
-  t.match(output.stderr, /^REDIS_URL is redis:\/\/127\.0\.0\.1:\d+\/? but no Redis answers there .*\n$/)
+test('npm start with HOST off loopback: a warning, and the simulator still only for this machine', async (t) => {
+  const { child, output } = runDemo({ PORT: '0', HOST: '0.0.0.0', REDIS_URL })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  for (let waited = 0; !/Ctrl\+C/.test(output.stdout) && child.exitCode === null && waited < 60_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const port = /simulator page\s+http:\/\/0\.0\.0\.0:(\d+)\//.exec(output.stdout)?.[1]
+  t.ok(port, `prints the page URL:\n${output.stdout}${output.stderr}`)
+  t.match(output.stderr, /^Warning: with HOST=0\.0\.0\.0 other machines can reach the demo\. .* answers them 403/)
   t.equal(output.stderr.trim().split('\n').length, 1, 'one paragraph')
-  t.notMatch(output.stderr, /^\s+at /m, 'no stack trace')
+  t.equal((await fetch(`http://127.0.0.1:${port}/demo/config`)).status, 200, 'from this machine, the simulator works')
+  child.kill('SIGTERM')
+  t.equal((await once(child, 'exit'))[0], 0)
+})
+
+test('npm start with a setup problem: one paragraph, exit code 1, no stack trace', async (t) => {
+  const problems = {
+    'no Redis': [{ REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, /^REDIS_URL is redis:\/\/127\.0\.0\.1:\d+\/? but no Redis answers there .*\n$/],
+    'a HOST the DNS does not know': [{ HOST: 'nosuchhost.invalid', REDIS_URL }, /^HOST nosuchhost\.invalid (is not a name the DNS knows|could not be looked up)/]
+  } as const
+  // In parallel: each start costs seconds of TypeScript loading.
+  const runs = Object.entries(problems).map(([name, [env, message]]) => {
+    const { child, output } = runDemo({ PORT: '0', ...env })
+    return once(child, 'exit').then(([code]) => ({ name, code, message, output }))
+  })
+  for (const { name, code, message, output } of await Promise.all(runs)) {
+    t.equal(code, 1, `${name}: exit code 1`)
+    t.match(output.stderr, message, name)
+    t.equal(output.stderr.trim().split('\n').length, 1, `${name}: one paragraph`)
+    t.notMatch(output.stderr, /^\s+at /m, `${name}: no stack trace`)
+  }
 })

@@ -4,13 +4,12 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import ts from 'typescript'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import miniprogramAuth, { defaultResolveUser, errorReplies, type AlipayAppOptions, type ResolveUser, type WechatAppOptions } from '../../index.js'
 import { createAlipaySandbox, createWechatSandbox, generateRsaKeyPair, type AlipaySandbox, type WechatSandbox } from '../../sandbox/index.js'
-import { connectRedis, type RedisChoice } from './redis.js'
+import { DemoExit, connectRedis, type RedisChoice } from './redis.js'
 import { ALIPAY_USERS, WECHAT_USERS, findUser } from './users.js'
 
 export { DemoExit } from './redis.js'
@@ -18,7 +17,7 @@ export { DemoExit } from './redis.js'
 export interface DemoOptions {
   /** Default 3000; 0 for any free port. */
   port?: number
-  /** Default '127.0.0.1': the simulator endpoints mint login codes, keep them off the network. */
+  /** Default '127.0.0.1'. Whatever it is, the simulator endpoints (/demo/*) mint login codes, so they answer only loopback addresses. */
   host?: string
   redis?: RedisChoice
   /** Default 'mpa-demo:'. */
@@ -47,16 +46,46 @@ const SANDBOX_WECHAT_APP = { appId: 'wxd0000000000demo1', appSecret: 'demo-sandb
 const SANDBOX_ALIPAY_APP_ID = '2021000000000demo'
 
 /** The project root: the nearest folder with a package.json, from the sources or from dist/. */
-function projectRoot (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir)
+export function projectRoot (from = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir)
+    if (parent === dir) throw new DemoExit(`No package.json in ${from} or any folder above it: run the demo from inside the fastify-miniprogram-auth project.`)
+    dir = parent
+  }
   return dir
 }
 
-/** The client helper as a browser ES module, built from its source so the page always runs the current helper. */
-function clientModule (root: string): string {
-  const source = readFileSync(join(root, 'client', 'index.ts'), 'utf8')
+/**
+ * The client helper as a browser ES module: under dist/ (npm start), the
+ * compiled one next to us; from the sources (tests), transpiled on the fly,
+ * so only then is the typescript devDependency needed.
+ */
+async function clientModule (): Promise<string> {
+  const compiled = new URL('../../client/index.js', import.meta.url)
+  if (existsSync(compiled)) return readFileSync(compiled, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '')
+  const { default: ts } = await import('typescript')
+  const source = readFileSync(new URL('../../client/index.ts', import.meta.url), 'utf8')
   return ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText
+}
+
+/** 127.0.0.0/8 and ::1, IPv4-mapped or not. */
+export function isLoopback (address = ''): boolean {
+  const ip = address.replace(/^::ffff:/i, '')
+  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip)
+}
+
+/** One paragraph for a setup problem a person can fix; undefined for a bug (its stack trace is useful). */
+export function setupProblem (err: unknown, port: number, host: string): string | undefined {
+  if (err instanceof DemoExit) return err.message
+  switch ((err as { code?: string } | null)?.code) {
+    case 'EADDRINUSE': return `Port ${port} on ${host} is taken by another program: start the demo on another one, e.g. PORT=3001 npm start.`
+    case 'EADDRNOTAVAIL': return `HOST ${host} is not an address of this machine: unset HOST, or give one of its addresses.`
+    case 'ENOTFOUND': return `HOST ${host} is not a name the DNS knows: unset HOST (the demo then listens on 127.0.0.1), or give an IP address of this machine.`
+    case 'EAI_AGAIN': return `HOST ${host} could not be looked up (the DNS did not answer): try again, or give an IP address instead of a name, e.g. HOST=127.0.0.1.`
+    case 'EACCES': return `Port ${port} needs privileges this user does not have (ports below 1024 usually do): use a higher one, e.g. PORT=3000 npm start.`
+    default: return undefined
+  }
 }
 
 interface Platforms {
@@ -161,17 +190,36 @@ const demoRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
 const UserKey = Type.Object({ user: Type.String({ maxLength: 32 }) })
 
+/** An error Fastify answers with its status code and message: what the person at the page did wrong. */
+const refusal = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode })
+
 /**
  * What the phone does in the real world, played by the sandboxes for the
  * simulator page: wx.login, wx.getUserInfo, the getPhoneNumber button,
- * my.getAuthCode. Not part of the API, so not in the docs.
+ * my.getAuthCode. Not part of the API, so not in the docs. Register it
+ * encapsulated: its loopback-only hook must not reach the other routes.
  */
-function simulatorRoutes (app: FastifyInstance, { wechat, alipay }: Platforms, codeReplayWindow: string): void {
+async function simulatorRoutes (app: FastifyInstance, { wechat, alipay }: Platforms, codeReplayWindow: string): Promise<void> {
+  // Anyone who can reach these can log in as the demo users.
+  app.addHook('onRequest', async (request) => {
+    if (!isLoopback(request.socket.remoteAddress)) {
+      throw refusal(403, 'The simulator answers only on the machine that runs the demo (it hands out login codes for the demo users): open the page there.')
+    }
+  })
+
   const hide = { hide: true }
-  const unknownUser = (key: string) => Object.assign(new Error(`no sandbox user ${JSON.stringify(key)}`), { statusCode: 404 })
+  const unknownUser = (key: string) => refusal(404, `no sandbox user ${JSON.stringify(key)}`)
   const wechatUser = (key: string) => {
     const user = findUser(WECHAT_USERS, key)
     if (!user) throw unknownUser(key)
+    return user
+  }
+  // The sandbox throws a plain Error (a 500) for what a person can simply do
+  // in the wrong order or pick wrongly: check it here and say what to do.
+  const codesIssued = new Set<string>()
+  const wechatUserAfterLogin = (key: string) => {
+    const user = wechatUser(key)
+    if (!codesIssued.has(user.openId)) throw refusal(409, `Tap wx.login or Log in first: WeChat gives this only once ${user.profile?.nickName ?? key} has run wx.login.`)
     return user
   }
 
@@ -183,16 +231,21 @@ function simulatorRoutes (app: FastifyInstance, { wechat, alipay }: Platforms, c
 
   const { sandbox: wechatSandbox } = wechat
   if (wechatSandbox) {
-    app.post<{ Body: { user: string } }>('/demo/wechat/code', { schema: { ...hide, body: UserKey } }, async (request) => ({
-      code: wechatSandbox.issueCode(wechatUser(request.body.user))
-    }))
+    app.post<{ Body: { user: string } }>('/demo/wechat/code', { schema: { ...hide, body: UserKey } }, async (request) => {
+      const user = wechatUser(request.body.user)
+      const code = wechatSandbox.issueCode(user)
+      codesIssued.add(user.openId)
+      return { code }
+    })
     app.post<{ Body: { user: string } }>('/demo/wechat/userinfo', { schema: { ...hide, body: UserKey } }, async (request) => {
-      const { encryptedData, iv, rawData, signature } = wechatSandbox.userInfo(wechatUser(request.body.user).openId)
+      const { encryptedData, iv, rawData, signature } = wechatSandbox.userInfo(wechatUserAfterLogin(request.body.user).openId)
       return { encryptedData, iv, rawData, signature, userInfo: JSON.parse(rawData) }
     })
-    app.post<{ Body: { user: string } }>('/demo/wechat/phone-code', { schema: { ...hide, body: UserKey } }, async (request) => ({
-      code: wechatSandbox.phoneCode(wechatUser(request.body.user).openId)
-    }))
+    app.post<{ Body: { user: string } }>('/demo/wechat/phone-code', { schema: { ...hide, body: UserKey } }, async (request) => {
+      const user = wechatUser(request.body.user)
+      if (!user.phone) throw refusal(400, `${user.profile?.nickName ?? request.body.user} has no phone number: pick another user to try "Get phone number".`)
+      return { code: wechatSandbox.phoneCode(wechatUserAfterLogin(request.body.user).openId) }
+    })
   }
 
   const { sandbox: alipaySandbox } = alipay
@@ -215,7 +268,7 @@ const resolveUser: ResolveUser = async (identity, request) => {
 
 export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
   const root = projectRoot()
-  const client = clientModule(root)
+  const client = await clientModule()
   const connection = await connectRedis(options.redis)
   const upstreams = await platforms(options.env ?? {}).catch(async (err: unknown) => {
     await connection.close()
@@ -251,7 +304,7 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     })
     await app.register(demoRoutes)
 
-    simulatorRoutes(app, upstreams, codeReplayWindow)
+    await app.register(async (scope) => simulatorRoutes(scope, upstreams, codeReplayWindow))
     app.get('/client/index.js', { schema: { hide: true } }, async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(client))
     await app.register(fastifyStatic, { root: join(root, 'examples', 'demo', 'public') })
 

@@ -1,7 +1,8 @@
 // `npm start`: the demo app, with a mini-program simulator page and API docs.
 import closeWithGrace from 'close-with-grace'
+import type { AddressInfo } from 'node:net'
 import { redactPaths } from '../../index.js'
-import { DemoExit, startDemo, type Demo } from './app.js'
+import { DemoExit, isLoopback, setupProblem, startDemo, type Demo } from './app.js'
 
 const env = process.env
 const port = env.PORT === undefined ? 3000 : Number(env.PORT)
@@ -19,11 +20,9 @@ try {
   })
 } catch (err) {
   // Expected setup problems get one paragraph, not a stack trace.
-  const { code } = err as { code?: string }
-  if (err instanceof DemoExit) console.error(err.message)
-  else if (code === 'EADDRINUSE') console.error(`Port ${port} on ${host} is taken by another program: start the demo on another one, e.g. PORT=3001 npm start.`)
-  else if (code === 'EADDRNOTAVAIL') console.error(`HOST ${host} is not an address of this machine: unset HOST, or give one of its addresses.`)
-  else throw err
+  const problem = setupProblem(err, port, host)
+  if (problem === undefined) throw err
+  console.error(problem)
   process.exit(1)
 }
 
@@ -36,6 +35,11 @@ console.log([
   `  sessions in ${demo.redisDescription}`,
   'Ctrl+C stops it.'
 ].join('\n'))
+// The address it listens on, not HOST: `localhost` is fine, `0.0.0.0` is not.
+if (!isLoopback((demo.app.server.address() as AddressInfo).address)) {
+  console.warn(`Warning: with HOST=${host} other machines can reach the demo. Its simulator (/demo/*) answers them 403, as it hands out ` +
+    'login codes for the demo users: the simulator page works only on this machine. Unset HOST to keep the whole demo on 127.0.0.1.')
+}
 
 closeWithGrace({ delay: 5000 }, async ({ signal, err }) => {
   if (err) console.error(err)

@@ -122,7 +122,8 @@ function phonePanel (platform, config) {
       try {
         setResult('ok', await actions[action]())
       } catch (err) {
-        setResult('failed', err.code ? `${err.statusCode} ${err.code}\n${err.message}` : err.message)
+        // The helper's errors have a code; a platform call fails as wx ({ errMsg }) or my ({ errorMessage }) does.
+        setResult('failed', err.code ? `${err.statusCode} ${err.code}\n${err.message}` : err.message ?? err.errMsg ?? err.errorMessage ?? String(err))
       }
       refreshStatus()
     })
@@ -155,8 +156,15 @@ function phonePanel (platform, config) {
     log)
 }
 
-const config = await (await fetch('/demo/config')).json()
-document.querySelector('#phones').append(
-  phonePanel('wechat', { ...config.wechat, codeReplayWindow: config.codeReplayWindow }),
-  phonePanel('alipay', { ...config.alipay, codeReplayWindow: config.codeReplayWindow }))
+const response = await fetch('/demo/config')
+const config = await response.json()
+const phones = document.querySelector('#phones')
+// From another machine the simulator answers 403: say why instead of showing dead phones.
+if (!response.ok) {
+  phones.append(element('p', { class: 'refused', 'data-testid': 'refused' }, config.message ?? `HTTP ${response.status}`))
+} else {
+  phones.append(
+    phonePanel('wechat', { ...config.wechat, codeReplayWindow: config.codeReplayWindow }),
+    phonePanel('alipay', { ...config.alipay, codeReplayWindow: config.codeReplayWindow }))
+}
 document.body.dataset.ready = 'true'
