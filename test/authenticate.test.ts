@@ -1,5 +1,6 @@
 import { test } from 'tap'
 import { request as httpRequest } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import type { Identity } from '../index.js'
@@ -104,8 +105,11 @@ test('session routes: the current session, devices, logout one, logout all', asy
   const redis = sharedRedis()
   const app = await buildApp(redis, { keyPrefix: uniquePrefix('routes') })
   t.teardown(async () => { await app.close(); redis.disconnect() })
+  // A few ms apart: the device list is ordered by creation time, in ms.
   const phone = await login(app, 'u1', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.44')
+  await sleep(3)
   const tablet = await login(app, 'u1', 'Mozilla/5.0 (Linux; Android 14; 23116PN5BC) MicroMessenger/8.0.44')
+  await sleep(3)
   const laptop = await login(app, 'u1')
   const stranger = await login(app, 'u2')
 

@@ -40,7 +40,10 @@ test('everything works on a real 3-master Redis Cluster (no cross-slot command)'
 
   const identity: Identity = { provider: 'wechat', appId: 'wx1', openId: 'o1' }
   const created = []
-  for (let i = 0; i < 5; i++) created.push(await app.sessions.create(identity, { user: { id: 'cluster-user' }, secrets: { sessionKey: 'k' } }))
+  for (let i = 0; i < 5; i++) {
+    created.push(await app.sessions.create(identity, { user: { id: 'cluster-user' }, secrets: { sessionKey: 'k' } }))
+    await new Promise((resolve) => setTimeout(resolve, 3)) // distinct creation times: the cap evicts the oldest
+  }
   const slots = new Set(await Promise.all(created.map(({ session }) => cluster.cluster('KEYSLOT', app.sessions.key('s', session.id)))))
   t.ok(slots.size > 1, `sessions of one user live in ${slots.size} different slots`)
 
