@@ -4,9 +4,10 @@ import type { FastifyError } from '@fastify/error'
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { AlipayRequestError, AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk'
+import { Apps, appOptionsOf } from '../lib/apps.js'
 import { parseDuration } from '../lib/duration.js'
 import {
-  CodeInvalidError, MisconfiguredError, UnknownAppError, UpstreamBadSignatureError, UpstreamError,
+  CodeInvalidError, MisconfiguredError, UpstreamBadSignatureError, UpstreamError,
   UpstreamRateLimitedError, UpstreamTimeoutError
 } from '../lib/errors.js'
 import type { Identity } from './sessions.js'
@@ -187,7 +188,6 @@ function parseCertificate (pem: string, option: string): X509Certificate {
 
 /** Validates one app's options and builds its alipay-sdk client. Messages name the option. */
 function createApp (options: AlipayAppOptions, name: string): App {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${name} must be an object`)
   const { appId } = options
   if (typeof appId !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(appId)) {
     throw new TypeError(`${name}.appId must be the app's id on the Alipay open platform (got ${JSON.stringify(appId)})`)
@@ -257,7 +257,11 @@ function errorForNode (node: Record<string, unknown>, appId: string): { error: F
 }
 
 class AlipayCaller {
-  constructor (private readonly app: App, private readonly log: FastifyBaseLogger) {}
+  readonly appId: string
+
+  constructor (private readonly app: App, private readonly log: FastifyBaseLogger) {
+    this.appId = app.appId
+  }
 
   /** One verified gateway call; every failure becomes one of our errors, with no secret in it. */
   async exec (method: string, params: Record<string, string>): Promise<Record<string, unknown>> {
@@ -323,32 +327,14 @@ class AlipayCaller {
 }
 
 const alipayPlugin: FastifyPluginAsync<AlipayPluginOptions> = async (fastify, options) => {
-  const list = Array.isArray(options.apps) ? options.apps : [options.apps].filter(Boolean)
-  if (list.length === 0) {
-    throw new TypeError('alipay: give at least one app: { appId, privateKey, alipayPublicKey } or certificate mode')
-  }
-  const callers = new Map<string, AlipayCaller>()
-  list.forEach((appOptions, i) => {
-    const app = createApp(appOptions, Array.isArray(options.apps) ? `alipay[${i}]` : 'alipay')
-    if (callers.has(app.appId)) throw new TypeError(`alipay[${i}].appId ${app.appId} is configured twice`)
-    callers.set(app.appId, new AlipayCaller(app, fastify.log))
-  })
-  const appIds = [...callers.keys()]
-
-  function resolveAppId (appId?: string): string {
-    if (appId === undefined) return appIds[0] as string
-    if (!callers.has(appId)) throw new UnknownAppError(appId)
-    return appId
-  }
-
-  const callerOf = (appId?: string): AlipayCaller => callers.get(resolveAppId(appId)) as AlipayCaller
+  const callers = new Apps(appOptionsOf(options.apps, 'alipay').map(({ options: app, name }) => new AlipayCaller(createApp(app, name), fastify.log)))
 
   async function exchangeAuthCode (authCode: string, appId?: string): Promise<AlipayAuthResult> {
-    const resolved = resolveAppId(appId)
-    const token = await callerOf(resolved).exec(OAUTH_TOKEN, { grantType: 'authorization_code', code: authCode })
+    const caller = callers.get(appId)
+    const token = await caller.exec(OAUTH_TOKEN, { grantType: 'authorization_code', code: authCode })
     const { accessToken, refreshToken, openId, userId, unionId } = token as Record<string, string | undefined>
     if (!accessToken || !(openId ?? userId)) throw new UpstreamError('the token response has no access_token or no open_id/user_id')
-    const identity: Identity = { provider: 'alipay', appId: resolved }
+    const identity: Identity = { provider: 'alipay', appId: caller.appId }
     // open_id keys the user when present (new apps get nothing else); user_id otherwise.
     if (openId) identity.openId = openId
     if (userId) identity.userId = userId
@@ -363,7 +349,7 @@ const alipayPlugin: FastifyPluginAsync<AlipayPluginOptions> = async (fastify, op
   }
 
   async function getUserInfo (accessToken: string, appId?: string): Promise<AlipayProfile> {
-    const info = await callerOf(appId).exec(USER_INFO_SHARE, { auth_token: accessToken })
+    const info = await callers.get(appId).exec(USER_INFO_SHARE, { auth_token: accessToken })
     const profile: AlipayProfile = {}
     for (const field of PROFILE_FIELDS) {
       if (typeof info[field] === 'string') profile[field] = info[field]
@@ -371,7 +357,7 @@ const alipayPlugin: FastifyPluginAsync<AlipayPluginOptions> = async (fastify, op
     return profile
   }
 
-  fastify.decorate('alipay', { appIds, resolveAppId, exchangeAuthCode, getUserInfo })
+  fastify.decorate('alipay', { appIds: callers.ids, resolveAppId: (appId) => callers.get(appId).appId, exchangeAuthCode, getUserInfo })
 }
 
 export default fp(alipayPlugin, {

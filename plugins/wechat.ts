@@ -4,10 +4,11 @@ import { createDecipheriv, createHash, createHmac, randomUUID, timingSafeEqual }
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
 import { parseDuration } from '../lib/duration.js'
+import { Apps, appOptionsOf } from '../lib/apps.js'
 import { sha256Base64url } from '../lib/skey.js'
 import {
   BadEncryptedDataError, CodeBlockedError, CodeInvalidError, MisconfiguredError, PhoneCodeInvalidError, SessionKeyExpiredError,
-  SignatureMismatchError, UnknownAppError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError,
+  SignatureMismatchError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError,
   WatermarkMismatchError
 } from '../lib/errors.js'
 import type { Session } from './sessions.js'
@@ -113,34 +114,27 @@ interface CachedToken {
   renewAt: number
 }
 
-function validateApps (apps: unknown): Array<Omit<App, 'pool'> & { origin: string }> {
-  const many = Array.isArray(apps)
-  const list: unknown[] = many ? apps : [apps]
-  const name = (i: number, field: string) => (many ? `wechat[${i}].${field}` : `wechat.${field}`)
-  if (list.length === 0) throw new TypeError('wechat must be { appId, appSecret } or a non-empty array of them')
-  const seen = new Map<string, number>()
-  return list.map((entry, i) => {
-    if (typeof entry !== 'object' || entry === null) throw new TypeError(`${many ? `wechat[${i}]` : 'wechat'} must be an object { appId, appSecret }`)
+function validateApps (apps: WechatAppOptions | WechatAppOptions[] | undefined): Array<Omit<App, 'pool'> & { origin: string }> {
+  return appOptionsOf(apps, 'wechat').map(({ options: entry, name: option }) => {
+    const name = (field: string) => `${option}.${field}`
     const { appId, appSecret, baseUrl, timeout } = entry as Partial<WechatAppOptions>
     if (typeof appId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(appId)) {
-      throw new TypeError(`${name(i, 'appId')} must be the mini-program AppID, such as 'wx0123456789abcdef' (got ${JSON.stringify(appId)})`)
+      throw new TypeError(`${name('appId')} must be the mini-program AppID, such as 'wx0123456789abcdef' (got ${JSON.stringify(appId)})`)
     }
-    if (seen.has(appId)) throw new TypeError(`${name(i, 'appId')} repeats wechat[${seen.get(appId)}].appId ('${appId}')`)
-    seen.set(appId, i)
     // The value is never echoed: it is a secret.
     if (typeof appSecret !== 'string' || !/^\S{1,128}$/.test(appSecret)) {
-      throw new TypeError(`${name(i, 'appSecret')} must be the AppSecret from the mini-program console (a non-empty string without spaces)`)
+      throw new TypeError(`${name('appSecret')} must be the AppSecret from the mini-program console (a non-empty string without spaces)`)
     }
     let url: URL
     try {
       url = new URL(baseUrl ?? DEFAULT_BASE_URL)
     } catch {
-      throw new TypeError(`${name(i, 'baseUrl')} must be an http(s) URL (got ${JSON.stringify(baseUrl)})`)
+      throw new TypeError(`${name('baseUrl')} must be an http(s) URL (got ${JSON.stringify(baseUrl)})`)
     }
     if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username) {
-      throw new TypeError(`${name(i, 'baseUrl')} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
+      throw new TypeError(`${name('baseUrl')} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
     }
-    const timeoutMs = parseDuration(timeout ?? '5s', name(i, 'timeout'))
+    const timeoutMs = parseDuration(timeout ?? '5s', name('timeout'))
     return { appId, appSecret, origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, ''), timeoutMs }
   })
 }
@@ -179,17 +173,12 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
     const connectMs = Math.min(...configs.filter((c) => c.origin === origin).map((c) => c.timeoutMs))
     pools.set(origin, new Pool(origin, { connect: { timeout: connectMs }, maxResponseSize: MAX_RESPONSE_BYTES, keepAliveTimeout: 10_000 }))
   }
-  const apps = new Map<string, App>(configs.map(({ origin, ...config }) => [config.appId, { ...config, pool: pools.get(origin)! }]))
-  const appIds = configs.map((c) => c.appId)
+  const apps = new Apps<App>(configs.map(({ origin, ...config }) => ({ ...config, pool: pools.get(origin)! })))
   fastify.addHook('onClose', async () => {
     await Promise.all([...pools.values()].map((pool) => pool.close()))
   })
 
-  function appOf (appId?: string): App {
-    const app = apps.get(appId ?? appIds[0]!)
-    if (!app) throw new UnknownAppError(JSON.stringify(appId))
-    return app
-  }
+  const appOf = (appId?: string): App => apps.get(appId)
 
   /** One HTTP exchange: the parsed JSON object, or a 502/504. */
   async function fetchJson (app: App, endpoint: string, call: Call): Promise<{ status: number, reply: Reply }> {
@@ -459,7 +448,7 @@ const wechatPlugin: FastifyPluginAsync<WechatPluginOptions> = async (fastify, op
   }
 
   const client: WechatClient = {
-    appIds,
+    appIds: apps.ids,
     resolveAppId: (appId) => appOf(appId).appId,
     code2Session,
     getPhoneNumber,
