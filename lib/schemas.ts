@@ -21,7 +21,7 @@ export const LoginReply = Type.Object({
 })
 
 export const SessionView = Type.Object({
-  id: Type.String({ description: 'The session id (sha256 of the skey): use it to revoke one device.' }),
+  id: Type.String({ description: 'The session id (sha256 of the skey, cut to 128 bits): use it to revoke one device.' }),
   provider: Type.Union([Type.Literal('wechat'), Type.Literal('alipay')]),
   appId: Type.String(),
   openId: Type.Optional(Type.String()),

@@ -47,7 +47,7 @@ export interface SessionSecrets {
 }
 
 export interface Session {
-  /** sha256 of the skey: names the session without revealing the skey. */
+  /** sha256 of the skey cut to 128 bits: names the session without revealing the skey. */
   id: string
   provider: Provider
   appId: string
@@ -55,7 +55,7 @@ export interface Session {
   userId?: string
   unionId?: string
   user: AuthUser
-  /** The user agent of the login request, shortened. */
+  /** The platform part of the login request's User-Agent (the phone), at most 48 characters. */
   device?: string
   createdAt: number
   /** When the session lapses if it is not used (the idle TTL, renewed lazily). */

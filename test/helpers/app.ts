@@ -38,7 +38,8 @@ export async function buildApp (
     : false
   const app = Fastify({ logger })
   await app.register(miniprogramAuth, { redis, ...pluginOptions })
-  app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user }))
+  // The session as is: its secrets are not enumerable, so they never show here.
+  app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, session: request.session }))
   addRoutes?.(app)
   await app.ready()
   return app

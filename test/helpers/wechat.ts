@@ -1,10 +1,10 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import miniprogramAuth, { redactPaths, type MiniprogramAuthOptions } from '../../index.js'
+import type { MiniprogramAuthOptions } from '../../index.js'
 import type { WechatAppOptions } from '../../plugins/wechat.js'
 import { createWechatSandbox, type WechatSandbox, type WechatSandboxOptions, type WechatSandboxUser } from '../../sandbox/wechat.js'
-import { LogCapture } from './app.js'
+import { buildApp, LogCapture } from './app.js'
 import { sharedRedis, uniquePrefix } from './redis.js'
 
 export const APP_ID = 'wx00000000000000a1'
@@ -58,17 +58,7 @@ export class WechatWorld {
 
   /** An instance of the application; instances of one world share Redis and its prefix. */
   async build (wechat: WechatAppOptions | WechatAppOptions[] = this.app(), options: MiniprogramAuthOptions = {}): Promise<FastifyInstance> {
-    const app = Fastify({
-      logger: {
-        level: 'trace',
-        stream: this.logs.stream,
-        redact: redactPaths,
-        serializers: { req: (req) => ({ method: req.method, url: req.url, headers: req.headers }) }
-      }
-    })
-    await app.register(miniprogramAuth, { redis: this.redis, keyPrefix: this.prefix, wechat, ...options })
-    app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, session: request.session }))
-    await app.ready()
+    const app = await buildApp(this.redis, { keyPrefix: this.prefix, logs: this.logs, wechat, ...options })
     this.apps.push(app)
     return app
   }
