@@ -1,14 +1,18 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
-import sessionsPlugin, { type SessionOptions } from './plugins/sessions.js'
+import sessionsPlugin from './plugins/sessions.js'
 import authenticatePlugin from './plugins/authenticate.js'
-import loginPlugin, { type ResolveUser } from './plugins/login.js'
+import loginPlugin from './plugins/login.js'
 import sessionRoutes from './routes/session.js'
-import wechatPlugin, { type WechatAppOptions } from './plugins/wechat.js'
+import wechatPlugin from './plugins/wechat.js'
 import wechatRoutes from './routes/wechat.js'
-import alipayPlugin, { type AlipayAppOptions } from './plugins/alipay.js'
+import alipayPlugin from './plugins/alipay.js'
 import alipayRoutes from './routes/alipay.js'
+import type { AlipayAppOptions } from './providers/alipay/options.js'
+import type { WechatAppOptions } from './providers/wechat/options.js'
+import type { SessionOptions } from './store/sessions.js'
+import type { ResolveUser } from './types.js'
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -63,22 +67,32 @@ const fastifyMiniprogramAuth = fp(miniprogramAuth, {
 })
 export default fastifyMiniprogramAuth
 export { fastifyMiniprogramAuth }
-export { default as sessionsPlugin, SessionStore } from './plugins/sessions.js'
+export { default as sessionsPlugin } from './plugins/sessions.js'
+export type { SessionsPluginOptions } from './plugins/sessions.js'
+export { SessionStore } from './store/sessions.js'
+export type { SessionOptions, SessionStoreOptions } from './store/sessions.js'
 export type {
-  AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, FastifyMiniprogramAuth, Identity, Provider,
-  Session, SessionOptions, SessionSecrets, SessionsPluginOptions
-} from './plugins/sessions.js'
+  AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,
+  LoginProvider, LoginResult, Provider, ResolveUser, Session, SessionSecrets
+} from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
 export type { AuthenticatePluginOptions } from './plugins/authenticate.js'
-export { default as loginPlugin, defaultResolveUser } from './plugins/login.js'
-export type { LoginPluginOptions, LoginResult, MiniprogramLogin, ResolveUser } from './plugins/login.js'
+export { default as loginPlugin } from './plugins/login.js'
+export type { LoginPluginOptions } from './plugins/login.js'
+export { defaultResolveUser } from './login/flow.js'
+export type { LoginOptions, MiniprogramLogin } from './login/flow.js'
 export { default as sessionRoutes } from './routes/session.js'
 export { default as wechatPlugin } from './plugins/wechat.js'
-export type { Code2SessionResult, PhoneNumber, WechatAppOptions, WechatClient, WechatPluginOptions } from './plugins/wechat.js'
+export type { WechatPluginOptions } from './plugins/wechat.js'
+export type { WechatAppOptions } from './providers/wechat/options.js'
+export type { PhoneNumber } from './providers/wechat/crypto.js'
+export type { Code2SessionResult, WechatClient, WechatPhonePayload, WechatUserInfoPayload } from './providers/wechat/provider.js'
 export { default as wechatRoutes } from './routes/wechat.js'
 export { default as alipayPlugin } from './plugins/alipay.js'
-export type { AlipayAppOptions, AlipayAuthResult, AlipayClient, AlipayPluginOptions, AlipayProfile } from './plugins/alipay.js'
+export type { AlipayPluginOptions } from './plugins/alipay.js'
+export type { AlipayAppOptions } from './providers/alipay/options.js'
+export type { AlipayAuthResult, AlipayClient, AlipayProfile } from './providers/alipay/provider.js'
 export { default as alipayRoutes } from './routes/alipay.js'
-export * as errors from './lib/errors.js'
+export * as errors from './errors.js'
 // For documenting your own protected routes the way ours are.
-export { ErrorReply, errorReplies, User as UserSchema } from './lib/schemas.js'
+export { ErrorReply, errorReplies, User as UserSchema } from './routes/schemas.js'

@@ -1,4 +1,4 @@
-import { UnknownAppError } from './errors.js'
+import { UnknownAppError } from '../errors.js'
 
 /**
  * The apps of a provider option, given as one app's options or an array of

@@ -25,7 +25,3 @@ export function sessionIdOf (skey: string): string {
 }
 
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/
-
-export function sha256Base64url (value: string): string {
-  return createHash('sha256').update(value).digest('base64url')
-}

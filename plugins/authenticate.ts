@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { isWellFormedSkey } from '../lib/skey.js'
-import { SessionExpiredError, SkeyMalformedError, SkeyMissingError } from '../lib/errors.js'
-import type { AuthUser, Session } from './sessions.js'
+import { SessionExpiredError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import type { AuthUser, Session } from '../types.js'
 
 export interface AuthenticatePluginOptions {
   /** The request header that carries the skey. Default 'x-skey'. */

@@ -1,8 +1,7 @@
 import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { LoginReply, errorReplies } from '../lib/schemas.js'
-import type { LoginResult } from '../plugins/login.js'
-import type { AlipayProfile } from '../plugins/alipay.js'
+import { requireDecorators } from './guards.js'
+import { LoginReply, errorReplies } from './schemas.js'
 
 const AlipayLoginBody = Type.Object({
   authCode: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$', description: 'From my.getAuthCode.' }),
@@ -20,10 +19,10 @@ const AlipayLoginReply = Type.Object({
   }))
 })
 
-type AlipayLoginResult = LoginResult & { profile?: 'ok' | 'unavailable' }
-
 /** POST /alipay/login: my.getAuthCode's authCode → a session. */
 const alipayRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  requireDecorators(fastify, 'alipay routes', ['alipay', 'miniprogramLogin'])
+  const { miniprogramLogin } = fastify
   // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
   fastify.post('/alipay/login', {
@@ -34,23 +33,8 @@ const alipayRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: AlipayLoginReply, ...errorReplies(400, 401, 409, 429, 500, 502, 503, 504) }
     }
   }, async (request) => {
-    const { alipay, miniprogramLogin } = fastify
-    const { authCode, scope } = request.body
-    const appId = alipay.resolveAppId(request.body.appId)
-    // A retry of the same authCode gets the first answer: Alipay codes are single use.
-    return miniprogramLogin.once('alipay', appId, authCode, async (): Promise<AlipayLoginResult> => {
-      const { identity, accessToken, refreshToken } = await alipay.exchangeAuthCode(authCode, appId)
-      if (scope !== 'auth_user') return miniprogramLogin.complete(request, identity, { accessToken, refreshToken })
-      let profile: AlipayProfile | undefined
-      try {
-        profile = await alipay.getUserInfo(accessToken, appId)
-      } catch (err) {
-        // The login stands without the profile; the reply says so.
-        request.log.warn({ code: (err as { code?: string }).code }, 'Alipay profile unavailable: logging in without it')
-      }
-      const result = await miniprogramLogin.complete(request, profile ? { ...identity, profile: { ...profile } } : identity, { accessToken, refreshToken })
-      return { ...result, profile: profile ? 'ok' : 'unavailable' }
-    })
+    const { authCode, appId, scope } = request.body
+    return miniprogramLogin.login(request, 'alipay', authCode, { appId, scope })
   })
 }
 

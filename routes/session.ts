@@ -1,9 +1,10 @@
 import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { SessionNotFoundError } from '../lib/errors.js'
-import { SessionView, User, errorReplies } from '../lib/schemas.js'
+import { SessionNotFoundError } from '../errors.js'
+import { requireDecorators } from './guards.js'
+import { SessionView, User, errorReplies } from './schemas.js'
 import { SESSION_ID_PATTERN } from '../lib/skey.js'
-import type { Session } from '../plugins/sessions.js'
+import type { Session } from '../types.js'
 
 // 401: no valid skey; 503: Redis unavailable. Every route here needs a session.
 const AUTH_ERRORS = [401, 503]
@@ -14,6 +15,7 @@ function view (session: Session, current?: boolean) {
 
 /** GET/DELETE /session and /sessions: the current session and this user's devices. */
 const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  requireDecorators(fastify, 'session routes', ['sessions', 'authenticate'])
   const sessions = fastify.sessions
   // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)

@@ -1,9 +1,7 @@
 import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { BadEncryptedDataError, WrongProviderError } from '../lib/errors.js'
-import { LoginReply, errorReplies } from '../lib/schemas.js'
-import { phoneNumberOf } from '../plugins/wechat.js'
+import { requireDecorators, requireProvider } from './guards.js'
+import { LoginReply, errorReplies } from './schemas.js'
 
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
 // well under 4 KiB even with long nicknames, phone payloads a few hundred bytes.
@@ -36,19 +34,13 @@ const PhoneReply = Type.Object({
 const SESSION_ERRORS = [400, 401, 403, 503]
 const UPSTREAM_ERRORS = [429, 500, 502, 504]
 
-/** POST /wechat/login, /wechat/userinfo and /wechat/phone. Needs the sessions, login, authenticate and wechat plugins. */
+/** POST /wechat/login, /wechat/userinfo and /wechat/phone. */
 const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  if (!fastify.hasDecorator('wechat') || !fastify.hasDecorator('miniprogramLogin')) {
-    throw new Error('wechat routes: register fastify-miniprogram-auth and the wechat plugin before the routes')
-  }
+  requireDecorators(fastify, 'wechat routes', ['wechat', 'miniprogramLogin', 'authenticate'])
   const { wechat, miniprogramLogin } = fastify
   // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
-
-  async function wechatSession (request: FastifyRequest): Promise<void> {
-    if (request.session.provider !== 'wechat') throw new WrongProviderError('wechat')
-  }
-  const authenticated = [fastify.authenticate, wechatSession]
+  const authenticated = [fastify.authenticate, requireProvider('wechat')]
 
   fastify.post('/wechat/login', {
     schema: {
@@ -57,16 +49,7 @@ const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       body: Type.Object({ code: Code, appId: Type.Optional(AppId) }),
       response: { 200: LoginReply, ...errorReplies(400, 401, 403, 409, 503, ...UPSTREAM_ERRORS) }
     }
-  }, async (request) => {
-    const { code } = request.body
-    const appId = wechat.resolveAppId(request.body.appId)
-    // A client whose reply was lost retries the same code: it gets the same answer.
-    return miniprogramLogin.once('wechat', appId, code, async () => {
-      const { openId, unionId, sessionKey } = await wechat.code2Session(code, appId)
-      await wechat.rememberSessionKey(appId, openId, sessionKey)
-      return miniprogramLogin.complete(request, { provider: 'wechat', appId, openId, ...(unionId ? { unionId } : {}) }, { sessionKey })
-    })
-  })
+  }, async (request) => miniprogramLogin.login(request, 'wechat', request.body.code, { appId: request.body.appId }))
 
   fastify.post('/wechat/userinfo', {
     preHandler: authenticated,
@@ -81,13 +64,7 @@ const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }, { dependencies: { rawData: ['signature'], signature: ['rawData'] } }),
       response: { 200: Profile, ...errorReplies(...SESSION_ERRORS) }
     }
-  }, async (request) => {
-    const { encryptedData, iv, rawData, signature } = request.body
-    // Decrypt first: a rotated key then gives the "log in again" 401, not a signature error.
-    const { data: profile, sessionKey } = await wechat.openForSession(request.session, encryptedData, iv)
-    if (rawData !== undefined && signature !== undefined) wechat.verifyRawData(rawData, signature, sessionKey)
-    return profile
-  })
+  }, async (request) => wechat.userInfo(request.session, request.body))
 
   fastify.post('/wechat/phone', {
     preHandler: authenticated,
@@ -100,13 +77,7 @@ const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ]),
       response: { 200: PhoneReply, ...errorReplies(...SESSION_ERRORS, ...UPSTREAM_ERRORS) }
     }
-  }, async (request) => {
-    const { body, session } = request
-    if ('code' in body) return wechat.getPhoneNumber(body.code, wechat.resolveAppId(session.appId))
-    const phone = phoneNumberOf((await wechat.openForSession(session, body.encryptedData, body.iv)).data)
-    if (!phone) throw new BadEncryptedDataError('it holds no phone number')
-    return phone
-  })
+  }, async (request) => wechat.phoneNumber(request.session, request.body))
 }
 
 export default wechatRoutes

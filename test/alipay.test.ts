@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { AlipayAppOptions } from '../plugins/alipay.js'
-import type { Identity } from '../plugins/sessions.js'
+import type { AlipayAppOptions } from '../index.js'
+import type { Identity } from '../index.js'
 import { bareBase64, createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN, USER_INFO_SHARE, type AlipaySandbox } from '../sandbox/alipay.js'
 import { buildApp, LogCapture } from './helpers/app.js'
 import { makeCertificates } from './helpers/alipay.js'
@@ -51,7 +51,7 @@ async function appFor (t: { teardown: (fn: () => unknown) => void }, setup: Setu
     logs: setup.logs,
     resolveUser: (identity) => {
       setup.seen?.push(identity)
-      return { id: `alipay:${identity.appId}:${identity.openId ?? identity.userId}` }
+      return { id: `alipay:${identity.appId}:${identity.openId ?? identity.alipayUserId}` }
     },
     alipay: setup.apps ?? keyMode()
   })
@@ -168,7 +168,7 @@ test('certificate mode, from contents and from paths', async (t) => {
     const app = await appFor(t, { apps, seen })
     const res = await login(app, { authCode: certSandbox.issueAuthCode({ openId: 'open-c', userId: '2088000000000009' }) })
     t.equal(res.statusCode, 200, name)
-    t.match(seen[0], { openId: 'open-c', userId: '2088000000000009' }, `${name}: both ids kept`)
+    t.match(seen[0], { openId: 'open-c', alipayUserId: '2088000000000009' }, `${name}: both ids kept`)
     t.equal(res.json().user.id, `alipay:${APP_ID}:open-c`, `${name}: keyed on open_id`)
   }
 
@@ -257,9 +257,9 @@ test('open_id-only and user_id-only apps, several apps on one server', async (t)
 
   const second = await login(app, { authCode: sandbox.issueAuthCode({ openId: 'open-u', userId: '2088000000000002' }, USER_APP_ID), appId: USER_APP_ID })
   t.equal(second.json().user.id, `alipay:${USER_APP_ID}:2088000000000002`)
-  t.same(seen.pop(), { provider: 'alipay', appId: USER_APP_ID, userId: '2088000000000002' })
+  t.same(seen.pop(), { provider: 'alipay', appId: USER_APP_ID, alipayUserId: '2088000000000002' })
   const session = await app.sessions.get(second.json().skey)
-  t.match(session, { appId: USER_APP_ID, userId: '2088000000000002' })
+  t.match(session, { appId: USER_APP_ID, alipayUserId: '2088000000000002' })
 
   const crossed = await login(app, { authCode: sandbox.issueAuthCode({}, USER_APP_ID), appId: APP_ID })
   t.equal(crossed.json().code, 'MPA_CODE_INVALID', 'a code of one app does not log in to another')

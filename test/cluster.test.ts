@@ -8,6 +8,7 @@ import { Cluster } from 'ioredis'
 import type { Identity } from '../index.js'
 import { createWechatSandbox } from '../sandbox/wechat.js'
 import { buildApp } from './helpers/app.js'
+import { keyOf } from './helpers/keys.js'
 import { freeClusterPort, RedisProcess } from './helpers/redis.js'
 
 const run = promisify(execFile)
@@ -44,7 +45,7 @@ test('everything works on a real 3-master Redis Cluster (no cross-slot command)'
     created.push(await app.sessions.create(identity, { user: { id: 'cluster-user' }, secrets: { sessionKey: 'k' } }))
     await new Promise((resolve) => setTimeout(resolve, 3)) // distinct creation times: the cap evicts the oldest
   }
-  const slots = new Set(await Promise.all(created.map(({ session }) => cluster.cluster('KEYSLOT', app.sessions.key('s', session.id)))))
+  const slots = new Set(await Promise.all(created.map(({ session }) => cluster.cluster('KEYSLOT', keyOf(app.sessions, 's', session.id)))))
   t.ok(slots.size > 1, `sessions of one user live in ${slots.size} different slots`)
 
   const [oldest, , third, fourth, newest] = created

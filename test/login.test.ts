@@ -1,26 +1,29 @@
 import { test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import type { Identity, LoginResult, MiniprogramAuthOptions } from '../index.js'
+import type { Identity, MiniprogramAuthOptions } from '../index.js'
 import { buildApp } from './helpers/app.js'
 import { sharedRedis, uniquePrefix } from './helpers/redis.js'
 
 interface Upstream { calls: number, fail: boolean, delayMs: number }
 
-// A login route shaped like the provider routes: the exchange stands in for
-// the platform call and counts how often it runs.
+// A login provider that stands in for a platform and counts its exchanges,
+// and a route that logs in through it the way the provider routes do.
 function loginRoute (upstream: Upstream) {
   return (app: FastifyInstance) => {
-    app.post<{ Body: { code: string } }>('/test-login', async (request) => {
-      const { code } = request.body
-      return app.miniprogramLogin.once('wechat', 'wx1', code, async (): Promise<LoginResult> => {
+    app.miniprogramLogin.addProvider({
+      name: 'wechat',
+      appIdOf: () => 'wx1',
+      exchangeBudgetMs: () => 1000,
+      exchange: async (code) => {
         upstream.calls++
         await sleep(upstream.delayMs)
         if (upstream.fail) throw new Error('platform down')
         const identity: Identity = { provider: 'wechat', appId: 'wx1', openId: `open-${code}` }
-        return app.miniprogramLogin.complete(request, identity, { sessionKey: 'c2Vzc2lvbmtleXNlc3Npb24=' })
-      })
+        return { identity, secrets: { sessionKey: 'c2Vzc2lvbmtleXNlc3Npb24=' } }
+      }
     })
+    app.post<{ Body: { code: string } }>('/test-login', async (request) => app.miniprogramLogin.login(request, 'wechat', request.body.code))
   }
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { SessionStore, type Identity } from '../index.js'
 import { sessionIdOf } from '../lib/skey.js'
 import { commandsOn, monitorRedis, writesOf } from './helpers/monitor.js'
+import { keyOf } from './helpers/keys.js'
 import { sharedRedis, uniquePrefix } from './helpers/redis.js'
 
 const wechatIdentity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE', unionId: 'ocMvos6NjeKLIBqg5Mr9QjxrP1FA' }
@@ -74,7 +75,7 @@ test('a session stays small in Redis', async (t) => {
     secrets: { sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' },
     device: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 MicroMessenger/8.0.44'
   })
-  const bytes = await redis.memory('USAGE', store.key('s', session.id)) as number
+  const bytes = await redis.memory('USAGE', keyOf(store, 's', session.id)) as number
   t.comment(`a WeChat session with unionid, session_key and device uses ${bytes} bytes of Redis memory`)
   t.ok(bytes <= 300, `session memory ${bytes} B is within DESIGN.md's 300 B`)
   await store.revoke(skey)
@@ -106,7 +107,7 @@ test('the idle TTL is renewed lazily: one write per half TTL, none in between', 
   ours = commandsOn(monitor.commands.slice(mark), keyPrefix)
   t.same(writesOf(ours).map((args) => args[0]), ['pexpire'], 'exactly one renewal write')
   t.ok(renewed!.expiresAt >= Date.now() + 1900, 'the reply already shows the renewed expiry')
-  const pttl = await redis.pttl(store.key('s', sessionIdOf(skey)))
+  const pttl = await redis.pttl(keyOf(store, 's', sessionIdOf(skey)))
   t.ok(pttl > 1500, `renewed PTTL ${pttl}`)
 
   await sleep(2100) // unused for longer than the TTL
@@ -146,7 +147,7 @@ test('per-user cap evicts the oldest sessions', async (t) => {
   t.ok(await store.get(other.skey), 'other users untouched')
   const listed = await store.list('capped')
   t.same(listed.map((s) => s.id), skeys.slice(2).reverse().map(sessionIdOf), 'listed newest first')
-  t.equal(await redis.zcard(store.key('u', 'capped')), 3, 'the index holds only live sessions')
+  t.equal(await redis.zcard(keyOf(store, 'u', 'capped')), 3, 'the index holds only live sessions')
 })
 
 test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) => {
@@ -169,12 +170,12 @@ test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) =
   // An entry whose session is missing is left alone while it is young (a
   // login in flight writes the index first), and pruned once it is old (its
   // session expired on its own).
-  await redis.del(store.key('s', sessionIdOf(c)))
+  await redis.del(keyOf(store, 's', sessionIdOf(c)))
   t.same((await store.list(7)).map((s) => s.id), [sessionIdOf(d)], 'a missing session is not listed')
-  t.equal(await redis.zcard(store.key('u', '7')), 2, 'a young entry is kept')
-  await redis.zadd(store.key('u', '7'), Date.now() - store.storeTimeoutMs - 6000, sessionIdOf(c))
+  t.equal(await redis.zcard(keyOf(store, 'u', '7')), 2, 'a young entry is kept')
+  await redis.zadd(keyOf(store, 'u', '7'), Date.now() - store.storeTimeoutMs - 6000, sessionIdOf(c))
   t.same((await store.list(7)).map((s) => s.id), [sessionIdOf(d)])
-  t.equal(await redis.zcard(store.key('u', '7')), 1, 'an old stale entry is pruned')
+  t.equal(await redis.zcard(keyOf(store, 'u', '7')), 1, 'an old stale entry is pruned')
 
   const e = await make(7)
   t.equal(await store.revokeUser(7), 2)
@@ -188,7 +189,7 @@ test('a login racing the device list, revoke-all or the cap stays indexed, so it
   const redis = sharedRedis()
   t.teardown(() => redis.disconnect())
   const store = new SessionStore(redis, { keyPrefix: uniquePrefix('race'), maxPerUser: 3 })
-  const indexed = async (uid: string, id: string) => (await redis.zscore(store.key('u', uid), id)) !== null
+  const indexed = async (uid: string, id: string) => (await redis.zscore(keyOf(store, 'u', uid), id)) !== null
   let unindexed = 0
   let survivors = 0
   for (let round = 0; round < 40; round++) {

@@ -196,7 +196,7 @@ test('options are checked at register time, naming the bad option and never echo
   const noClient = Fastify()
   t.teardown(() => noClient.close())
   await noClient.register(miniprogramAuth, { redis: world.redis, keyPrefix: world.prefix })
-  await t.rejects(async () => { await noClient.register(wechatRoutes) }, /register fastify-miniprogram-auth and the wechat plugin/)
+  await t.rejects(async () => { await noClient.register(wechatRoutes) }, /wechat routes: register fastify-miniprogram-auth \(or the plugins that add wechat\)/)
 })
 
 test('no session_key, access token or app secret in any reply or log line', async (t) => {

@@ -25,7 +25,7 @@ export const SessionView = Type.Object({
   provider: Type.Union([Type.Literal('wechat'), Type.Literal('alipay')]),
   appId: Type.String(),
   openId: Type.Optional(Type.String()),
-  userId: Type.Optional(Type.String()),
+  alipayUserId: Type.Optional(Type.String({ description: 'Alipay user_id (2088…), for apps that still get one.' })),
   unionId: Type.Optional(Type.String()),
   device: Type.Optional(Type.String()),
   createdAt: Type.Number({ description: 'Epoch ms.' }),

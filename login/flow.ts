@@ -1,0 +1,82 @@
+import type { FastifyRequest } from 'fastify'
+import { CodeInvalidError, MisconfiguredError } from '../errors.js'
+import { defaultUserIdOf } from '../store/session-record.js'
+import type { CodeClaims } from '../store/code-claims.js'
+import type { SessionStore } from '../store/sessions.js'
+import type { AuthUser, LoginProvider, LoginResult, Provider, ResolveUser } from '../types.js'
+
+export interface LoginOptions {
+  /** Which configured app the code belongs to; default the provider's first. */
+  appId?: string
+  /** The platform scope the code was requested with (Alipay: auth_base or auth_user). */
+  scope?: string
+}
+
+export interface MiniprogramLogin {
+  /** Makes a provider's logins available (the wechat and alipay plugins add theirs). */
+  addProvider: (provider: LoginProvider) => void
+  /**
+   * A whole login, once per code across every instance: the provider
+   * exchanges the code, resolveUser finds the user, a new session holds the
+   * upstream secrets. A retry of the code within the replay window gets the
+   * first answer back while its session lives; a concurrent one waits for it.
+   */
+  login: (request: FastifyRequest, provider: Provider, code: string, options?: LoginOptions) => Promise<LoginResult>
+}
+
+// An app that augments the user type passes its own resolveUser.
+export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserIdOf(identity) }) as unknown as AuthUser
+
+// What a login may spend, besides its exchange and its Redis steps (each
+// bounded by the store timeout), in the app's own resolveUser.
+const RESOLVE_USER_ALLOWANCE_MS = 10_000
+// Redis steps of a login: claim, confirm, the provider's record, the session.
+const STORE_STEPS = 4
+
+/** The login flow every provider shares: route → here → provider exchange → store. */
+export class LoginFlow implements MiniprogramLogin {
+  readonly #providers = new Map<Provider, LoginProvider>()
+
+  constructor (
+    private readonly claims: CodeClaims,
+    private readonly sessions: SessionStore,
+    private readonly resolveUser: ResolveUser
+  ) {}
+
+  addProvider (provider: LoginProvider): void {
+    if (this.#providers.has(provider.name)) throw new TypeError(`a ${provider.name} login provider is already registered`)
+    this.#providers.set(provider.name, provider)
+  }
+
+  async login (request: FastifyRequest, name: Provider, code: string, { appId: requested, scope }: LoginOptions = {}): Promise<LoginResult> {
+    const provider = this.#providers.get(name)
+    if (!provider) throw new MisconfiguredError(`no ${name} login provider is registered`)
+    const appId = provider.appIdOf(requested)
+    const claim = await this.claims.claim(`${name}:${appId}`, code, this.#pendingMs(provider, appId))
+    if (!claim.claimed) return this.#replay(claim.replay)
+    try {
+      const { identity, secrets, reply } = await provider.exchange(code, { appId, scope, log: request.log })
+      const user = await this.resolveUser(identity, request)
+      const device = request.headers['user-agent']
+      const { skey, expiresAt } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) })
+      const result: LoginResult = { skey, expiresAt, user, ...reply }
+      await this.claims.settle(claim, JSON.stringify(result))
+      return result
+    } catch (err) {
+      await this.claims.release(claim)
+      throw err
+    }
+  }
+
+  /** The longest a login may hold its code before another may try it: derived from the configured timeouts. */
+  #pendingMs (provider: LoginProvider, appId: string): number {
+    return provider.exchangeBudgetMs(appId) + STORE_STEPS * this.sessions.storeTimeoutMs + RESOLVE_USER_ALLOWANCE_MS
+  }
+
+  async #replay (answer: string): Promise<LoginResult> {
+    const result = JSON.parse(answer) as LoginResult
+    // Logged out since: the code is spent, and its skey would be refused.
+    if (await this.sessions.get(result.skey) === null) throw new CodeInvalidError('already used, and the session it gave has ended')
+    return result
+  }
+}

@@ -1,0 +1,113 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { UpstreamError } from '../../errors.js'
+import { Apps } from '../../lib/apps.js'
+import type { Exchange, ExchangeContext, Identity, LoginProvider } from '../../types.js'
+import { AlipayCaller } from './caller.js'
+import type { AlipayApp } from './options.js'
+
+/** What alipay.system.oauth.token gave. The tokens are secrets: keep them server-side. */
+export interface AlipayAuthResult {
+  identity: Identity
+  accessToken: string
+  refreshToken?: string
+  /** Seconds. */
+  expiresIn: number
+  /** Seconds. */
+  reExpiresIn: number
+}
+
+/** The alipay.user.info.share fields passed to resolveUser as `identity.profile`. */
+export interface AlipayProfile {
+  nickName?: string
+  avatar?: string
+  /** 'F' or 'M'. */
+  gender?: string
+  province?: string
+  city?: string
+}
+
+export interface AlipayClient {
+  /** The configured appIds; the first is the default. */
+  readonly appIds: readonly string[]
+  /** The appId a call uses: the given one if configured, else the default. Throws 400 MPA_UNKNOWN_APP. */
+  resolveAppId: (appId?: string) => string
+  /** alipay.system.oauth.token for an authCode from my.getAuthCode. */
+  exchangeAuthCode: (authCode: string, appId?: string) => Promise<AlipayAuthResult>
+  /** alipay.user.info.share with an access token of an auth_user code. */
+  getUserInfo: (accessToken: string, appId?: string) => Promise<AlipayProfile>
+}
+
+const OAUTH_TOKEN = 'alipay.system.oauth.token'
+const USER_INFO_SHARE = 'alipay.user.info.share'
+const PROFILE_FIELDS = ['nickName', 'avatar', 'gender', 'province', 'city'] as const
+
+/** Alipay: the login exchange (oauth.token, and the profile for auth_user codes). */
+export class AlipayProvider implements LoginProvider, AlipayClient {
+  readonly name = 'alipay'
+  readonly appIds: readonly string[]
+  private readonly callers: Apps<AlipayCaller>
+
+  constructor (apps: AlipayApp[], log: FastifyBaseLogger) {
+    this.callers = new Apps(apps.map((app) => new AlipayCaller(app, log)))
+    this.appIds = this.callers.ids
+  }
+
+  appIdOf (appId?: string): string {
+    return this.callers.get(appId).appId
+  }
+
+  resolveAppId (appId?: string): string {
+    return this.appIdOf(appId)
+  }
+
+  /** The token call, and the profile call of an auth_user login. */
+  exchangeBudgetMs (appId: string): number {
+    return this.callers.get(appId).timeoutMs * 2
+  }
+
+  /**
+   * The token for the authCode; for an auth_user code also the profile, which
+   * resolveUser then sees. A login stands without the profile, and its reply
+   * says so.
+   */
+  async exchange (authCode: string, { appId, scope, log }: ExchangeContext): Promise<Exchange> {
+    const { identity, accessToken, refreshToken } = await this.exchangeAuthCode(authCode, appId)
+    const secrets = { accessToken, ...(refreshToken ? { refreshToken } : {}) }
+    if (scope !== 'auth_user') return { identity, secrets }
+    try {
+      const profile = await this.getUserInfo(accessToken, appId)
+      return { identity: { ...identity, profile: { ...profile } }, secrets, reply: { profile: 'ok' } }
+    } catch (err) {
+      log.warn({ code: (err as { code?: string }).code }, 'Alipay profile unavailable: logging in without it')
+      return { identity, secrets, reply: { profile: 'unavailable' } }
+    }
+  }
+
+  async exchangeAuthCode (authCode: string, appId?: string): Promise<AlipayAuthResult> {
+    const caller = this.callers.get(appId)
+    const token = await caller.exec(OAUTH_TOKEN, { grantType: 'authorization_code', code: authCode })
+    const { accessToken, refreshToken, openId, userId, unionId } = token as Record<string, string | undefined>
+    if (!accessToken || !(openId ?? userId)) throw new UpstreamError('the token response has no access_token or no open_id/user_id')
+    const identity: Identity = { provider: 'alipay', appId: caller.appId }
+    // open_id keys the user when present (new apps get nothing else); user_id otherwise.
+    if (openId) identity.openId = openId
+    if (userId) identity.alipayUserId = userId
+    if (unionId) identity.unionId = unionId
+    return {
+      identity,
+      accessToken,
+      ...(refreshToken ? { refreshToken } : {}),
+      expiresIn: Number(token.expiresIn),
+      reExpiresIn: Number(token.reExpiresIn)
+    }
+  }
+
+  async getUserInfo (accessToken: string, appId?: string): Promise<AlipayProfile> {
+    const info = await this.callers.get(appId).exec(USER_INFO_SHARE, { auth_token: accessToken })
+    const profile: AlipayProfile = {}
+    for (const field of PROFILE_FIELDS) {
+      if (typeof info[field] === 'string') profile[field] = info[field]
+    }
+    return profile
+  }
+}

@@ -1,0 +1,61 @@
+import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto'
+import { BadEncryptedDataError, SessionKeyExpiredError, SignatureMismatchError, WatermarkMismatchError } from '../../errors.js'
+
+// WeChat's encrypted-data scheme (AES-128-CBC under the session_key, checked
+// by the watermark) and the rawData signature. Pure: no I/O.
+
+export interface PhoneNumber {
+  /** With the country code for numbers outside mainland China. */
+  phoneNumber: string
+  purePhoneNumber: string
+  countryCode: string
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+function strictBase64 (value: string, field: string): Buffer {
+  if (value.includes(' ')) {
+    throw new BadEncryptedDataError(`${field} contains a space: a '+' was probably turned into a space by form or URL decoding on the way; send the value exactly as WeChat gave it, in a JSON body`)
+  }
+  if (!BASE64.test(value)) throw new BadEncryptedDataError(`${field} is not base64`)
+  return Buffer.from(value, 'base64')
+}
+
+/** AES-128-CBC decryption of wx.getUserInfo / legacy getPhoneNumber data; checks watermark.appid. */
+export function decrypt (sessionKey: string, encryptedData: string, iv: string, appId: string): Record<string, unknown> {
+  const ivBytes = strictBase64(iv, 'iv')
+  if (ivBytes.length !== 16) throw new BadEncryptedDataError(`iv must be 16 bytes (got ${ivBytes.length})`)
+  const data = strictBase64(encryptedData, 'encryptedData')
+  if (data.length === 0 || data.length % 16 !== 0) throw new BadEncryptedDataError('encryptedData must be a non-empty multiple of 16 bytes')
+  const key = Buffer.from(sessionKey, 'base64')
+  if (key.length !== 16) throw new SessionKeyExpiredError()
+  let plain: unknown
+  try {
+    const decipher = createDecipheriv('aes-128-cbc', key, ivBytes)
+    plain = JSON.parse(Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8'))
+  } catch {
+    // Well-formed data that this key cannot open (bad padding, or garbage
+    // that is not JSON): it was encrypted with another session_key.
+    throw new SessionKeyExpiredError()
+  }
+  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) throw new SessionKeyExpiredError()
+  const watermark = (plain as { watermark?: { appid?: unknown } }).watermark
+  if (watermark?.appid !== appId) throw new WatermarkMismatchError()
+  return plain as Record<string, unknown>
+}
+
+/** Checks signature = sha1(rawData + session_key); MPA_SIGNATURE_MISMATCH otherwise. */
+export function verifyRawData (rawData: string, signature: string, sessionKey: string): void {
+  const expected = createHash('sha1').update(rawData + sessionKey, 'utf8').digest()
+  const given = /^[0-9a-fA-F]{40}$/.test(signature) ? Buffer.from(signature, 'hex') : null
+  if (!given || !timingSafeEqual(expected, given)) throw new SignatureMismatchError()
+}
+
+/** phone_info, or legacy decrypted phone data, with countryCode always a string (WeChat has sent both); null when incomplete. */
+export function phoneNumberOf (info: Record<string, unknown>): PhoneNumber | null {
+  const { phoneNumber, purePhoneNumber, countryCode } = info
+  if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || (typeof countryCode !== 'string' && typeof countryCode !== 'number')) {
+    return null
+  }
+  return { phoneNumber, purePhoneNumber, countryCode: String(countryCode) }
+}

@@ -1,0 +1,95 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { UpstreamError, UpstreamTimeoutError } from '../../errors.js'
+import type { WechatTokenRecords } from '../../store/wechat-tokens.js'
+import { STALE_TOKEN, errcodeOf, type WechatReply } from './errcodes.js'
+import { stringField, type WechatApp, type WechatCall, type WechatHttp } from './http.js'
+
+const STABLE_TOKEN = 'cgi-bin/stable_token'
+const TOKEN_POLL_MS = 50
+// WeChat renews a stable token in its last 5 minutes; renew no earlier, or it answers with the same one.
+const TOKEN_RENEW_MS = 5 * 60_000
+
+/**
+ * The access token of each AppID from cgi-bin/stable_token, shared by every
+ * instance through Redis: one instance fetches at a time, and calls that
+ * carry the token get one refresh when WeChat refuses it.
+ */
+export class WechatAccessTokens {
+  // Concurrent callers in this process share one acquisition.
+  private readonly acquiring = new Map<string, Promise<string>>()
+
+  constructor (
+    private readonly http: WechatHttp,
+    private readonly records: WechatTokenRecords,
+    private readonly log: FastifyBaseLogger
+  ) {}
+
+  /** A usable token; `stale` is one WeChat just refused. */
+  tokenFor (app: WechatApp, stale?: string): Promise<string> {
+    const key = `${app.appId}\n${stale ?? ''}`
+    let pending = this.acquiring.get(key)
+    if (!pending) {
+      pending = this.acquire(app, stale).finally(() => this.acquiring.delete(key))
+      this.acquiring.set(key, pending)
+    }
+    return pending
+  }
+
+  /** A call that carries the access token; a stale token gets one refresh and one retry. */
+  async request (app: WechatApp, endpoint: string, build: (token: string) => WechatCall): Promise<{ reply: WechatReply, secrets: string[] }> {
+    let token = await this.tokenFor(app)
+    let call = build(token)
+    let reply = await this.http.request(app, endpoint, call)
+    if (STALE_TOKEN.has(errcodeOf(reply))) {
+      this.log.info({ appId: app.appId, endpoint, errcode: errcodeOf(reply) }, 'WeChat refused the access token: refreshing it')
+      token = await this.tokenFor(app, token)
+      call = build(token)
+      reply = await this.http.request(app, endpoint, call)
+    }
+    return { reply, secrets: call.secrets }
+  }
+
+  /** A stale token is replaced by a forced refresh unless another instance has already replaced it. */
+  private async acquire (app: WechatApp, stale?: string): Promise<string> {
+    // Long enough for a fetch and its one retry.
+    const lockMs = app.timeoutMs * 2 + 1000
+    const waitUntil = Date.now() + lockMs
+    for (;;) {
+      const cached = await this.records.read(app.appId)
+      const usable = cached && cached.token !== stale ? cached : null
+      if (usable && Date.now() < usable.renewAt) return usable.token
+      const lockId = await this.records.lock(app.appId, lockMs)
+      if (lockId !== null) {
+        try {
+          // Another instance may have renewed it between our read and our lock.
+          const latest = await this.records.read(app.appId)
+          if (latest && latest.token !== stale && Date.now() < latest.renewAt) return latest.token
+          return await this.fetch(app, stale !== undefined)
+        } finally {
+          await this.records.unlock(app.appId, lockId)
+        }
+      }
+      // Another instance is renewing: a token still valid serves meanwhile.
+      if (usable && Date.now() < usable.expiresAt) return usable.token
+      if (Date.now() >= waitUntil) throw new UpstreamTimeoutError(`${STABLE_TOKEN} (another instance is still fetching the access token)`)
+      await sleep(TOKEN_POLL_MS)
+    }
+  }
+
+  private async fetch (app: WechatApp, forceRefresh: boolean): Promise<string> {
+    const secrets = [app.appSecret]
+    const reply = await this.http.request(app, STABLE_TOKEN, {
+      method: 'POST',
+      body: { grant_type: 'client_credential', appid: app.appId, secret: app.appSecret, ...(forceRefresh ? { force_refresh: true } : {}) },
+      secrets
+    })
+    if (errcodeOf(reply) !== 0) throw this.http.fail(app, STABLE_TOKEN, reply, secrets)
+    const token = stringField(reply, 'access_token', STABLE_TOKEN)
+    const lifetimeMs = Number(reply.expires_in) * 1000
+    if (!(lifetimeMs > 0)) throw new UpstreamError(`${STABLE_TOKEN} answered without a valid expires_in`)
+    const now = Date.now()
+    await this.records.write(app.appId, { token, expiresAt: now + lifetimeMs, renewAt: now + lifetimeMs - Math.min(TOKEN_RENEW_MS, lifetimeMs / 2) })
+    return token
+  }
+}

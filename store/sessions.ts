@@ -1,0 +1,218 @@
+import type { Cluster, Redis } from 'ioredis'
+import { parseDuration } from '../lib/duration.js'
+import { generateSkey, isWellFormedSkey, sessionIdOf } from '../lib/skey.js'
+import type { CreatedSession, CreateSessionOptions, Identity, Session } from '../types.js'
+import { RedisGateway, resultsOf } from './gateway.js'
+import { absoluteExpiryOf, decodeSession, encodeSession, isSessionRecord, userIdOf, userOf, type SessionFields } from './session-record.js'
+
+export interface SessionOptions {
+  /** Idle lifetime: seconds or a string like '7d'. Default 7 days. */
+  ttl?: number | string
+  /** Absolute lifetime: seconds or a string like '30d'. Default 30 days. */
+  maxAge?: number | string
+  /** Most live sessions per user; the oldest is revoked beyond it. Default 10. */
+  maxPerUser?: number
+  /** Longest wait for Redis before answering 503: seconds or a string. Default '2s'. */
+  storeTimeout?: number | string
+}
+
+export interface SessionStoreOptions extends SessionOptions {
+  /** Prefix of every Redis key. Default 'mpa:'. */
+  keyPrefix?: string
+}
+
+const STALE_SLACK_MS = 5000
+
+/**
+ * Sessions in Redis: `s:<id>` is the session record (a hash with a TTL), and
+ * `u:<user id>` the user's index (a sorted set of session ids by creation
+ * time) that the device list, the cap and revoke-all read. Every command
+ * touches one key, which keeps Redis Cluster happy.
+ */
+export class SessionStore {
+  readonly keyPrefix: string
+  readonly ttlMs: number
+  readonly maxAgeMs: number
+  readonly maxPerUser: number
+  readonly storeTimeoutMs: number
+  /** Called with errors of background work (lazy renewal), which no request waits for. */
+  onBackgroundError: (err: unknown) => void = () => {}
+  readonly #gateway: RedisGateway
+  readonly #renewing = new Set<string>()
+
+  constructor (redis: Redis | Cluster, options: SessionStoreOptions = {}) {
+    this.keyPrefix = options.keyPrefix ?? 'mpa:'
+    if (typeof this.keyPrefix !== 'string') throw new TypeError('keyPrefix must be a string')
+    this.ttlMs = parseDuration(options.ttl ?? '7d', 'session.ttl')
+    this.maxAgeMs = parseDuration(options.maxAge ?? '30d', 'session.maxAge')
+    if (this.maxAgeMs < this.ttlMs) throw new TypeError('session.maxAge must not be shorter than session.ttl')
+    this.maxPerUser = options.maxPerUser ?? 10
+    if (!Number.isInteger(this.maxPerUser) || this.maxPerUser < 1) {
+      throw new TypeError(`session.maxPerUser must be a positive integer (got ${JSON.stringify(options.maxPerUser)})`)
+    }
+    this.storeTimeoutMs = parseDuration(options.storeTimeout ?? '2s', 'session.storeTimeout')
+    this.#gateway = new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs)
+  }
+
+  async create (identity: Identity, { user, secrets = {}, device }: CreateSessionOptions): Promise<CreatedSession> {
+    const skey = generateSkey()
+    const id = sessionIdOf(skey)
+    const createdAt = Date.now()
+    const fields = encodeSession({ identity, user, secrets, device, createdAt, absoluteExpiresAt: createdAt + this.maxAgeMs })
+    const uid = userIdOf(user)
+    const lifetime = Math.min(this.ttlMs, this.maxAgeMs)
+    const indexKey = this.#indexKey(uid)
+    const sessionKey = this.#sessionKey(id)
+    await this.#gateway.run(async (redis, checkpoint) => {
+      // Index first: a session that exists is always indexed, so revoke-all
+      // cannot miss it.
+      resultsOf(await redis.multi().zadd(indexKey, createdAt, id).pexpire(indexKey, this.maxAgeMs).exec())
+      checkpoint()
+      resultsOf(await redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
+      await this.#enforceCap(uid)
+    })
+    const session = decodeSession(id, fields, createdAt + lifetime)
+    return { skey, expiresAt: session.expiresAt, session }
+  }
+
+  /** The live session of an skey, or null. One Redis round trip; renews lazily. */
+  async get (skey: string): Promise<Session | null> {
+    if (!isWellFormedSkey(skey)) return null
+    const id = sessionIdOf(skey)
+    const found = await this.#gateway.run((redis) => this.#read(redis, id))
+    if (found === null) return null
+    const { fields, pttl } = found
+    const now = Date.now()
+    const absoluteExpiresAt = absoluteExpiryOf(fields)
+    if (absoluteExpiresAt <= now) return null
+
+    // Renew at most once per half TTL: only when renewing would push the expiry
+    // out by half a TTL or more. Near the absolute expiry nothing is gained, so
+    // nothing is written.
+    let expiresAt = now + pttl
+    const target = Math.min(this.ttlMs, absoluteExpiresAt - now)
+    if (target - pttl >= this.ttlMs / 2) {
+      expiresAt = now + target
+      // One renewal in flight per session: concurrent requests that all cross
+      // the half-TTL mark share it. PEXPIRE of a key revoked meanwhile is a
+      // no-op: renewal never revives.
+      if (!this.#renewing.has(id)) {
+        this.#renewing.add(id)
+        this.#gateway.redis.pexpire(this.#sessionKey(id), target)
+          .catch(this.onBackgroundError)
+          .finally(() => this.#renewing.delete(id))
+      }
+    }
+    return decodeSession(id, fields, expiresAt)
+  }
+
+  /** Revokes the session of an skey. True when there was one. */
+  async revoke (skey: string): Promise<boolean> {
+    if (!isWellFormedSkey(skey)) return false
+    const id = sessionIdOf(skey)
+    const sessionKey = this.#sessionKey(id)
+    return this.#gateway.run(async (redis) => {
+      const [fields] = resultsOf(await redis.multi().hgetall(sessionKey).del(sessionKey).exec()) as [SessionFields]
+      if (!isSessionRecord(fields)) return false
+      await redis.zrem(this.#indexKey(userIdOf(userOf(fields))), id)
+      return true
+    })
+  }
+
+  /** Revokes one session of a user by its id (as `list` shows it). True when there was one. */
+  async revokeById (userId: string | number, id: string): Promise<boolean> {
+    const uid = String(userId)
+    const sessionKey = this.#sessionKey(id)
+    return this.#gateway.run(async (redis) => {
+      // The session's own record proves ownership: the index may lag behind.
+      const fields = await redis.hgetall(sessionKey)
+      if (!isSessionRecord(fields) || userIdOf(userOf(fields)) !== uid) return false
+      const deleted = await redis.del(sessionKey)
+      await redis.zrem(this.#indexKey(uid), id)
+      return deleted === 1
+    })
+  }
+
+  /** Revokes every session of a user. Returns how many were live. */
+  async revokeUser (userId: string | number): Promise<number> {
+    const indexKey = this.#indexKey(String(userId))
+    return this.#gateway.run(async (redis) => {
+      const entries = await this.#indexEntries(redis, indexKey)
+      const deleted = await Promise.all(entries.map(({ id }) => redis.del(this.#sessionKey(id))))
+      // ZREM of exactly these ids, not DEL of the index, and not of a young
+      // entry whose session is not written yet: a login racing with this call
+      // stays indexed, so the next revoke-all still finds it.
+      const now = Date.now()
+      const done = entries.filter(({ createdAt }, i) => deleted[i] === 1 || this.#isStale(createdAt, now)).map(({ id }) => id)
+      if (done.length > 0) await redis.zrem(indexKey, ...done)
+      return deleted.reduce((sum, n) => sum + n, 0)
+    })
+  }
+
+  /** The live sessions of a user, newest first. Prunes stale index entries. */
+  async list (userId: string | number): Promise<Session[]> {
+    const indexKey = this.#indexKey(String(userId))
+    return this.#gateway.run(async (redis) => {
+      const entries = await this.#indexEntries(redis, indexKey)
+      const found = await Promise.all(entries.map(({ id }) => this.#read(redis, id)))
+      const now = Date.now()
+      const stale = entries.filter(({ createdAt }, i) => found[i] === null && this.#isStale(createdAt, now)).map(({ id }) => id)
+      if (stale.length > 0) await redis.zrem(indexKey, ...stale)
+      return entries
+        .flatMap(({ id }, i) => {
+          const live = found[i]
+          return live ? [decodeSession(id, live.fields, now + live.pttl)] : []
+        })
+        .sort((a, b) => b.createdAt - a.createdAt)
+    })
+  }
+
+  #sessionKey (id: string): string {
+    return this.#gateway.key('s', id)
+  }
+
+  #indexKey (uid: string): string {
+    return this.#gateway.key('u', uid)
+  }
+
+  /** A session's record and remaining idle time: one pipelined round trip on one key. */
+  async #read (redis: Redis | Cluster, id: string): Promise<{ fields: SessionFields, pttl: number } | null> {
+    const key = this.#sessionKey(id)
+    const [fields, pttl] = resultsOf(await redis.pipeline().hgetall(key).pttl(key).exec()) as [SessionFields, number]
+    return isSessionRecord(fields) && pttl > 0 ? { fields, pttl } : null
+  }
+
+  /** A user's index entries, oldest first. */
+  async #indexEntries (redis: Redis | Cluster, indexKey: string): Promise<Array<{ id: string, createdAt: number }>> {
+    const flat = await redis.zrange(indexKey, 0, '-1', 'WITHSCORES')
+    const entries: Array<{ id: string, createdAt: number }> = []
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, createdAt: Number(flat[i + 1]) })
+    return entries
+  }
+
+  /**
+   * An index entry without a session is stale only once it is older than a
+   * login can take between writing the index and writing the session (that
+   * step is abandoned at the store deadline), with slack for clock skew
+   * between instances.
+   */
+  #isStale (createdAt: number, now: number): boolean {
+    return now - createdAt > this.storeTimeoutMs + STALE_SLACK_MS
+  }
+
+  /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser. */
+  async #enforceCap (uid: string): Promise<void> {
+    const redis = this.#gateway.redis
+    const indexKey = this.#indexKey(uid)
+    const entries = await this.#indexEntries(redis, indexKey)
+    if (entries.length <= this.maxPerUser) return
+    const live = await Promise.all(entries.map(({ id }) => redis.exists(this.#sessionKey(id))))
+    const now = Date.now()
+    const liveIds = entries.filter((_entry, i) => live[i] === 1).map(({ id }) => id)
+    const evicted = liveIds.slice(0, Math.max(0, liveIds.length - this.maxPerUser))
+    await Promise.all(evicted.map((id) => redis.del(this.#sessionKey(id))))
+    const stale = entries.filter(({ createdAt }, i) => live[i] !== 1 && this.#isStale(createdAt, now)).map(({ id }) => id)
+    const dropped = [...stale, ...evicted]
+    if (dropped.length > 0) await redis.zrem(indexKey, ...dropped)
+  }
+}

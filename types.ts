@@ -1,0 +1,118 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+
+// The shared vocabulary: what a login yields, what a session holds, and the
+// contract every login provider implements. Types only.
+
+export type Provider = 'wechat' | 'alipay'
+
+/** Who logged in, as the platform told us. */
+export interface Identity {
+  provider: Provider
+  appId: string
+  /** WeChat openid, or Alipay open_id. */
+  openId?: string
+  /** Alipay user_id (2088…), for apps that still get one. */
+  alipayUserId?: string
+  unionId?: string
+  /** Profile fields the platform gave (Alipay auth_user scope). */
+  profile?: Record<string, unknown>
+}
+
+/**
+ * Augment this interface to type `request.user` (the `@fastify/jwt` pattern):
+ *
+ *   declare module 'fastify-miniprogram-auth' {
+ *     interface FastifyMiniprogramAuth { user: { id: string, role: 'admin' | 'member' } }
+ *   }
+ */
+export interface FastifyMiniprogramAuth {}
+
+export interface DefaultUser {
+  id: string | number
+  [field: string]: unknown
+}
+
+export type AuthUser = FastifyMiniprogramAuth extends { user: infer U } ? U : DefaultUser
+
+/** Upstream secrets kept with a session: readable by server code, never sent to a client. */
+export interface SessionSecrets {
+  /** WeChat session_key. */
+  sessionKey?: string
+  /** Alipay access token. */
+  accessToken?: string
+  /** Alipay refresh token. */
+  refreshToken?: string
+}
+
+export interface Session {
+  /** sha256 of the skey cut to 128 bits: names the session without revealing the skey. */
+  id: string
+  provider: Provider
+  appId: string
+  openId?: string
+  alipayUserId?: string
+  unionId?: string
+  user: AuthUser
+  /** The platform part of the login request's User-Agent (the phone), at most 48 characters. */
+  device?: string
+  createdAt: number
+  /** When the session lapses if it is not used (the idle TTL, renewed lazily). */
+  expiresAt: number
+  /** When the session ends however much it is used. */
+  absoluteExpiresAt: number
+  /** Non-enumerable, so JSON.stringify and loggers never see it. */
+  readonly secrets: SessionSecrets
+}
+
+export interface CreatedSession {
+  skey: string
+  expiresAt: number
+  session: Session
+}
+
+export interface CreateSessionOptions {
+  user: AuthUser
+  secrets?: SessionSecrets
+  device?: string
+}
+
+/** What a login route answers. */
+export interface LoginResult {
+  skey: string
+  expiresAt: number
+  user: AuthUser
+  [field: string]: unknown
+}
+
+/** Finds or creates the application's user for a platform identity. */
+export type ResolveUser = (identity: Identity, request: FastifyRequest) => AuthUser | Promise<AuthUser>
+
+/** What a provider's exchange of a login code gives the login flow. */
+export interface Exchange {
+  identity: Identity
+  /** Kept with the session, server-side only. */
+  secrets: SessionSecrets
+  /** Extra fields for the login reply (no secret). */
+  reply?: Record<string, unknown>
+}
+
+export interface ExchangeContext {
+  /** A configured appId (the flow resolved it with `appIdOf`). */
+  appId: string
+  /** The platform scope the code was requested with, where the platform has scopes. */
+  scope?: string
+  log: FastifyBaseLogger
+}
+
+/**
+ * A login provider: turns a platform's one-time login code into an identity.
+ * The login flow does the rest (replay-safe claim, resolveUser, the session).
+ */
+export interface LoginProvider {
+  readonly name: Provider
+  /** The configured appId a login names, or the default one; 400 MPA_UNKNOWN_APP otherwise. */
+  appIdOf: (appId?: string) => string
+  /** The longest one exchange can take for this app (its upstream timeouts and retries). */
+  exchangeBudgetMs: (appId: string) => number
+  exchange: (code: string, context: ExchangeContext) => Promise<Exchange>
+}
