@@ -97,7 +97,7 @@ export interface Exchange {
 }
 
 export interface ExchangeContext {
-  /** A configured appId (the flow resolved it with `appIdOf`). */
+  /** A configured appId (the flow resolved it with `resolveAppId`). */
   appId: string
   /** The platform scope the code was requested with, where the platform has scopes. */
   scope?: string
@@ -111,7 +111,7 @@ export interface ExchangeContext {
 export interface LoginProvider {
   readonly name: Provider
   /** The configured appId a login names, or the default one; 400 MPA_UNKNOWN_APP otherwise. */
-  appIdOf: (appId?: string) => string
+  resolveAppId: (appId?: string) => string
   /** The longest one exchange can take for this app (its upstream timeouts and retries). */
   exchangeBudgetMs: (appId: string) => number
   exchange: (code: string, context: ExchangeContext) => Promise<Exchange>

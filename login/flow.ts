@@ -51,7 +51,7 @@ export class LoginFlow implements MiniprogramLogin {
   async login (request: FastifyRequest, name: Provider, code: string, { appId: requested, scope }: LoginOptions = {}): Promise<LoginResult> {
     const provider = this.#providers.get(name)
     if (!provider) throw new MisconfiguredError(`no ${name} login provider is registered`)
-    const appId = provider.appIdOf(requested)
+    const appId = provider.resolveAppId(requested)
     const claim = await this.claims.claim(`${name}:${appId}`, code, this.#pendingMs(provider, appId))
     if (!claim.claimed) return this.#replay(claim.replay)
     try {

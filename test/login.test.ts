@@ -13,7 +13,7 @@ function loginRoute (upstream: Upstream) {
   return (app: FastifyInstance) => {
     app.miniprogramLogin.addProvider({
       name: 'wechat',
-      appIdOf: () => 'wx1',
+      resolveAppId: () => 'wx1',
       exchangeBudgetMs: () => 1000,
       exchange: async (code) => {
         upstream.calls++

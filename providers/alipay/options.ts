@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import { AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk'
+import { appOptionsOf } from '../../lib/apps.js'
 import { parseDuration } from '../../lib/duration.js'
 import { parseCertificate, parsePrivateKey, parsePublicKey, readCertificate, type KeyInput } from './keys.js'
 import { CERTIFICATE_PROBLEM } from './sub-codes.js'
@@ -34,6 +35,11 @@ export interface AlipayApp {
 }
 
 const DEFAULT_GATEWAY = 'https://openapi.alipay.com/gateway.do'
+
+/** Validates the `alipay` option (one app or several) and builds each app's client. */
+export function alipayAppsOf (apps: AlipayAppOptions | AlipayAppOptions[] | undefined): AlipayApp[] {
+  return appOptionsOf(apps, 'alipay').map(({ options, name }) => alipayAppOf(options, name))
+}
 
 /** Validates one app's options and builds its alipay-sdk client. Messages name the option. */
 export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp {

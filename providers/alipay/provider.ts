@@ -52,12 +52,8 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
     this.appIds = this.callers.ids
   }
 
-  appIdOf (appId?: string): string {
-    return this.callers.get(appId).appId
-  }
-
   resolveAppId (appId?: string): string {
-    return this.appIdOf(appId)
+    return this.callers.get(appId).appId
   }
 
   /** The token call, and the profile call of an auth_user login. */

@@ -81,12 +81,8 @@ export class WechatProvider implements LoginProvider, WechatClient {
     this.appIds = this.apps.ids
   }
 
-  appIdOf (appId?: string): string {
-    return this.apps.get(appId).appId
-  }
-
   resolveAppId (appId?: string): string {
-    return this.appIdOf(appId)
+    return this.apps.get(appId).appId
   }
 
   exchangeBudgetMs (appId: string): number {
