@@ -20,6 +20,10 @@ export const SignatureMismatchError = createError('MPA_SIGNATURE_MISMATCH', 'The
 export const WatermarkMismatchError = createError('MPA_WATERMARK_MISMATCH', 'The data was encrypted for another app', 403)
 export const WrongProviderError = createError('MPA_WRONG_PROVIDER', 'This route needs a %s session', 403)
 export const CodeBlockedError = createError('MPA_CODE_BLOCKED', 'The platform refused this login: %s', 403)
+// Too many logins from this client (the login rate limit), or a 429 from another plugin.
+export const RateLimitedError = createError('MPA_RATE_LIMITED', 'Too many requests: retry in %s', 429)
+// A 4xx from another plugin or hook that gave no code of its own; its message is kept.
+export const RequestRejectedError = createError('MPA_REQUEST_REJECTED', '%s', 400)
 export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
 
 // Upstream (WeChat / Alipay) failures.
@@ -30,4 +34,6 @@ export const UpstreamTimeoutError = createError('MPA_UPSTREAM_TIMEOUT', 'The pla
 
 // 5xx the operator must fix.
 export const MisconfiguredError = createError('MPA_MISCONFIGURED', 'Server misconfiguration: %s', 500)
+// Anything unexpected (a throwing resolveUser, a database error): the cause is in the log, never in the reply.
+export const InternalError = createError('MPA_INTERNAL_ERROR', 'Internal server error', 500)
 export const StoreUnavailableError = createError('MPA_STORE_UNAVAILABLE', 'The session store is unavailable: retry later', 503)

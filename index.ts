@@ -13,6 +13,7 @@ import type { AlipayAppOptions } from './providers/alipay/options.js'
 import type { WechatAppOptions } from './providers/wechat/options.js'
 import type { SessionOptions } from './store/sessions.js'
 import type { ResolveUser } from './types.js'
+import type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -29,6 +30,12 @@ export interface MiniprogramAuthOptions {
   resolveUser?: ResolveUser
   /** How long a retry of the same login code gets the same answer. Default '60s'. */
   codeReplayWindow?: number | string
+  /**
+   * Logins per client over the login routes, counted in Redis across every
+   * instance: default 100 a minute per address (set Fastify's `trustProxy`
+   * behind a proxy). `false` turns it off.
+   */
+  rateLimit?: LoginRateLimitOptions | false
   /** One WeChat mini-program, or several served by one backend (the login body's appId picks one; the first is the default). */
   wechat?: WechatAppOptions | WechatAppOptions[]
   /** One Alipay mini-program (key mode or certificate mode), or several. */
@@ -39,7 +46,12 @@ export interface MiniprogramAuthOptions {
  * Paths to pass to Fastify's `logger.redact` when your request serializer logs
  * headers: the skey never reaches a log line.
  */
-export const redactPaths = ['req.headers["x-skey"]', 'req.headers.authorization']
+export const redactPaths = [
+  'req.headers["x-skey"]',
+  'req.headers.authorization',
+  // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
+  'err.rawPacket'
+]
 
 const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fastify, options) => {
   const prefix = options.prefix ?? '/auth'
@@ -53,11 +65,11 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   await fastify.register(sessionRoutes, { prefix })
   if (options.wechat !== undefined) {
     await fastify.register(wechatPlugin, { apps: options.wechat })
-    await fastify.register(wechatRoutes, { prefix })
+    await fastify.register(wechatRoutes, { prefix, rateLimit: options.rateLimit })
   }
   if (options.alipay !== undefined) {
     await fastify.register(alipayPlugin, { apps: options.alipay })
-    await fastify.register(alipayRoutes, { prefix })
+    await fastify.register(alipayRoutes, { prefix, rateLimit: options.rateLimit })
   }
 }
 
@@ -82,6 +94,8 @@ export type { LoginPluginOptions } from './plugins/login.js'
 export { defaultResolveUser } from './login/flow.js'
 export type { LoginOptions, MiniprogramLogin } from './login/flow.js'
 export { default as sessionRoutes } from './routes/session.js'
+export type { LoginRoutesOptions } from './routes/scope.js'
+export type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 export { default as wechatPlugin } from './plugins/wechat.js'
 export type { WechatPluginOptions } from './plugins/wechat.js'
 export type { WechatAppOptions } from './providers/wechat/options.js'

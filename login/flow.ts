@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
-import { CodeInvalidError, MisconfiguredError } from '../errors.js'
+import { CodeInvalidError, InternalError, MisconfiguredError } from '../errors.js'
 import { defaultUserIdOf } from '../store/session-record.js'
-import type { CodeClaims } from '../store/code-claims.js'
+import type { CodeClaims, LoginFailure } from '../store/code-claims.js'
 import type { SessionStore } from '../store/sessions.js'
 import type { AuthUser, LoginProvider, LoginResult, Provider, ResolveUser } from '../types.js'
 
@@ -32,6 +32,7 @@ export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserI
 const RESOLVE_USER_ALLOWANCE_MS = 10_000
 // Redis steps of a login: claim, confirm, the provider's record, the session.
 const STORE_STEPS = 4
+const CODE_INVALID = new CodeInvalidError('').code
 
 /** The login flow every provider shares: route → here → provider exchange → store. */
 export class LoginFlow implements MiniprogramLogin {
@@ -53,17 +54,24 @@ export class LoginFlow implements MiniprogramLogin {
     if (!provider) throw new MisconfiguredError(`no ${name} login provider is registered`)
     const appId = provider.resolveAppId(requested)
     const claim = await this.claims.claim(`${name}:${appId}`, code, this.#pendingMs(provider, appId))
-    if (!claim.claimed) return this.#replay(claim.replay)
+    if (!claim.claimed) {
+      if ('failure' in claim) {
+        const { statusCode, code, message } = claim.failure
+        throw Object.assign(new Error(message), { statusCode, code })
+      }
+      return this.#replay(claim.replay)
+    }
     try {
       const { identity, secrets, reply } = await provider.exchange(code, { appId, scope, log: request.log })
       const user = await this.resolveUser(identity, request)
       const device = request.headers['user-agent']
-      const { skey, expiresAt } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) })
+      const { skey, expiresAt, session } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) })
       const result: LoginResult = { skey, expiresAt, user, ...reply }
       await this.claims.settle(claim, JSON.stringify(result))
+      request.log.info({ provider: name, appId, sessionId: session.id, userId: session.user.id }, 'login')
       return result
     } catch (err) {
-      await this.claims.release(claim)
+      await this.claims.fail(claim, failureOf(err))
       throw err
     }
   }
@@ -78,5 +86,26 @@ export class LoginFlow implements MiniprogramLogin {
     // Logged out since: the code is spent, and its skey would be refused.
     if (await this.sessions.get(result.skey) === null) throw new CodeInvalidError('already used, and the session it gave has ended')
     return result
+  }
+}
+
+/**
+ * A failure as the other posts of the code are told it. The platform refused
+ * the code (invalid or used): refused for good. An unexpected 5xx keeps its
+ * message (which may name a database or worse) to this request's log.
+ */
+function failureOf (err: unknown): LoginFailure {
+  const { statusCode, code, message } = err as { statusCode?: unknown, code?: unknown, message?: unknown }
+  const status = typeof statusCode === 'number' && statusCode >= 400 && statusCode <= 599 ? statusCode : 500
+  const ours = typeof code === 'string' && code.startsWith('MPA_')
+  if (status >= 500 && !ours) {
+    const internal = new InternalError()
+    return { statusCode: status, code: internal.code, message: internal.message, refused: false }
+  }
+  return {
+    statusCode: status,
+    code: typeof code === 'string' ? code : '',
+    message: typeof message === 'string' ? message : '',
+    refused: code === CODE_INVALID
   }
 }

@@ -1,6 +1,7 @@
-import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { limitLogins } from '../plugins/login-rate-limit.js'
 import { Type } from 'typebox'
-import { requireDecorators } from './guards.js'
+import { routeScope, type LoginRoutesOptions } from './scope.js'
 import { LoginReply, errorReplies } from './schemas.js'
 
 const AlipayLoginBody = Type.Object({
@@ -20,12 +21,12 @@ const AlipayLoginReply = Type.Object({
 })
 
 /** POST /alipay/login: my.getAuthCode's authCode → a session. */
-const alipayRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  requireDecorators(fastify, 'alipay routes', ['alipay', 'miniprogramLogin'])
+const alipayRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
+  routeScope(fastify, 'alipay routes', ['alipay', 'miniprogramLogin'])
   const { miniprogramLogin } = fastify
-  // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
-  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
+  const loginConfig = await limitLogins(fastify, options.rateLimit)
   fastify.post('/alipay/login', {
+    config: loginConfig,
     schema: {
       summary: 'Log in with an Alipay authCode (my.getAuthCode)',
       tags: ['alipay'],

@@ -3,12 +3,15 @@ import { Type } from 'typebox'
 // Reply and body schemas shared by the route plugins. Reply schemas also act
 // as an allow-list: fast-json-stringify drops any field they do not name.
 
+// Our errors always carry all four fields. The schema requires none of them and
+// keeps extra ones: a hook of the app may answer one of these statuses with
+// its own body (a 503 for maintenance), which must pass through unchanged.
 export const ErrorReply = Type.Object({
-  statusCode: Type.Integer(),
-  code: Type.String(),
-  error: Type.String(),
-  message: Type.String()
-}, { $id: 'MpaError', description: 'Every error: a stable `code` (see the README table) and a human message.' })
+  statusCode: Type.Optional(Type.Integer()),
+  code: Type.Optional(Type.String({ description: 'Stable: MPA_* (see the README table), or the code of the plugin that answered (FST_ERR_VALIDATION…).' })),
+  error: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String())
+}, { $id: 'MpaError', additionalProperties: true, description: 'Every error: a stable `code` and a human message.' })
 
 export const User = Type.Object({
   id: Type.Union([Type.String(), Type.Number()])

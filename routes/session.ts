@@ -1,7 +1,7 @@
-import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { SessionNotFoundError } from '../errors.js'
-import { requireDecorators } from './guards.js'
+import { routeScope } from './scope.js'
 import { SessionView, User, errorReplies } from './schemas.js'
 import { SESSION_ID_PATTERN } from '../lib/skey.js'
 import type { Session } from '../types.js'
@@ -15,10 +15,8 @@ function view (session: Session, current?: boolean) {
 
 /** GET/DELETE /session and /sessions: the current session and this user's devices. */
 const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  requireDecorators(fastify, 'session routes', ['sessions', 'authenticate'])
+  routeScope(fastify, 'session routes', ['sessions', 'authenticate'])
   const sessions = fastify.sessions
-  // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
-  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
   fastify.addHook('preHandler', fastify.authenticate)
 
   fastify.get('/session', {

@@ -1,6 +1,8 @@
-import { TypeBoxValidatorCompiler, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { limitLogins } from '../plugins/login-rate-limit.js'
 import { Type } from 'typebox'
-import { requireDecorators, requireProvider } from './guards.js'
+import { requireProvider } from './guards.js'
+import { routeScope, type LoginRoutesOptions } from './scope.js'
 import { LoginReply, errorReplies } from './schemas.js'
 
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
@@ -35,14 +37,14 @@ const SESSION_ERRORS = [400, 401, 403, 503]
 const UPSTREAM_ERRORS = [429, 500, 502, 504]
 
 /** POST /wechat/login, /wechat/userinfo and /wechat/phone. */
-const wechatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  requireDecorators(fastify, 'wechat routes', ['wechat', 'miniprogramLogin', 'authenticate'])
+const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
+  routeScope(fastify, 'wechat routes', ['wechat', 'miniprogramLogin', 'authenticate'])
   const { wechat, miniprogramLogin } = fastify
-  // Bodies as sent: no type coercion (Fastify's default would turn { code: 123 } into '123').
-  fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
   const authenticated = [fastify.authenticate, requireProvider('wechat')]
 
+  const loginConfig = await limitLogins(fastify, options.rateLimit)
   fastify.post('/wechat/login', {
+    config: loginConfig,
     schema: {
       summary: 'Log in with a wx.login code',
       tags: ['wechat'],

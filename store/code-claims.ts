@@ -5,55 +5,101 @@ import { seal, unseal } from '../lib/seal.js'
 import type { RedisGateway } from './gateway.js'
 
 const PENDING = 'pending'
+const FAILED = 'failed:'
 const POLL_MS = 50
+// How long the posts that wait for a login are told its transient failure:
+// they poll every 50 ms. A post that did not wait exchanges again.
+const FAILURE_SHARED_MS = 1000
+// Claims a failed login's key for a retry, unless another post got there first.
+const RETAKE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end return false"
 
-/** A login code this instance may exchange, or the answer of the login that already did. */
+/** How a login failed, as the other posts of its code are told (no secret, no internal message). */
+export interface LoginFailure {
+  statusCode: number
+  code: string
+  message: string
+  /** The platform refused the code: it stays refused for the replay window. */
+  refused: boolean
+}
+
+export interface ClaimedCode {
+  claimed: true
+  key: string
+  code: string
+  context: string
+}
+
+/** A login code this instance may exchange, or the outcome of the login that already did. */
 export type CodeClaim =
-  | { claimed: true, key: string, code: string, context: string }
+  | ClaimedCode
   | { claimed: false, replay: string }
+  | { claimed: false, failure: LoginFailure }
 
 /**
  * At most one exchange per login code across every instance: `code:<hash>`
  * holds 'pending' while a login runs, then its answer sealed under the code
- * (only someone who has the code can read it back), for the replay window.
+ * (only someone who has the code can read it back) for the replay window, or
+ * how it failed.
  */
 export class CodeClaims {
   constructor (private readonly gateway: RedisGateway, private readonly replayWindowMs: number) {}
 
   /**
    * Claims `code` (within `context`, such as 'wechat:<appId>') for one login.
-   * When another login holds it, waits for its answer up to `pendingMs`, the
+   * When another login holds it, waits for its outcome up to `pendingMs`, the
    * longest a login may hold a code, then answers 409.
    */
   async claim (context: string, code: string, pendingMs: number): Promise<CodeClaim> {
     // The key is a hash of the code; the answer is sealed under the code itself.
     const key = this.gateway.key('code', sha256Base64url(`${context}:${code}`))
+    const claimed: ClaimedCode = { claimed: true, key, code, context }
     const waitUntil = Date.now() + pendingMs
+    let waited = false
     for (;;) {
       // The claim dies at our own deadline unless we confirm it: a claim that
       // ioredis resends after an outage (when we had long answered 503) must
       // not block the client's retry.
-      const claimed = await this.gateway.run((redis) => redis.set(key, PENDING, 'PXAT', Date.now() + this.gateway.timeoutMs, 'NX'))
-      if (claimed === 'OK') {
-        await this.gateway.run((redis) => redis.pexpire(key, pendingMs))
-        return { claimed: true, key, code, context }
+      if (await this.gateway.run((redis) => redis.set(key, PENDING, 'PXAT', Date.now() + this.gateway.timeoutMs, 'NX')) === 'OK') {
+        return this.#confirm(claimed, pendingMs)
       }
       const box = await this.gateway.run((redis) => redis.get(key))
-      const replay = box !== null && box !== PENDING ? unseal(box, code, context) : null
-      if (replay !== null) return { claimed: false, replay }
+      if (box === PENDING) {
+        waited = true
+      } else if (box?.startsWith(FAILED)) {
+        const failure = JSON.parse(box.slice(FAILED.length)) as LoginFailure
+        if (waited || failure.refused) return { claimed: false, failure }
+        // A transient failure of an earlier post: this one tries again.
+        const retaken = await this.gateway.run((redis) => redis.eval(RETAKE, 1, key, box, PENDING, String(Date.now() + this.gateway.timeoutMs)))
+        if (retaken === 'OK') return this.#confirm(claimed, pendingMs)
+        continue
+      } else if (box !== null) {
+        const replay = unseal(box, code, context)
+        if (replay !== null) return { claimed: false, replay }
+      }
       if (Date.now() >= waitUntil) throw new LoginInProgressError()
       await sleep(POLL_MS)
     }
   }
 
   /** Keeps the login's answer for replays of its code. */
-  async settle (claim: CodeClaim & { claimed: true }, answer: string): Promise<void> {
+  async settle (claim: ClaimedCode, answer: string): Promise<void> {
     const box = seal(answer, claim.code, claim.context)
     await this.gateway.run((redis) => redis.set(claim.key, box, 'PX', this.replayWindowMs, 'XX'))
   }
 
-  /** A failed login leaves no claim behind: a retry may try again. */
-  async release (claim: CodeClaim & { claimed: true }): Promise<void> {
-    await this.gateway.run((redis) => redis.del(claim.key)).catch(() => {})
+  /**
+   * Tells the other posts of the code how the login failed, instead of
+   * letting them exchange a spent code again: a refused code for the replay
+   * window, a transient failure only the posts that waited for it.
+   */
+  async fail (claim: ClaimedCode, failure: LoginFailure): Promise<void> {
+    const keepMs = failure.refused ? this.replayWindowMs : FAILURE_SHARED_MS
+    // Best effort: unwritten, the pending claim lapses on its own.
+    await this.gateway.run((redis) => redis.set(claim.key, FAILED + JSON.stringify(failure), 'PX', keepMs, 'XX')).catch(() => {})
+  }
+
+  async #confirm (claimed: ClaimedCode, pendingMs: number): Promise<ClaimedCode> {
+    await this.gateway.run((redis) => redis.pexpire(claimed.key, pendingMs))
+    return claimed
   }
 }

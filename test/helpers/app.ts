@@ -24,10 +24,10 @@ export class LogCapture {
  */
 export async function buildApp (
   redis: Redis | Cluster,
-  options: MiniprogramAuthOptions & { logs?: LogCapture } = {},
+  options: MiniprogramAuthOptions & { logs?: LogCapture, before?: (app: FastifyInstance) => Promise<void> } = {},
   addRoutes?: (app: FastifyInstance) => void
 ): Promise<FastifyInstance> {
-  const { logs, ...pluginOptions } = options
+  const { logs, before, ...pluginOptions } = options
   const logger: FastifyServerOptions['logger'] = logs
     ? {
         level: 'trace',
@@ -37,6 +37,8 @@ export async function buildApp (
       }
     : false
   const app = Fastify({ logger })
+  // Plugins and hooks of the app registered ahead of ours (an app-wide rate limit, a maintenance hook).
+  await before?.(app)
   await app.register(miniprogramAuth, { redis, ...pluginOptions })
   // The session as is: its secrets are not enumerable, so they never show here.
   app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, session: request.session }))
