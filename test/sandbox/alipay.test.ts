@@ -7,8 +7,8 @@ import { AlipayRequestError, AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk'
 import {
   bareBase64, certificateSn, createAlipaySandbox, formatChinaTime, generateRsaKeyPair, OAUTH_TOKEN, rootCertificateSn, USER_INFO_SHARE,
   type AlipaySandbox
-} from '../sandbox/alipay.js'
-import { makeCertificates } from './helpers/alipay.js'
+} from '../../sandbox/index.js'
+import { makeCertificates } from '../helpers/alipay.js'
 
 // The sandbox checked with the real alipay-sdk, the client it must satisfy.
 const APP_ID = '2021000000000001'
