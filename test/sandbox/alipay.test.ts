@@ -67,6 +67,7 @@ test('oauth.token: a verified open_id-only answer, and codes are single use', as
   t.match(verifiedErrorOf(sdk, again), { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.code-invalid' })
   t.equal(sandbox.calls(OAUTH_TOKEN), 2)
   t.equal(sandbox.calls(), 2)
+  t.same(sandbox.secrets(), [result.accessToken, result.refreshToken], 'the tokens it issued, for leak checks')
 })
 
 test('identity modes: user_id only, and both', async (t) => {
