@@ -116,7 +116,8 @@ test('a sandbox with a delayed fault closes at once', async (t) => {
   for (const outcome of await Promise.all(pending)) t.type(outcome, Error)
 })
 
-test('IPv6: the URL brackets the address', async (t) => {
+/** Whether this machine can listen on ::1. */
+async function hasIpv6Loopback (): Promise<boolean> {
   const probe = createServer()
   const available = await new Promise<boolean>((resolve) => {
     probe.once('error', () => resolve(false))
@@ -126,10 +127,11 @@ test('IPv6: the URL brackets the address', async (t) => {
     probe.close()
     await once(probe, 'close')
   }
-  if (!available) {
-    t.skip('::1 is not available on this machine (no IPv6 loopback)')
-    return
-  }
+  return available
+}
+
+const ipv6 = await hasIpv6Loopback()
+test('IPv6: the URL brackets the address', { skip: ipv6 ? false : '::1 is not available on this machine (no IPv6 loopback)' }, async (t) => {
   const server = new SandboxServer<Target, SandboxFault>('Test sandbox')
   const url = await server.listen(() => ({ body: 'v6' }), '::1')
   t.teardown(() => server.close())
