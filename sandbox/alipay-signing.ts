@@ -2,8 +2,9 @@ import { createPublicKey, createSign, createVerify, X509Certificate, type KeyObj
 import { certificateSn, generateRsaKeyPair, rootCertificateSn, toPrivateKey, toPublicKey } from './keys.js'
 
 // Alipay's RSA2 both ways: the string a request signature covers, and the
-// signed envelope every answer (error_response included) comes in. Written
-// from Alipay's documentation, not from the product or alipay-sdk's signer.
+// signed envelope every answer (error_response included) comes in.
+// Independent of alipay-sdk's signing (what the product calls) on purpose: a
+// fake that reuses the code under test cannot catch its bugs.
 
 export type Node = Record<string, unknown>
 

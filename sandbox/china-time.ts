@@ -1,7 +1,7 @@
 // Alipay reads request timestamps, and writes auth_start, as China time (GMT+8,
 // no daylight saving) whatever the caller's TZ. Independent of the product's
-// chinaTimestamp (plugins/alipay.ts) on purpose: a fake that reuses the code
-// under test cannot catch its bugs.
+// chinaTimestamp on purpose: a fake that reuses the code under test cannot
+// catch its bugs.
 
 const CHINA_OFFSET_MS = 8 * 3_600_000
 

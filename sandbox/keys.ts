@@ -1,10 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { Certificate } from '@fidm/x509'
 
-// RSA keys and certificate SNs as Alipay's tools and alipay-sdk see them. The
-// product reads keys with its own code (plugins/alipay.ts); these are
-// independent of it on purpose: a fake that reuses the code under test cannot
-// catch its bugs.
+// RSA keys and certificate SNs as Alipay's tools and alipay-sdk see them.
+// Independent of the product's own key reading on purpose: a fake that reuses
+// the code under test cannot catch its bugs.
 
 /** A new RSA 2048 key pair in the shape Alipay's key tool or openssl gives. */
 export function generateRsaKeyPair (options: { format?: 'pkcs1' | 'pkcs8', bare?: boolean } = {}): { privateKey: string, publicKey: string } {

@@ -64,6 +64,7 @@ interface PendingDelay {
   cancel: () => void
 }
 
+/** One sandbox's HTTP server and bookkeeping; its handler says what the platform answers. */
 export class SandboxServer<Target extends string, Fault extends SandboxFault> {
   url = ''
   private readonly faults = new Map<string, Array<Fault & { times: number }>>()

@@ -2,8 +2,8 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto'
 
 // A user as the sandbox knows them, and what the WeChat client gives the
 // mini-program from their data under a session_key: encrypted user data and
-// phone numbers, signed rawData. Independent of the product's decryption
-// (plugins/wechat.ts) on purpose: a fake that reuses the code under test
+// phone numbers, signed rawData. Independent of the product's AES decryption
+// and signature check on purpose: a fake that reuses the code under test
 // cannot catch its bugs.
 
 export interface WechatSandboxPhone {
