@@ -2,3 +2,6 @@
 //   import { createWechatSandbox, createAlipaySandbox } from 'fastify-miniprogram-auth/sandbox'
 export * from './wechat.js'
 export * from './alipay.js'
+export { bareBase64, certificateSn, generateRsaKeyPair, rootCertificateSn } from './keys.js'
+export { formatChinaTime } from './china-time.js'
+export type { Sandbox, SandboxFault } from './kit.js'

@@ -2,7 +2,7 @@ import tap, { test } from 'tap'
 import { AlipayRequestError, AlipaySdk } from 'alipay-sdk'
 import alipayPlugin from '../plugins/alipay.js'
 import alipayRoutes from '../routes/alipay.js'
-import { createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN } from '../sandbox/alipay.js'
+import { createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN } from '../sandbox/index.js'
 import { buildApp } from './helpers/app.js'
 import { sharedRedis, uniquePrefix } from './helpers/redis.js'
 

@@ -38,7 +38,7 @@ test('login bodies: only strings, bounded, no coercion', async (t) => {
     t.equal(form.statusCode, 415, `${url} form-encoded`)
     t.equal((await app.inject({ method: 'POST', url, payload: { appId: 'wx', [field]: 'c', extra: 1 } })).statusCode < 500, true, `${url} with extra fields`)
   }
-  t.equal(wechat.calls.jscode2session, 1, 'none of them reached WeChat (only the setup login)')
+  t.equal(wechat.calls('jscode2session'), 1, 'none of them reached WeChat (only the setup login)')
   t.equal(alipay.calls(), 0, 'none of them reached Alipay')
   for (const scope of ['auth_admin', 1, null]) {
     const res = await app.inject({ method: 'POST', url: '/auth/alipay/login', payload: { authCode: 'abc', scope } })

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { DemoExit, isLoopback, projectRoot, startDemo } from '../examples/demo/app.js'
 import { connectRedis, displayUrl } from '../examples/demo/redis.js'
-import { generateRsaKeyPair } from '../sandbox/alipay.js'
+import { generateRsaKeyPair } from '../sandbox/index.js'
 import { freePort, REDIS_URL, uniquePrefix } from './helpers/redis.js'
 
 // The documented API: every route of the plugin and of the demo. The
@@ -60,7 +60,7 @@ test('the demo serves the page, the client module and OpenAPI docs of every rout
 
   await demo.close()
   await t.rejects(fetch(`${demo.url}/`), 'the server is closed')
-  t.equal(demo.sandboxes.wechat?.calls.jscode2session, 0)
+  t.equal(demo.sandboxes.wechat?.calls('jscode2session'), 0)
   await t.rejects(fetch(`${demo.sandboxes.wechat?.url}/sns/jscode2session`), 'the WeChat sandbox is closed')
   await t.rejects(fetch(demo.sandboxes.alipay?.url ?? ''), 'the Alipay sandbox is closed')
 })

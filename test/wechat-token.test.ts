@@ -22,10 +22,10 @@ test('two instances share one access token: one upstream token call', async (t) 
   const tokens = await Promise.all([first, second, first, second].map((app) => app.wechat.accessToken()))
   t.ok(Date.now() - started >= 450, 'all of them waited for the one fetch')
   t.equal(new Set(tokens).size, 1)
-  t.equal(sandbox.calls.stable_token, 1)
+  t.equal(sandbox.calls('stable_token'), 1)
   const replies = await Promise.all([first, second, first, second].map((app, i) => phone(app, `o-share-${i}`)))
   t.same(replies.map((reply) => reply.statusCode), [200, 200, 200, 200])
-  t.equal(sandbox.calls.stable_token, 1, 'and phone numbers use it')
+  t.equal(sandbox.calls('stable_token'), 1, 'and phone numbers use it')
 })
 
 test('the token is renewed before it expires, by one instance', async (t) => {
@@ -33,10 +33,10 @@ test('the token is renewed before it expires, by one instance', async (t) => {
   const short = await WechatWorld.create(t, 'wechat-token-renewal', { accessTokenTtl: 2 })
   const [a, b] = [await short.build(), await short.build()]
   const old = await a.wechat.accessToken()
-  const before = short.sandbox.calls.stable_token
+  const before = short.sandbox.calls('stable_token')
   await sleep(1100)
   const tokens = await Promise.all([a, b, a, b].map((app) => app.wechat.accessToken()))
-  t.equal(short.sandbox.calls.stable_token - before, 1, 'one renewal for every caller of every instance')
+  t.equal(short.sandbox.calls('stable_token') - before, 1, 'one renewal for every caller of every instance')
   const renewed = await b.wechat.accessToken()
   t.not(renewed, old)
   t.ok(tokens.every((token) => token === old || token === renewed), 'meanwhile the old one, still valid, serves')
@@ -53,9 +53,9 @@ test('a token WeChat refuses gets one forced refresh and one retry', async (t) =
   })
   t.ok(((await other.body.json()) as { access_token?: string }).access_token)
   const forcedBefore = sandbox.forcedRefreshes
-  const phoneBefore = sandbox.calls.getuserphonenumber
+  const phoneBefore = sandbox.calls('getuserphonenumber')
   t.equal((await phone(second, 'o-stale')).statusCode, 200)
-  t.equal(sandbox.calls.getuserphonenumber - phoneBefore, 2, 'refused once, retried once')
+  t.equal(sandbox.calls('getuserphonenumber') - phoneBefore, 2, 'refused once, retried once')
   t.equal(sandbox.forcedRefreshes - forcedBefore, 1, 'with force_refresh')
   t.equal((await phone(first, 'o-stale-2')).statusCode, 200, 'the other instance uses the new token without refreshing again')
   t.equal(sandbox.forcedRefreshes - forcedBefore, 1)
@@ -68,10 +68,10 @@ test('a token WeChat refuses gets one forced refresh and one retry', async (t) =
   const { skey } = await world.login(first, 'o-check')
   t.equal(await first.wechat.checkSessionKey('o-check', (await first.sessions.get(skey))!.secrets.sessionKey!), true)
 
-  const refusals = sandbox.calls.getuserphonenumber
+  const refusals = sandbox.calls('getuserphonenumber')
   sandbox.fail('getuserphonenumber', { errcode: 40001, times: 2 })
   t.match((await phone(first, 'o-refused')).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR', message: /errcode 40001/ })
-  t.equal(sandbox.calls.getuserphonenumber - refusals, 2, 'no second refresh')
+  t.equal(sandbox.calls('getuserphonenumber') - refusals, 2, 'no second refresh')
 })
 
 test('getuserphonenumber errcodes', async (t) => {

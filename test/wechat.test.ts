@@ -80,13 +80,13 @@ test('real upstream refusals: a used code, a wrong secret, an unknown appid', as
 })
 
 test('system busy (-1): one retry, never two', async (t) => {
-  const before = sandbox.calls.jscode2session
+  const before = sandbox.calls('jscode2session')
   sandbox.fail('jscode2session', { errcode: -1 })
   t.equal((await world.login(app, 'o-busy')).statusCode, 200, 'the retry succeeds')
-  t.equal(sandbox.calls.jscode2session - before, 2)
+  t.equal(sandbox.calls('jscode2session') - before, 2)
   sandbox.fail('jscode2session', { errcode: -1, times: 2 })
   t.match((await world.login(app, 'o-busy')).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR', message: /errcode -1/ })
-  t.equal(sandbox.calls.jscode2session - before, 4, 'exactly one retry')
+  t.equal(sandbox.calls('jscode2session') - before, 4, 'exactly one retry')
 })
 
 test('timeout → 504, within the configured timeout; the code is spent all the same', async (t) => {
@@ -135,13 +135,13 @@ test('several mini-programs: the body\'s appId picks one, the first is the defau
 })
 
 test('a retried code gets the same answer with one upstream call, also concurrently on two instances', async (t) => {
-  const before = sandbox.calls.jscode2session
+  const before = sandbox.calls('jscode2session')
   const code = sandbox.issueCode({ openId: 'o-retry' })
   const first = await world.post(app, '/auth/wechat/login', { code })
   const again = await world.post(app, '/auth/wechat/login', { code })
   t.equal(again.statusCode, 200)
   t.same(again.json, first.json, 'the same skey, not a 401')
-  t.equal(sandbox.calls.jscode2session - before, 1)
+  t.equal(sandbox.calls('jscode2session') - before, 1)
 
   const second = await world.build()
   const concurrent = sandbox.issueCode({ openId: 'o-concurrent' })
@@ -153,7 +153,7 @@ test('a retried code gets the same answer with one upstream call, also concurren
   t.equal(a.statusCode, 200)
   t.equal(b.statusCode, 200)
   t.equal(a.json.skey, b.json.skey)
-  t.equal(sandbox.calls.jscode2session - before, 2, 'one upstream call for the two posts')
+  t.equal(sandbox.calls('jscode2session') - before, 2, 'one upstream call for the two posts')
   t.equal((await world.call(second, 'GET', '/me', undefined, a.json.skey)).statusCode, 200)
 
   // A failed exchange leaves nothing behind: the client may retry after a 5xx.

@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
+import { freePort, probeRedis, RedisProcess, RedisServerMissing } from '../../tools/redis-server.js'
 
 /** A failure the demo explains in one paragraph instead of a stack trace. */
 export class DemoExit extends Error {}
@@ -36,45 +34,16 @@ export function displayUrl (url: string): string {
   }
 }
 
-/** Null when Redis answers PING at the URL, else why not. */
-async function probe (url: string): Promise<string | null> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  client.on('error', () => {}) // the failure is reported by connect() below
-  try {
-    await client.connect()
-    await client.ping()
-    return null
-  } catch (err) {
-    return (err as Error).message
-  } finally {
-    client.disconnect()
-  }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
-
 /** A redis-server of our own on a free loopback port, without persistence; null when the command is missing. */
-async function startPrivateRedis (command: string): Promise<{ url: string, child: ChildProcess } | null> {
-  const port = await freePort()
-  const child = spawn(command, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  const started = await new Promise<boolean>((resolve) => {
-    child.once('spawn', () => resolve(true))
-    child.once('error', () => resolve(false)) // ENOENT: not on the PATH
-  })
-  if (!started) return null
-  const url = `redis://127.0.0.1:${port}`
-  for (let attempt = 0; attempt < 100 && child.exitCode === null; attempt++) {
-    if (await probe(url) === null) return { url, child }
-    await new Promise((resolve) => setTimeout(resolve, 50))
+async function startPrivateRedis (command: string): Promise<RedisProcess | null> {
+  const server = new RedisProcess(await freePort(), [], command)
+  try {
+    await server.start()
+    return server
+  } catch (err) {
+    if (err instanceof RedisServerMissing) return null
+    throw new DemoExit(`${command} was found on the PATH but did not start answering on port ${server.port}. ${HOW_TO_GET_REDIS}`)
   }
-  child.kill('SIGKILL')
-  throw new DemoExit(`${command} was found on the PATH but did not start answering on port ${port}. ${HOW_TO_GET_REDIS}`)
 }
 
 /**
@@ -83,7 +52,7 @@ async function startPrivateRedis (command: string): Promise<{ url: string, child
  */
 export async function connectRedis (choice: RedisChoice = {}): Promise<RedisConnection> {
   if (choice.url) {
-    const failure = await probe(choice.url)
+    const failure = await probeRedis(choice.url)
     if (failure !== null) {
       throw new DemoExit(`REDIS_URL is ${displayUrl(choice.url)} but no Redis answers there (${failure}). ` +
         'Start Redis there, fix REDIS_URL, or unset it: the demo then uses 127.0.0.1:6379 or starts its own redis-server.')
@@ -91,19 +60,16 @@ export async function connectRedis (choice: RedisChoice = {}): Promise<RedisConn
     return connected(choice.url, `Redis at ${displayUrl(choice.url)} (REDIS_URL)`)
   }
   const defaultUrl = choice.defaultUrl ?? 'redis://127.0.0.1:6379'
-  if (await probe(defaultUrl) === null) return connected(defaultUrl, `Redis at ${displayUrl(defaultUrl)}`)
+  if (await probeRedis(defaultUrl) === null) return connected(defaultUrl, `Redis at ${displayUrl(defaultUrl)}`)
 
   const command = choice.redisServer ?? 'redis-server'
   const started = await startPrivateRedis(command)
   if (started === null) {
     throw new DemoExit(`The demo needs Redis: nothing answers at ${displayUrl(defaultUrl)} and there is no ${command} on the PATH to start one. ${HOW_TO_GET_REDIS}`)
   }
-  const { url, child } = started
-  return connected(url, `a private redis-server at ${url} (nothing answered at ${displayUrl(defaultUrl)}; no persistence, it stops with the demo)`, async () => {
-    if (child.exitCode !== null) return
-    child.kill('SIGTERM')
-    await once(child, 'exit')
-  })
+  const { url } = started
+  return connected(url, `a private redis-server at ${url} (nothing answered at ${displayUrl(defaultUrl)}; no persistence, it stops with the demo)`,
+    () => started.stop('SIGTERM'))
 }
 
 function connected (url: string, description: string, stop?: () => Promise<void>): RedisConnection {

@@ -37,12 +37,12 @@ test('the login rate limit: per client, shared by every instance, 429 MPA_RATE_L
   const { apps: [a, b], post, wechat } = await world(t, { rateLimit: { max: 3, timeWindow: '1m' } })
   const answers = [await post(a, 'random-1'), await post(b, 'random-2'), await post(a, 'random-3')]
   t.same(answers.map((res) => res.statusCode), [401, 401, 401], 'three refused codes, each asked upstream')
-  t.equal(wechat.calls.jscode2session, 3)
+  t.equal(wechat.calls('jscode2session'), 3)
   const limited = await post(b, 'random-4')
   t.equal(limited.statusCode, 429, 'the fourth, on the other instance')
   t.equal(limited.json().code, 'MPA_RATE_LIMITED')
   t.ok(Number(limited.headers['retry-after']) > 0 && Number(limited.headers['retry-after']) <= 60, 'Retry-After in seconds')
-  t.equal(wechat.calls.jscode2session, 3, 'and the platform was not asked')
+  t.equal(wechat.calls('jscode2session'), 3, 'and the platform was not asked')
   const other = await post(a, 'random-5', { 'x-forwarded-for': '203.0.113.9' })
   t.equal(other.statusCode, 429, 'without trustProxy, X-Forwarded-For does not make another client')
   t.equal((await a.inject({ url: '/auth/session' })).statusCode, 401, 'routes other than the logins are not limited')
@@ -87,7 +87,7 @@ test('a refused code is remembered for the replay window: the same 401 on every 
   t.equal(first.json().code, 'MPA_CODE_INVALID')
   const again = await Promise.all([post(a, 'never-issued'), post(b, 'never-issued')])
   t.same(again.map((res) => res.json()), [first.json(), first.json()], 'the same answer')
-  t.equal(wechat.calls.jscode2session, 1, 'one upstream call in all')
+  t.equal(wechat.calls('jscode2session'), 1, 'one upstream call in all')
 
   const code = wechat.issueCode({ openId: 'oFlood000000000000000000001' })
   t.equal((await post(a, code)).statusCode, 200)
@@ -102,7 +102,7 @@ test('fifty concurrent posts of one invalid code: one upstream call, fifty 401s'
   const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => post(i % 2 ? a : b, 'spent-code')))
   t.same([...new Set(replies.map((res) => res.statusCode))], [401])
   t.same([...new Set(replies.map((res) => res.json().code))], ['MPA_CODE_INVALID'])
-  t.equal(wechat.calls.jscode2session, 1)
+  t.equal(wechat.calls('jscode2session'), 1)
 })
 
 test('a transient failure goes to the posts that waited for it, and is not remembered', async (t) => {
@@ -111,10 +111,10 @@ test('a transient failure goes to the posts that waited for it, and is not remem
   const code = wechat.issueCode({ openId: 'oFlood000000000000000000002' })
   const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => post(i % 2 ? a : b, code)))
   t.same([...new Set(replies.map((res) => res.statusCode))], [502], 'every waiting post gets the failure')
-  t.equal(wechat.calls.jscode2session, 1, 'not a second upstream call with a spent code')
+  t.equal(wechat.calls('jscode2session'), 1, 'not a second upstream call with a spent code')
   const retry = await post(a, code)
   t.equal(retry.statusCode, 200, 'a retry after the failure exchanges again')
-  t.equal(wechat.calls.jscode2session, 2)
+  t.equal(wechat.calls('jscode2session'), 2)
 })
 
 test('bodies beyond 32 KiB: 413 on every route, before any work', async (t) => {
@@ -128,7 +128,7 @@ test('bodies beyond 32 KiB: 413 on every route, before any work', async (t) => {
   }
   const near = JSON.stringify({ code: 'y'.repeat(20_000) })
   t.equal((await a.inject({ method: 'POST', url: '/auth/wechat/login', payload: near, headers: { 'content-type': 'application/json' } })).statusCode, 400, '20 KiB is read (and refused by the schema)')
-  t.equal(wechat.calls.jscode2session, 0)
+  t.equal(wechat.calls('jscode2session'), 0)
 })
 
 test('the rate limit with Redis frozen: 503 at the store deadline, not a hang', async (t) => {
@@ -151,5 +151,5 @@ test('the rate limit with Redis frozen: 503 at the store deadline, not a hang', 
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'MPA_STORE_UNAVAILABLE')
   t.ok(Date.now() - started < 2000, 'within the store deadline')
-  t.equal(platforms.wechat.calls.jscode2session, 1, 'the frozen one never reached the platform')
+  t.equal(platforms.wechat.calls('jscode2session'), 1, 'the frozen one never reached the platform')
 })

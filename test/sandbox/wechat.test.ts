@@ -1,8 +1,8 @@
 import { test, type Test } from 'tap'
 import { createDecipheriv, createHash, createHmac } from 'node:crypto'
 import { request } from 'undici'
-import { createWechatSandbox, encryptData, signRawData, type WechatSandbox } from '../sandbox/wechat.js'
-import { VECTOR } from './helpers/wechat.js'
+import { createWechatSandbox, encryptData, signRawData, type WechatSandbox } from '../../sandbox/wechat.js'
+import { VECTOR } from '../helpers/wechat.js'
 
 const APP = 'wx0123456789abcdef'
 const SECRET = 'sandbox-test-secret-0123456789ab'
@@ -81,7 +81,7 @@ test('jscode2session: single-use codes that expire after 5 minutes, unionid only
   t.equal((await code2session(sandbox, 'no-such-code')).json.errcode, 40029, 'an unknown code')
   const unencoded = await request(`${sandbox.url}/sns/jscode2session?appid=${APP}&secret=${SECRET}&grant_type=authorization_code&js_code=${sandbox.issueCode({ openId: 'o-dan' })}`)
   t.equal((await unencoded.body.json() as { errcode: number }).errcode, 40029, 'a code sent without URL encoding is mangled')
-  t.equal(sandbox.calls.jscode2session, 7)
+  t.equal(sandbox.calls('jscode2session'), 7)
 })
 
 test('jscode2session: app credentials', async (t) => {
@@ -131,7 +131,7 @@ test('stable_token: the same token while valid, a new one near expiry or when fo
   t.equal(sandbox.forcedRefreshes, 1)
   t.equal((await stableToken(sandbox, { secret: 'wrong' })).json.errcode, 40125)
   t.equal((await answer(sandbox, 'POST', '/cgi-bin/stable_token', { appid: APP, secret: SECRET })).json.errcode, 40002)
-  t.equal(sandbox.calls.stable_token, 6)
+  t.equal(sandbox.calls('stable_token'), 6)
 })
 
 test('cgi-bin/token: each call replaces the previous token, which lives 5 more minutes; stable tokens are unaffected', async (t) => {
@@ -148,7 +148,7 @@ test('cgi-bin/token: each call replaces the previous token, which lives 5 more m
   t.equal((await checkSession(sandbox, second, 'o-alice', key)).json.errcode, 0)
   t.equal((await checkSession(sandbox, stable, 'o-alice', key)).json.errcode, 0)
   t.equal((await answer(sandbox, 'GET', '/wxa/checksession', { openid: 'o-alice' })).json.errcode, 41001)
-  t.equal(sandbox.calls.token, 2)
+  t.equal(sandbox.calls('token'), 2)
 })
 
 test('getuserphonenumber and the encrypted payloads the client gets', async (t) => {
@@ -207,7 +207,7 @@ test('fault injection per endpoint, counted like any call', async (t) => {
   const started = Date.now()
   t.ok((await stableToken(sandbox)).json.access_token)
   t.ok(Date.now() - started >= 140, 'delayed')
-  t.equal(sandbox.calls.stable_token, 5)
+  t.equal(sandbox.calls('stable_token'), 5)
 
   sandbox.fail('checksession', { errcode: 40001, times: Infinity })
   sandbox.clearFaults()

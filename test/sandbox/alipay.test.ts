@@ -7,8 +7,8 @@ import { AlipayRequestError, AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk'
 import {
   bareBase64, certificateSn, createAlipaySandbox, formatChinaTime, generateRsaKeyPair, OAUTH_TOKEN, rootCertificateSn, USER_INFO_SHARE,
   type AlipaySandbox
-} from '../sandbox/alipay.js'
-import { makeCertificates } from './helpers/alipay.js'
+} from '../../sandbox/index.js'
+import { makeCertificates } from '../helpers/alipay.js'
 
 // The sandbox checked with the real alipay-sdk, the client it must satisfy.
 const APP_ID = '2021000000000001'
@@ -67,6 +67,7 @@ test('oauth.token: a verified open_id-only answer, and codes are single use', as
   t.match(verifiedErrorOf(sdk, again), { code: '40002', msg: 'Invalid Arguments', sub_code: 'isv.code-invalid' })
   t.equal(sandbox.calls(OAUTH_TOKEN), 2)
   t.equal(sandbox.calls(), 2)
+  t.same(sandbox.secrets(), [result.accessToken, result.refreshToken], 'the tokens it issued, for leak checks')
 })
 
 test('identity modes: user_id only, and both', async (t) => {

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto'
+import type { WechatState } from './wechat-state.js'
+
+// WeChat's endpoints and how it answers: the checks each endpoint makes in
+// WeChat's order, and errcodes with WeChat's errmsg texts.
+
+export type WechatSandboxEndpoint = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'checksession'
+
+export const ROUTES: Record<string, WechatSandboxEndpoint> = {
+  'GET /sns/jscode2session': 'jscode2session',
+  'GET /cgi-bin/token': 'token',
+  'POST /cgi-bin/stable_token': 'stable_token',
+  'POST /wxa/business/getuserphonenumber': 'getuserphonenumber',
+  'GET /wxa/checksession': 'checksession'
+}
+
+export const ENDPOINTS: readonly WechatSandboxEndpoint[] = Object.values(ROUTES)
+
+const ERRMSG: Record<number, string> = {
+  [-1]: 'system error',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  40002: 'invalid grant_type',
+  40003: 'invalid openid',
+  40013: 'invalid appid',
+  40029: 'invalid code',
+  40125: 'invalid appsecret',
+  40163: 'code been used',
+  40226: 'code blocked',
+  41001: 'access_token missing',
+  41002: 'appid missing',
+  41008: 'missing code',
+  42001: 'access_token expired',
+  45011: 'api minute-quota reach limit mustslower retry next minute',
+  47001: 'data format error',
+  87009: 'invalid signature'
+}
+
+/** The JSON body WeChat answers with, always with HTTP 200. */
+export type WechatAnswer = Record<string, unknown>
+
+function rid (): string {
+  return [4, 4, 4].map((n) => randomBytes(n).toString('hex')).join('-')
+}
+
+/** An error answer: WeChat's errmsg for the errcode, with a request id as WeChat appends. */
+export function errorAnswer (errcode: number, errmsg = ERRMSG[errcode] ?? 'sandbox fault'): WechatAnswer {
+  return { errcode, errmsg: `${errmsg}, rid: ${rid()}` }
+}
+
+type Handler = (query: URLSearchParams, body: Record<string, unknown>) => WechatAnswer
+
+function handlers (state: WechatState): Record<WechatSandboxEndpoint, Handler> {
+  /** The error for an app request (bad credentials or grant type), or null. */
+  function appRequestError (appId: unknown, secret: unknown, grantType: unknown, expected: string): WechatAnswer | null {
+    const refused = state.credentialsError(appId, secret)
+    if (refused !== null) return errorAnswer(refused)
+    return grantType === expected ? null : errorAnswer(40002)
+  }
+
+  return {
+    jscode2session (query) {
+      const appId = query.get('appid')
+      const refused = appRequestError(appId, query.get('secret'), query.get('grant_type'), 'authorization_code')
+      if (refused) return refused
+      const session = state.exchangeCode(query.get('js_code'), appId!)
+      return typeof session === 'number' ? errorAnswer(session) : session
+    },
+
+    token (query) {
+      const appId = query.get('appid')
+      return appRequestError(appId, query.get('secret'), query.get('grant_type'), 'client_credential') ??
+        { ...state.classicToken(appId!) }
+    },
+
+    stable_token (_query, body) {
+      return appRequestError(body.appid, body.secret, body.grant_type, 'client_credential') ??
+        { ...state.stableToken(body.appid as string, body.force_refresh === true) }
+    },
+
+    getuserphonenumber (query, body) {
+      const appId = state.tokenApp(query.get('access_token'))
+      if (typeof appId === 'number') return errorAnswer(appId)
+      const phoneInfo = state.redeemPhoneCode(body.code, appId)
+      return typeof phoneInfo === 'number' ? errorAnswer(phoneInfo) : { errcode: 0, errmsg: 'ok', phone_info: phoneInfo }
+    },
+
+    checksession (query) {
+      const appId = state.tokenApp(query.get('access_token'))
+      if (typeof appId === 'number') return errorAnswer(appId)
+      const errcode = state.checkSession(appId, query.get('openid') ?? '', query.get('sig_method'), query.get('signature'))
+      return errcode === 0 ? { errcode: 0, errmsg: 'ok' } : errorAnswer(errcode)
+    }
+  }
+}
+
+/** Answers requests to the endpoints from the state. */
+export function wechatRoutes (state: WechatState): (endpoint: WechatSandboxEndpoint, method: string, url: URL, text: string) => WechatAnswer {
+  const byEndpoint = handlers(state)
+  return (endpoint, method, url, text) => {
+    let body: unknown = {}
+    try {
+      body = method === 'POST' ? JSON.parse(text) : {}
+    } catch {
+      return errorAnswer(47001) // WeChat's answer to a body that is not JSON
+    }
+    return typeof body === 'object' && body !== null ? byEndpoint[endpoint](url.searchParams, body as Record<string, unknown>) : errorAnswer(47001)
+  }
+}
