@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
+import { evictionPolicies } from '../store/eviction-policy.js'
 import { RedisGateway } from '../store/gateway.js'
 import { SessionStore, type SessionStoreOptions } from '../store/sessions.js'
 
@@ -27,8 +28,20 @@ const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify
   }
   const store = new SessionStore(redis, options)
   store.onBackgroundError = (err) => fastify.log.warn({ err }, 'session renewal failed')
+  const gateway = new RedisGateway(redis, store.keyPrefix, store.storeTimeoutMs)
   fastify.decorate('sessions', store)
-  fastify.decorate(kGateway, new RedisGateway(redis, store.keyPrefix, store.storeTimeoutMs))
+  fastify.decorate(kGateway, gateway)
+  // Every key we write has a TTL, so any policy but noeviction may evict the
+  // per-user indexes first: "log out everywhere" would then miss live sessions.
+  fastify.addHook('onReady', async () => {
+    for (const { node, policy } of await evictionPolicies(gateway)) {
+      if (policy === null) {
+        fastify.log.debug({ node }, 'cannot read Redis maxmemory-policy (CONFIG not allowed here): make sure it is noeviction')
+      } else if (policy !== 'noeviction') {
+        fastify.log.warn({ node, policy }, `Redis maxmemory-policy is ${policy}: under memory pressure Redis evicts session indexes first, and logging out everywhere then misses live sessions. Set maxmemory-policy to noeviction (README, Operations)`)
+      }
+    }
+  })
 }
 
 export default fp(sessionsPlugin, {

@@ -22,6 +22,15 @@ export interface SessionStoreOptions extends SessionOptions {
 }
 
 const STALE_SLACK_MS = 5000
+// Adds a session to its user's index and makes the index live at least as
+// long as the session may: never shorter, so an instance with a smaller
+// maxAge (a rolling deploy that lowers it) cannot let the sessions of a
+// longer one escape revoke-all.
+const INDEX_SESSION = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+`
 
 /**
  * Sessions in Redis: `s:<id>` is the session record (a hash with a TTL), and
@@ -66,7 +75,7 @@ export class SessionStore {
     await this.#gateway.run(async (redis, checkpoint) => {
       // Index first: a session that exists is always indexed, so revoke-all
       // cannot miss it.
-      resultsOf(await redis.multi().zadd(indexKey, createdAt, id).pexpire(indexKey, this.maxAgeMs).exec())
+      await redis.eval(INDEX_SESSION, 1, indexKey, String(createdAt), id, String(this.maxAgeMs))
       checkpoint()
       resultsOf(await redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
       await this.#enforceCap(uid)
@@ -89,7 +98,8 @@ export class SessionStore {
     // Renew at most once per half TTL: only when renewing would push the expiry
     // out by half a TTL or more. Near the absolute expiry nothing is gained, so
     // nothing is written.
-    let expiresAt = now + pttl
+    // Never past the absolute expiry, whatever the clock did between Redis and here.
+    let expiresAt = Math.min(now + pttl, absoluteExpiresAt)
     const target = Math.min(this.ttlMs, absoluteExpiresAt - now)
     if (target - pttl >= this.ttlMs / 2) {
       expiresAt = now + target
@@ -100,7 +110,9 @@ export class SessionStore {
         this.#renewing.add(id)
         this.#gateway.redis.pexpire(this.#sessionKey(id), target)
           .catch(this.onBackgroundError)
-          .finally(() => this.#renewing.delete(id))
+          // Readers whose HGETALL+PTTL left before the renewal landed still
+          // see the old TTL: they may arrive up to a store timeout later.
+          .finally(() => setTimeout(() => this.#renewing.delete(id), this.storeTimeoutMs).unref())
       }
     }
     return decodeSession(id, fields, expiresAt)
@@ -161,7 +173,7 @@ export class SessionStore {
       return entries
         .flatMap(({ id }, i) => {
           const live = found[i]
-          return live ? [decodeSession(id, live.fields, now + live.pttl)] : []
+          return live ? [decodeSession(id, live.fields, Math.min(now + live.pttl, absoluteExpiryOf(live.fields)))] : []
         })
         .sort((a, b) => b.createdAt - a.createdAt)
     })

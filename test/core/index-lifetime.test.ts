@@ -1,0 +1,48 @@
+import { test } from 'tap'
+import { SessionStore, type Identity } from '../../index.js'
+import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
+
+const DAY_MS = 86_400_000
+const identity: Identity = { provider: 'wechat', appId: 'wx-lifetime', openId: 'o-lifetime' }
+
+test('two instances with different maxAge (a rolling deploy that lowers it): the index never shrinks', async (t) => {
+  const redis = sharedRedis()
+  const keyPrefix = uniquePrefix('index-lifetime')
+  t.teardown(async () => {
+    const keys = await redis.keys(`${keyPrefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+  const before = new SessionStore(redis, { keyPrefix, maxAge: '30d' })
+  const after = new SessionStore(redis, { keyPrefix, ttl: '1d', maxAge: '1d' })
+  const old = await before.create(identity, { user: { id: 'u-1' } })
+  const young = await after.create(identity, { user: { id: 'u-1' } })
+  const indexTtl = await redis.pttl(`${keyPrefix}u:u-1`)
+  t.ok(indexTtl > 29 * DAY_MS, `the index lives as long as the 30-day session (${Math.round(indexTtl / DAY_MS)} days)`)
+  await before.create(identity, { user: { id: 'u-1' } })
+  t.ok(await redis.pttl(`${keyPrefix}u:u-1`) > 29 * DAY_MS, 'and a later login of the longer instance keeps it so')
+  t.equal(await after.revokeUser('u-1'), 3, 'log out everywhere from the new instance ends the old sessions too')
+  t.equal(await before.get(old.skey), null)
+  t.equal(await after.get(young.skey), null)
+})
+
+test('the reported expiry never passes the absolute expiry', async (t) => {
+  const redis = sharedRedis()
+  const keyPrefix = uniquePrefix('abs-clamp')
+  t.teardown(async () => {
+    const keys = await redis.keys(`${keyPrefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+  // An idle TTL longer than what is left of the absolute lifetime: Redis
+  // holds the key longer than the session may live.
+  const store = new SessionStore(redis, { keyPrefix, ttl: '1h', maxAge: '1h' })
+  const { skey, session } = await store.create(identity, { user: { id: 'u-2' } })
+  await redis.pexpire(`${keyPrefix}s:${session.id}`, 2 * 3_600_000)
+  for (let i = 0; i < 20; i++) {
+    const read = (await store.get(skey))!
+    t.ok(read.expiresAt <= read.absoluteExpiresAt, `read ${i}: expiresAt ${read.expiresAt} ≤ absoluteExpiresAt ${read.absoluteExpiresAt}`)
+  }
+  const [listed] = await store.list('u-2')
+  t.ok(listed!.expiresAt <= listed!.absoluteExpiresAt, 'in the device list too')
+})
