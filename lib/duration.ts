@@ -6,13 +6,18 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  */
 export function parseDuration (value: unknown, option: string): number {
   // Whole milliseconds, rounded up: Redis PX and PEXPIRE take integers only.
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return Math.ceil(value * 1000)
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return wholeMs(value * 1000)
   if (typeof value === 'string') {
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim())
     if (match) {
-      const ms = Math.ceil(Number(match[1]) * UNIT_MS[match[2] as string]!)
+      const ms = wholeMs(Number(match[1]) * UNIT_MS[match[2] as string]!)
       if (ms > 0) return ms
     }
   }
   throw new TypeError(`${option} must be a positive number of seconds or a string like '30m', '12h' or '7d' (got ${JSON.stringify(value)})`)
+}
+
+/** Rounded up, but not past a float error: 4.03 × 1000 is 4030.000000000001, which is 4030 ms. */
+function wholeMs (ms: number): number {
+  return Math.ceil(ms - 1e-6)
 }

@@ -33,8 +33,10 @@ export function errcodeOf (reply: WechatReply): number {
  */
 export function errcodeError (appId: string, endpoint: string, reply: WechatReply, secrets: string[]): { error: FastifyError, errmsg: string, fix?: string } {
   const errcode = errcodeOf(reply)
-  let errmsg = typeof reply.errmsg === 'string' ? reply.errmsg.slice(0, 200) : ''
+  // Scrubbed before it is cut short: a secret cut in two would survive in part.
+  let errmsg = typeof reply.errmsg === 'string' ? reply.errmsg : ''
   for (const secret of secrets) errmsg = errmsg.replaceAll(secret, '[redacted]')
+  errmsg = errmsg.slice(0, 200)
   const detail = `${endpoint} errcode ${Number.isNaN(errcode) ? JSON.stringify(reply.errcode) : errcode}${errmsg ? `: ${errmsg}` : ''}`
   switch (errcode) {
     case 40029:

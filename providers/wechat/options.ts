@@ -41,7 +41,7 @@ export function wechatAppsOf (apps: WechatAppOptions | WechatAppOptions[] | unde
     } catch {
       throw new TypeError(`${name('baseUrl')} must be an http(s) URL (got ${JSON.stringify(baseUrl)})`)
     }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username) {
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
       throw new TypeError(`${name('baseUrl')} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
     }
     const timeoutMs = parseDuration(timeout ?? '5s', name('timeout'))

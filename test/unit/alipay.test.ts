@@ -7,7 +7,7 @@ import { parsePrivateKey, parsePublicKey } from '../../providers/alipay/keys.js'
 import { alipayAppOf, type AlipayApp, type AlipayAppOptions } from '../../providers/alipay/options.js'
 import { CERTIFICATE_PROBLEM, errorForNode } from '../../providers/alipay/sub-codes.js'
 // The sandbox computes certificate SNs its own way (docs/architecture.md: independent of the product code).
-import { certificateSn, rootCertificateSn } from '../../sandbox/alipay.js'
+import { certificateSn, rootCertificateSn } from '../../sandbox/index.js'
 import { makeCertificates } from '../helpers/alipay.js'
 
 // Alipay's error table, key parsing and option checks, without a gateway:

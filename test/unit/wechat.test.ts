@@ -6,10 +6,6 @@ import { wechatAppsOf, type WechatAppOptions } from '../../providers/wechat/opti
 // encryptData and signRawData are WeChat's client side, written separately.
 import { encryptData, signRawData } from '../../sandbox/wechat.js'
 
-// A test that pins a product bug found by this tier: a todo until the bug is
-// fixed. MPA_KNOWN_BUGS=1 runs it as a plain test, to see it fail (or pass, once fixed).
-const knownBug = (reason: string) => ({ todo: process.env.MPA_KNOWN_BUGS ? false : reason })
-
 // WeChat's published sample (the WXBizDataCrypt demos of the mini-program
 // "open data" docs): this key and iv turn this plaintext into this ciphertext.
 // Copied from test/helpers/wechat.ts, which cannot be imported here: it
@@ -186,7 +182,7 @@ test('errcodeError: secrets are scrubbed from errmsg, everywhere it goes', async
   }
 })
 
-test('errcodeError: a secret cut in two by the 200-character limit is still scrubbed', knownBug('errcodeError cuts errmsg to 200 characters before scrubbing, so a secret straddling the cut survives in part (into the 502 reply message too)'), async (t) => {
+test('errcodeError: a secret cut in two by the 200-character limit is still scrubbed', async (t) => {
   const appSecret = '0123456789abcdef0123456789abcdef'
   const errmsg = 'x'.repeat(185) + appSecret
   const { error, errmsg: scrubbed } = errcodeError('wx1', 'sns/jscode2session', { errcode: 61234, errmsg }, [appSecret])
@@ -251,6 +247,6 @@ test('wechatAppsOf: refusals name the option, and never echo a secret', async (t
   }
 })
 
-test('wechatAppsOf: a baseUrl with only a password is refused like any credentials', knownBug('the credentials check reads url.username only: https://:pw@host passes and the password is silently dropped'), async (t) => {
+test('wechatAppsOf: a baseUrl with only a password is refused like any credentials', async (t) => {
   t.throws(() => wechatAppsOf({ ...GOOD, baseUrl: 'https://:pw@example.com' }), { message: /^wechat\.baseUrl must be .*credentials/ })
 })
