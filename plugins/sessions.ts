@@ -26,8 +26,12 @@ const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify
   if (!redis || typeof (redis as Redis).pipeline !== 'function') {
     throw new TypeError('redis: pass an ioredis Redis or Cluster instance as options.redis, or register @fastify/redis first')
   }
-  const store = new SessionStore(redis, options)
-  store.onBackgroundError = (err) => fastify.log.warn({ err }, 'session renewal failed')
+  // The session cache is on unless the app says `cache: false`.
+  const store = new SessionStore(redis, { ...options, cache: options.cache ?? {} })
+  const log = fastify.log.child({ plugin: 'mpa-sessions' })
+  store.log = log
+  store.onBackgroundError = (err) => log.warn({ err }, 'session renewal failed')
+  fastify.addHook('onClose', async () => store.close())
   const gateway = new RedisGateway(redis, store.keyPrefix, store.storeTimeoutMs)
   fastify.decorate('sessions', store)
   fastify.decorate(kGateway, gateway)

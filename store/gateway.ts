@@ -5,12 +5,25 @@ import { StoreUnavailableError } from '../errors.js'
 // offline queue and run when Redis is back, long after we answered 503.
 // (A client still connecting for the first time is given its chance.)
 const LOST_STATUS = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
+// How often the deadlines of work in flight are checked: a late answer is
+// abandoned within this much of its deadline.
+const SWEEP_MS = 25
+
+interface InFlight {
+  deadline: number
+  abandoned: boolean
+  reject: (err: Error) => void
+}
 
 /**
  * The one door to Redis: every store module sends its commands through it, so
  * each gets the key prefix, the deadline and the lost-connection guard.
  */
 export class RedisGateway {
+  // In start order, which is deadline order: every call has the same timeout.
+  readonly #inFlight = new Set<InFlight>()
+  #sweeper: NodeJS.Timeout | null = null
+
   constructor (
     readonly redis: Redis | Cluster,
     readonly keyPrefix: string,
@@ -29,36 +42,50 @@ export class RedisGateway {
    * its connection gets no command at all: ioredis would queue it and send it
    * when Redis is back, long after we answered. Multi-step work calls
    * `checkpoint()` between steps, so what was abandoned at the deadline goes
-   * no further.
+   * no further. One shared timer checks every deadline, not one timer a call.
    */
-  async run<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
-    if (LOST_STATUS.has(this.redis.status)) throw new StoreUnavailableError()
-    let abandoned = false
-    const checkpoint = () => {
-      if (abandoned) throw new StoreUnavailableError()
-    }
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        abandoned = true
-        reject(new StoreUnavailableError())
-      }, this.timeoutMs)
-    })
-    const running = (async () => work(this.redis, checkpoint))()
-    try {
-      return await Promise.race([running, deadline])
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) {
-        running.catch(() => {}) // the late answer or failure of abandoned work is of no use
-        throw err
+  run<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
+    if (LOST_STATUS.has(this.redis.status)) return Promise.reject(new StoreUnavailableError())
+    return new Promise<T>((resolve, reject) => {
+      const call: InFlight = { deadline: Date.now() + this.timeoutMs, abandoned: false, reject }
+      this.#inFlight.add(call)
+      this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(SWEEP_MS, this.timeoutMs)).unref()
+      const checkpoint = () => {
+        if (call.abandoned) throw new StoreUnavailableError()
       }
-      // Errors of our own (already with a status) pass; Redis errors become 503.
-      if (typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err
-      throw new StoreUnavailableError({ cause: err })
-    } finally {
-      clearTimeout(timer)
+      let running: Promise<T>
+      try {
+        running = work(this.redis, checkpoint)
+      } catch (err) {
+        running = Promise.reject(err)
+      }
+      running.then(
+        (value) => { if (this.#inFlight.delete(call)) resolve(value) },
+        // The late failure of abandoned work is of no use: it was answered already.
+        (err: unknown) => { if (this.#inFlight.delete(call)) reject(storeErrorOf(err)) }
+      )
+    })
+  }
+
+  #sweep (): void {
+    const now = Date.now()
+    for (const call of this.#inFlight) {
+      if (call.deadline > now) break
+      this.#inFlight.delete(call)
+      call.abandoned = true
+      call.reject(new StoreUnavailableError())
+    }
+    if (this.#inFlight.size === 0 && this.#sweeper !== null) {
+      clearInterval(this.#sweeper)
+      this.#sweeper = null
     }
   }
+}
+
+/** Errors of our own (already with a status) pass; Redis errors become 503. */
+function storeErrorOf (err: unknown): Error {
+  if (typeof (err as { statusCode?: unknown }).statusCode === 'number') return err as Error
+  return new StoreUnavailableError({ cause: err })
 }
 
 /** The replies of a MULTI or pipeline; the first failed command fails the whole. */

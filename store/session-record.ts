@@ -109,3 +109,22 @@ export function decodeSession (id: string, fields: SessionFields, expiresAt: num
   Object.defineProperty(session, 'secrets', { value: secrets, enumerable: false })
   return session
 }
+
+/** Makes a session read-only, its user too: a cached session is shared by every request that uses it. */
+export function freezeSession (session: Session): Session {
+  deepFreeze(session.user)
+  return Object.freeze(session)
+}
+
+function deepFreeze (value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
+  Object.freeze(value)
+  for (const inner of Object.values(value)) deepFreeze(inner)
+}
+
+/** About what a record costs in memory: its field names and values (UTF-16, two bytes a character). */
+export function recordBytes (fields: SessionFields): number {
+  let characters = 0
+  for (const name in fields) characters += name.length + (fields[name]?.length ?? 0)
+  return characters * 2
+}

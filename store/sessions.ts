@@ -3,7 +3,18 @@ import { parseDuration } from '../lib/duration.js'
 import { generateSkey, isWellFormedSkey, sessionIdOf } from '../lib/skey.js'
 import type { CreatedSession, CreateSessionOptions, Identity, Session } from '../types.js'
 import { RedisGateway, resultsOf } from './gateway.js'
-import { absoluteExpiryOf, decodeSession, encodeSession, isSessionRecord, userIdOf, userOf, type SessionFields } from './session-record.js'
+import { InvalidationListener, type Acknowledgement } from './invalidations.js'
+import { SessionCache, type PendingRead } from './session-cache.js'
+import { absoluteExpiryOf, decodeSession, encodeSession, freezeSession, isSessionRecord, recordBytes, userIdOf, userOf, type SessionFields } from './session-record.js'
+
+export interface SessionCacheConfig {
+  /** Most sessions held in this process. Default 10,000. */
+  max?: number
+  /** Most bytes of session records held in this process. Default 16 MiB. */
+  maxBytes?: number
+  /** How often the invalidation connection must answer a ping: seconds or a string. Default '1s'. */
+  heartbeat?: number | string
+}
 
 export interface SessionOptions {
   /** Idle lifetime: seconds or a string like '7d'. Default 7 days. */
@@ -14,6 +25,18 @@ export interface SessionOptions {
   maxPerUser?: number
   /** Longest wait for Redis before answering 503: seconds or a string. Default '2s'. */
   storeTimeout?: number | string
+  /**
+   * A session cache in this process, kept coherent by Redis (client-side
+   * caching invalidations): a hit costs no Redis call. The plugin turns it on
+   * by default; `new SessionStore()` only when given, and then `close()` it.
+   */
+  cache?: SessionCacheConfig | false
+}
+
+/** What the store says about itself, for the app's log. */
+export interface StoreLog {
+  info: (details: object, message: string) => void
+  warn: (details: object, message: string) => void
 }
 
 export interface SessionStoreOptions extends SessionOptions {
@@ -46,8 +69,15 @@ export class SessionStore {
   readonly storeTimeoutMs: number
   /** Called with errors of background work (lazy renewal), which no request waits for. */
   onBackgroundError: (err: unknown) => void = () => {}
+  /** Where the store says that its cache went on or off, and why. */
+  log: StoreLog = { info: () => {}, warn: () => {} }
   readonly #gateway: RedisGateway
   readonly #renewing = new Set<string>()
+  readonly #cache: SessionCache | null = null
+  readonly #invalidations: InvalidationListener | null = null
+  readonly #sessionPrefix: string
+  // The session keys' prefix as Redis names them (with the client's own ioredis keyPrefix).
+  readonly #trackedPrefix: string
 
   constructor (redis: Redis | Cluster, options: SessionStoreOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? 'mpa:'
@@ -61,6 +91,41 @@ export class SessionStore {
     }
     this.storeTimeoutMs = parseDuration(options.storeTimeout ?? '2s', 'session.storeTimeout')
     this.#gateway = new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs)
+    this.#sessionPrefix = this.#gateway.key('s', '')
+    this.#trackedPrefix = ((redis.options as { keyPrefix?: string }).keyPrefix ?? '') + this.#sessionPrefix
+    const cache = options.cache ?? false
+    if (cache !== false) {
+      if (typeof cache !== 'object' || cache === null) throw new TypeError(`session.cache must be false or { max, maxBytes, heartbeat } (got ${JSON.stringify(cache)})`)
+      const maxEntries = cache.max ?? 10_000
+      const maxBytes = cache.maxBytes ?? 16 * 1024 * 1024
+      if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`session.cache.max must be a positive integer (got ${JSON.stringify(cache.max)})`)
+      if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new TypeError(`session.cache.maxBytes must be a positive integer (got ${JSON.stringify(cache.maxBytes)})`)
+      const heartbeatMs = parseDuration(cache.heartbeat ?? '1s', 'session.cache.heartbeat')
+      const sessionCache = new SessionCache({ maxEntries, maxBytes })
+      // Keys as Redis names them: with the client's own ioredis keyPrefix, if any.
+      const tracked = this.#trackedPrefix
+      this.#cache = sessionCache
+      this.#invalidations = new InvalidationListener(redis, tracked, heartbeatMs, {
+        invalidate: (keys) => {
+          for (const key of keys) if (key.startsWith(tracked)) sessionCache.invalidate(key.slice(tracked.length))
+        },
+        flush: () => sessionCache.flush(),
+        readiness: (ready, reason) => {
+          if (ready) this.log.info({ reason }, 'session cache on: Redis invalidations confirmed')
+          else this.log.warn({ reason }, 'session cache off until Redis invalidations are confirmed again: every request reads Redis')
+        }
+      })
+    }
+  }
+
+  /** Whether reads are served from this process's cache now (its invalidations are confirmed). */
+  get caching (): boolean {
+    return this.#invalidations?.ready ?? false
+  }
+
+  /** Stops the cache's Redis connections; the app's own client stays open. */
+  close (): void {
+    this.#invalidations?.close()
   }
 
   async create (identity: Identity, { user, secrets = {}, device }: CreateSessionOptions): Promise<CreatedSession> {
@@ -72,50 +137,88 @@ export class SessionStore {
     const lifetime = Math.min(this.ttlMs, this.maxAgeMs)
     const indexKey = this.#indexKey(uid)
     const sessionKey = this.#sessionKey(id)
+    let evicted: { ack: Acknowledgement | null, ids: string[] } = { ack: null, ids: [] }
     await this.#gateway.run(async (redis, checkpoint) => {
       // Index first: a session that exists is always indexed, so revoke-all
       // cannot miss it.
       await redis.eval(INDEX_SESSION, 1, indexKey, String(createdAt), id, String(this.maxAgeMs))
       checkpoint()
       resultsOf(await redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
-      await this.#enforceCap(uid)
+      evicted = await this.#enforceCap(uid)
     })
+    await this.#acknowledged(evicted.ack, evicted.ids)
     const session = decodeSession(id, fields, createdAt + lifetime)
     return { skey, expiresAt: session.expiresAt, session }
   }
 
-  /** The live session of an skey, or null. One Redis round trip; renews lazily. */
+  /**
+   * The live session of an skey, or null: from the cache when it holds it,
+   * else one Redis round trip. Renews lazily. The session is read-only.
+   */
   async get (skey: string): Promise<Session | null> {
     if (!isWellFormedSkey(skey)) return null
     const id = sessionIdOf(skey)
-    const found = await this.#gateway.run((redis) => this.#read(redis, id))
-    if (found === null) return null
-    const { fields, pttl } = found
-    const now = Date.now()
-    const absoluteExpiresAt = absoluteExpiryOf(fields)
-    if (absoluteExpiresAt <= now) return null
-
-    // Renew at most once per half TTL: only when renewing would push the expiry
-    // out by half a TTL or more. Near the absolute expiry nothing is gained, so
-    // nothing is written.
-    // Never past the absolute expiry, whatever the clock did between Redis and here.
-    let expiresAt = Math.min(now + pttl, absoluteExpiresAt)
-    const target = Math.min(this.ttlMs, absoluteExpiresAt - now)
-    if (target - pttl >= this.ttlMs / 2) {
-      expiresAt = now + target
-      // One renewal in flight per session: concurrent requests that all cross
-      // the half-TTL mark share it. PEXPIRE of a key revoked meanwhile is a
-      // no-op: renewal never revives.
-      if (!this.#renewing.has(id)) {
-        this.#renewing.add(id)
-        this.#gateway.redis.pexpire(this.#sessionKey(id), target)
-          .catch(this.onBackgroundError)
-          // Readers whose HGETALL+PTTL left before the renewal landed still
-          // see the old TTL: they may arrive up to a store timeout later.
-          .finally(() => setTimeout(() => this.#renewing.delete(id), this.storeTimeoutMs).unref())
-      }
+    const cache = this.#invalidations?.ready === true ? this.#cache : null
+    let read: PendingRead | null = null
+    if (cache !== null) {
+      const now = Date.now()
+      const cached = cache.get(id, now)
+      // Past half the idle TTL it is read again and renewed, like a miss.
+      if (cached !== null && !this.#renewalDue(cached.expiresAt - now, cached.absoluteExpiresAt - now)) return cached
+      read = cache.beginRead(id)
     }
-    return decodeSession(id, fields, expiresAt)
+    let session: Session | null = null
+    let cacheUntil = 0
+    let bytes = 0
+    try {
+      const sentAt = Date.now()
+      const found = await this.#gateway.run((redis) => this.#read(redis, id))
+      if (found === null) return null
+      const { fields, pttl } = found
+      const now = Date.now()
+      const absoluteExpiresAt = absoluteExpiryOf(fields)
+      if (absoluteExpiresAt <= now) return null
+      // Never past the absolute expiry, whatever the clock did between Redis and here.
+      let expiresAt = Math.min(now + pttl, absoluteExpiresAt)
+      if (this.#renewalDue(pttl, absoluteExpiresAt - now)) expiresAt = now + this.#renew(id, Math.min(this.ttlMs, absoluteExpiresAt - now))
+      session = freezeSession(decodeSession(id, fields, expiresAt))
+      // Cacheable until Redis's own expiry of the key, reckoned from when the read left.
+      cacheUntil = Math.min(sentAt + pttl, absoluteExpiresAt)
+      bytes = recordBytes(fields)
+      return session
+    } finally {
+      if (read !== null) this.#cache!.endRead(read, session, cacheUntil, bytes)
+    }
+  }
+
+  /**
+   * Renews the idle TTL to `target` ms. One renewal in flight per session:
+   * concurrent requests that all cross the half-TTL mark share it. PEXPIRE of
+   * a key revoked meanwhile is a no-op: renewal never revives. Its
+   * invalidation drops the cached copy everywhere: one re-read per half TTL.
+   */
+  #renew (id: string, target: number): number {
+    if (!this.#renewing.has(id)) {
+      this.#renewing.add(id)
+      this.#gateway.redis.pexpire(this.#sessionKey(id), target)
+        .catch(this.onBackgroundError)
+        // Readers whose HGETALL+PTTL left before the renewal landed still see
+        // the old TTL: they may arrive up to a store timeout later. (Half a
+        // TTL later the next renewal is due anyway.)
+        .finally(() => setTimeout(() => this.#renewing.delete(id), Math.min(this.storeTimeoutMs, this.ttlMs / 2)).unref())
+    }
+    return target
+  }
+
+  /**
+   * Renew once half the idle TTL is spent, when renewing gains something:
+   * at most one write per half TTL. Near the absolute expiry the last renewal
+   * reaches exactly it, so a session in use lives its whole maxAge; after
+   * that nothing is gained and nothing is written.
+   */
+  #renewalDue (idleLeftMs: number, absoluteLeftMs: number): boolean {
+    const gain = Math.min(this.ttlMs, absoluteLeftMs) - idleLeftMs
+    return idleLeftMs <= this.ttlMs / 2 && gain > Math.min(1000, this.ttlMs / 10)
   }
 
   /** Revokes the session of an skey. True when there was one. */
@@ -123,19 +226,23 @@ export class SessionStore {
     if (!isWellFormedSkey(skey)) return false
     const id = sessionIdOf(skey)
     const sessionKey = this.#sessionKey(id)
-    return this.#gateway.run(async (redis) => {
+    const ack = this.#expectInvalidation([id])
+    const revoked = await this.#gateway.run(async (redis) => {
       const [fields] = resultsOf(await redis.multi().hgetall(sessionKey).del(sessionKey).exec()) as [SessionFields]
       if (!isSessionRecord(fields)) return false
       await redis.zrem(this.#indexKey(userIdOf(userOf(fields))), id)
       return true
     })
+    await this.#acknowledged(ack, revoked ? [id] : [])
+    return revoked
   }
 
   /** Revokes one session of a user by its id (as `list` shows it). True when there was one. */
   async revokeById (userId: string | number, id: string): Promise<boolean> {
     const uid = String(userId)
     const sessionKey = this.#sessionKey(id)
-    return this.#gateway.run(async (redis) => {
+    const ack = this.#expectInvalidation([id])
+    const revoked = await this.#gateway.run(async (redis) => {
       // The session's own record proves ownership: the index may lag behind.
       const fields = await redis.hgetall(sessionKey)
       if (!isSessionRecord(fields) || userIdOf(userOf(fields)) !== uid) return false
@@ -143,22 +250,30 @@ export class SessionStore {
       await redis.zrem(this.#indexKey(uid), id)
       return deleted === 1
     })
+    await this.#acknowledged(ack, revoked ? [id] : [])
+    return revoked
   }
 
   /** Revokes every session of a user. Returns how many were live. */
   async revokeUser (userId: string | number): Promise<number> {
     const indexKey = this.#indexKey(String(userId))
-    return this.#gateway.run(async (redis) => {
+    let ack: Acknowledgement | null = null
+    let revoked: string[] = []
+    const count = await this.#gateway.run(async (redis) => {
       const entries = await this.#indexEntries(redis, indexKey)
+      ack = this.#expectInvalidation(entries.map(({ id }) => id))
       const deleted = await Promise.all(entries.map(({ id }) => redis.del(this.#sessionKey(id))))
+      revoked = entries.filter((_entry, i) => deleted[i] === 1).map(({ id }) => id)
       // ZREM of exactly these ids, not DEL of the index, and not of a young
       // entry whose session is not written yet: a login racing with this call
       // stays indexed, so the next revoke-all still finds it.
       const now = Date.now()
       const done = entries.filter(({ createdAt }, i) => deleted[i] === 1 || this.#isStale(createdAt, now)).map(({ id }) => id)
       if (done.length > 0) await redis.zrem(indexKey, ...done)
-      return deleted.reduce((sum, n) => sum + n, 0)
+      return revoked.length
     })
+    await this.#acknowledged(ack, revoked)
+    return count
   }
 
   /** The live sessions of a user, newest first. Prunes stale index entries. */
@@ -177,6 +292,27 @@ export class SessionStore {
         })
         .sort((a, b) => b.createdAt - a.createdAt)
     })
+  }
+
+  /**
+   * Before deleting sessions: this instance forgets them now, and learns when
+   * Redis has sent their invalidation. Redis sends it to every tracking
+   * connection at once, so once this instance's listener has it, every other
+   * instance has been sent it too.
+   */
+  #expectInvalidation (ids: string[]): Acknowledgement | null {
+    if (this.#invalidations === null || ids.length === 0) return null
+    for (const id of ids) this.#cache!.invalidate(id)
+    return this.#invalidations.expect(ids.map((id) => this.#trackedPrefix + id))
+  }
+
+  /** Waits (at most a store timeout) until the revoked sessions' invalidations were seen. */
+  async #acknowledged (ack: Acknowledgement | null, ids: string[]): Promise<void> {
+    if (ack === null) return
+    const seen = await ack.wait(ids.map((id) => this.#trackedPrefix + id), this.storeTimeoutMs)
+    if (!seen && ids.length > 0 && this.caching) {
+      this.log.warn({ sessions: ids.length }, 'revoked, but the invalidation was not seen within the store timeout: other instances may serve the session until theirs arrives')
+    }
   }
 
   #sessionKey (id: string): string {
@@ -213,18 +349,20 @@ export class SessionStore {
   }
 
   /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser. */
-  async #enforceCap (uid: string): Promise<void> {
+  async #enforceCap (uid: string): Promise<{ ack: Acknowledgement | null, ids: string[] }> {
     const redis = this.#gateway.redis
     const indexKey = this.#indexKey(uid)
     const entries = await this.#indexEntries(redis, indexKey)
-    if (entries.length <= this.maxPerUser) return
+    if (entries.length <= this.maxPerUser) return { ack: null, ids: [] }
     const live = await Promise.all(entries.map(({ id }) => redis.exists(this.#sessionKey(id))))
     const now = Date.now()
     const liveIds = entries.filter((_entry, i) => live[i] === 1).map(({ id }) => id)
     const evicted = liveIds.slice(0, Math.max(0, liveIds.length - this.maxPerUser))
-    await Promise.all(evicted.map((id) => redis.del(this.#sessionKey(id))))
+    const ack = this.#expectInvalidation(evicted)
+    const deleted = await Promise.all(evicted.map((id) => redis.del(this.#sessionKey(id))))
     const stale = entries.filter(({ createdAt }, i) => live[i] !== 1 && this.#isStale(createdAt, now)).map(({ id }) => id)
     const dropped = [...stale, ...evicted]
     if (dropped.length > 0) await redis.zrem(indexKey, ...dropped)
+    return { ack, ids: evicted.filter((_id, i) => deleted[i] === 1) }
   }
 }

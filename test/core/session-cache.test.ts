@@ -1,0 +1,184 @@
+import { test, type Test } from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import type { Identity, MiniprogramAuthOptions } from '../../index.js'
+import { buildApp } from '../helpers/app.js'
+import { commandsOn, monitorRedis } from '../helpers/monitor.js'
+import { FreezableProxy } from '../helpers/proxy.js'
+import { REDIS_URL, sharedRedis, uniquePrefix } from '../helpers/redis.js'
+
+// The session cache: a hit costs no Redis call, and Redis's invalidations
+// keep every instance's copy honest: a revocation on one instance is seen by
+// another on its first request after the revoking reply.
+
+const identity: Identity = { provider: 'wechat', appId: 'wx-cache', openId: 'o-cache' }
+
+async function caching (app: FastifyInstance): Promise<void> {
+  for (let i = 0; i < 200 && !app.sessions.caching; i++) await sleep(10)
+  if (!app.sessions.caching) throw new Error('the session cache did not come on')
+}
+
+/** Two instances of one app on one Redis, each with its own clients. */
+async function twoInstances (t: Test, options: MiniprogramAuthOptions = {}, redisOf: () => Redis = sharedRedis) {
+  const keyPrefix = uniquePrefix('cache')
+  const clients = [redisOf(), redisOf()]
+  const apps = await Promise.all(clients.map((redis) => buildApp(redis, { keyPrefix, ...options }))) as [FastifyInstance, FastifyInstance]
+  const cleaner = sharedRedis()
+  t.teardown(async () => {
+    await Promise.all(apps.map((app) => app.close()))
+    clients.forEach((redis) => redis.disconnect())
+    const keys = await cleaner.keys(`${keyPrefix}*`)
+    if (keys.length > 0) await cleaner.del(...keys)
+    cleaner.disconnect()
+  })
+  await Promise.all(apps.map(caching))
+  const me = (app: FastifyInstance, skey: string) => app.inject({ url: '/me', headers: { 'x-skey': skey } })
+  return { apps, keyPrefix, me }
+}
+
+test('a cache hit costs no Redis call', async (t) => {
+  const watcher = sharedRedis()
+  const monitor = await monitorRedis(watcher)
+  t.teardown(async () => { await monitor.stop(); watcher.disconnect() })
+  const { apps: [a], keyPrefix, me } = await twoInstances(t)
+  const { skey } = await a.sessions.create(identity, { user: { id: 'u-hit' } })
+  t.equal((await me(a, skey)).statusCode, 200, 'the first request reads Redis')
+  await monitor.settle()
+  const mark = monitor.commands.length
+  for (let i = 0; i < 50; i++) t.equal((await me(a, skey)).statusCode, 200)
+  await monitor.settle()
+  t.same(commandsOn(monitor.commands.slice(mark), keyPrefix), [], '50 hits, 0 commands')
+  t.equal((await me(a, skey)).json().user.id, 'u-hit')
+})
+
+test('every revocation on one instance is seen by the other on its first request after the reply', async (t) => {
+  const { apps: [a, b], me } = await twoInstances(t, { session: { maxPerUser: 2 } })
+  const kinds: Record<string, (skey: string, user: string) => Promise<unknown>> = {
+    'logout (DELETE /auth/session)': (skey) => a.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } }),
+    'logout everywhere (DELETE /auth/sessions)': (skey) => a.inject({ method: 'DELETE', url: '/auth/sessions', headers: { 'x-skey': skey } }),
+    'one device (DELETE /auth/sessions/:id)': async (skey) => {
+      const id = (await a.sessions.get(skey))!.id
+      return a.inject({ method: 'DELETE', url: `/auth/sessions/${id}`, headers: { 'x-skey': skey } })
+    },
+    'cap eviction (a third login)': async (_skey, user) => {
+      await a.sessions.create(identity, { user: { id: user } })
+      await a.sessions.create(identity, { user: { id: user } })
+    },
+    'sessions.revoke()': (skey) => a.sessions.revoke(skey),
+    'sessions.revokeUser()': (_skey, user) => a.sessions.revokeUser(user)
+  }
+  let n = 0
+  for (const [kind, revoke] of Object.entries(kinds)) {
+    for (let round = 0; round < 10; round++) {
+      const user = `u-revoke-${n++}`
+      const { skey } = await a.sessions.create(identity, { user: { id: user } })
+      t.equal((await me(b, skey)).statusCode, 200)
+      t.equal((await me(b, skey)).statusCode, 200) // now a hit on b
+      await revoke(skey, user)
+      const after = await me(b, skey)
+      if (after.statusCode !== 401) t.fail(`${kind}, round ${round}: b answered ${after.statusCode}`)
+    }
+    t.pass(`${kind}: 10 of 10 seen on the first request`)
+  }
+})
+
+test('a renewal on one instance drops the other\'s copy: one re-read per half TTL', async (t) => {
+  const watcher = sharedRedis()
+  const monitor = await monitorRedis(watcher)
+  t.teardown(async () => { await monitor.stop(); watcher.disconnect() })
+  const { apps: [a, b], keyPrefix, me } = await twoInstances(t, { session: { ttl: '1s', maxAge: '1h' } })
+  const { skey } = await a.sessions.create(identity, { user: { id: 'u-renew' } })
+  t.equal((await me(b, skey)).statusCode, 200)
+  await sleep(600) // past half the idle TTL
+  await monitor.settle()
+  const mark = monitor.commands.length
+  const renewed = await me(a, skey)
+  t.ok(renewed.json().session.expiresAt > Date.now() + 900, 'a renewed it')
+  await sleep(50)
+  for (let i = 0; i < 5; i++) t.equal((await me(b, skey)).statusCode, 200)
+  await monitor.settle()
+  const ours = commandsOn(monitor.commands.slice(mark), keyPrefix).map((args) => args[0]?.toLowerCase())
+  t.same(ours.filter((name) => name === 'pexpire'), ['pexpire'], 'one renewal write')
+  t.same(ours.filter((name) => name === 'hgetall'), ['hgetall', 'hgetall'], 'a re-read on a (the renewal), one on b (its copy was dropped), then hits')
+  t.ok((await me(b, skey)).json().session.expiresAt > Date.now() + 800, 'b shows the renewed expiry')
+})
+
+test('the cache never serves a session past its idle or absolute expiry', async (t) => {
+  const { apps: [a, b], me } = await twoInstances(t, { session: { ttl: '600ms', maxAge: '1500ms' } })
+  const idle = await a.sessions.create(identity, { user: { id: 'u-idle' } })
+  t.equal((await me(b, idle.skey)).statusCode, 200)
+  await sleep(700)
+  t.equal((await me(b, idle.skey)).statusCode, 401, 'idle past its TTL: gone, even if Redis has not told us yet')
+
+  const busy = await a.sessions.create(identity, { user: { id: 'u-busy' } })
+  const started = Date.now()
+  let last = 200
+  while (Date.now() - started < 1400) {
+    last = (await me(b, busy.skey)).statusCode
+    t.equal(last, 200)
+    await sleep(100)
+  }
+  await sleep(Math.max(0, started + 1600 - Date.now()))
+  t.equal((await me(b, busy.skey)).statusCode, 401, 'used all along, it still ends at maxAge')
+})
+
+test('a killed invalidation connection empties the cache; reads go to Redis until it is back', async (t) => {
+  const watcher = sharedRedis()
+  const monitor = await monitorRedis(watcher)
+  t.teardown(async () => { await monitor.stop(); watcher.disconnect() })
+  const { apps: [a, b], keyPrefix, me } = await twoInstances(t)
+  const { skey } = await a.sessions.create(identity, { user: { id: 'u-kill' } })
+  t.equal((await me(b, skey)).statusCode, 200)
+  const clients = await watcher.client('LIST') as string
+  const ids = [...clients.matchAll(/id=(\d+) .*name=mpa-invalidations/g)].map(([, id]) => id!)
+  t.equal(ids.length, 2, 'one invalidation connection per instance')
+  for (const id of ids) await watcher.client('KILL', 'ID', id)
+  await sleep(20)
+  await monitor.settle()
+  const mark = monitor.commands.length
+  t.equal((await me(b, skey)).statusCode, 200)
+  await monitor.settle()
+  const reads = commandsOn(monitor.commands.slice(mark), keyPrefix).filter((args) => args[0]?.toLowerCase() === 'hgetall')
+  if (b.sessions.caching) t.pass('already back: the cache was emptied on the way (the read above refilled it)')
+  else t.equal(reads.length, 1, 'while it is down, a request reads Redis')
+  await caching(b)
+  t.ok(b.sessions.caching, 'it comes back by itself')
+  await a.sessions.revoke(skey)
+  t.equal((await me(b, skey)).statusCode, 401, 'and revocations are seen again')
+})
+
+test('a frozen invalidation connection: the heartbeat turns the cache off, and no stale session is served', async (t) => {
+  const target = new URL(REDIS_URL)
+  const proxy = new FreezableProxy({ host: target.hostname, port: Number(target.port || 6379) })
+  await proxy.start()
+  t.teardown(() => proxy.close())
+  // b reaches Redis through the proxy: its data connection and its invalidation connection.
+  let nth = 0
+  const { apps: [a, b], me } = await twoInstances(t, { session: { cache: { heartbeat: '100ms' } } },
+    () => nth++ === 0 ? sharedRedis() : new Redis({ host: '127.0.0.1', port: proxy.port }))
+  const { skey } = await a.sessions.create(identity, { user: { id: 'u-frozen' } })
+  t.equal((await me(b, skey)).statusCode, 200)
+  proxy.freezeTracking()
+  for (let i = 0; i < 50 && b.sessions.caching; i++) await sleep(20)
+  t.notOk(b.sessions.caching, 'within two heartbeats, b stops trusting its cache')
+  await a.sessions.revoke(skey)
+  t.equal((await me(b, skey)).statusCode, 401, 'b reads Redis: the revocation is seen')
+  const other = await a.sessions.create(identity, { user: { id: 'u-frozen-2' } })
+  t.equal((await me(b, other.skey)).statusCode, 200, 'and b still serves live sessions')
+})
+
+test('session.cache: false reads Redis every time; options are checked', async (t) => {
+  const { apps: [a], me } = await twoInstances(t, { session: { cache: false } }).catch(() => ({ apps: [] as FastifyInstance[], me: null }))
+  t.equal(a, undefined, 'twoInstances waits for the cache, which never comes on')
+  const redis = sharedRedis()
+  t.teardown(() => redis.disconnect())
+  const off = await buildApp(redis, { keyPrefix: uniquePrefix('cache-off'), session: { cache: false } })
+  t.teardown(() => off.close())
+  await sleep(100)
+  t.equal(off.sessions.caching, false)
+  t.equal(me, null)
+  for (const [cache, message] of [[{ max: 0 }, /session\.cache\.max/], [{ maxBytes: -1 }, /session\.cache\.maxBytes/], [{ heartbeat: 'often' }, /session\.cache\.heartbeat/], [true, /session\.cache must be false or/]] as const) {
+    await t.rejects(buildApp(redis, { session: { cache: cache as never } }), message)
+  }
+})
