@@ -31,6 +31,8 @@ const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify
   const log = fastify.log.child({ plugin: 'mpa-sessions' })
   store.log = log
   store.onBackgroundError = (err) => log.warn({ err }, 'session renewal failed')
+  // Connections of the cache open once the app is whole: a registration that fails leaves none behind.
+  fastify.addHook('onReady', async () => store.open())
   fastify.addHook('onClose', async () => store.close())
   const gateway = new RedisGateway(redis, store.keyPrefix, store.storeTimeoutMs)
   fastify.decorate('sessions', store)

@@ -92,7 +92,7 @@ class NodeTracker {
 export class InvalidationListener {
   private readonly trackers = new Map<string, NodeTracker>()
   private readonly waiters = new Map<string, Set<Waiter>>()
-  private readonly heartbeat: NodeJS.Timeout
+  private heartbeat: NodeJS.Timeout | null = null
   private wasReady = false
   private closed = false
 
@@ -100,14 +100,18 @@ export class InvalidationListener {
     private readonly redis: Redis | Cluster,
     /** The tracked key prefix, with the client's own ioredis keyPrefix if it has one. */
     private readonly prefix: string,
-    heartbeatMs: number,
+    private readonly heartbeatMs: number,
     private readonly handlers: InvalidationHandlers
-  ) {
-    if (redis instanceof Cluster) {
-      for (const event of ['ready', 'refresh', '+node', '-node']) redis.on(event, () => this.followTopology())
+  ) {}
+
+  /** Opens the tracking connections; until then, and until they are confirmed, not ready. */
+  start (): void {
+    if (this.heartbeat !== null || this.closed) return
+    if (this.redis instanceof Cluster) {
+      for (const event of ['ready', 'refresh', '+node', '-node']) this.redis.on(event, this.followTopology)
     }
     this.followTopology()
-    this.heartbeat = setInterval(() => { for (const tracker of this.trackers.values()) tracker.beat() }, heartbeatMs).unref()
+    this.heartbeat = setInterval(() => { for (const tracker of this.trackers.values()) tracker.beat() }, this.heartbeatMs).unref()
   }
 
   get ready (): boolean {
@@ -163,7 +167,10 @@ export class InvalidationListener {
 
   close (): void {
     this.closed = true
-    clearInterval(this.heartbeat)
+    if (this.heartbeat !== null) clearInterval(this.heartbeat)
+    if (this.redis instanceof Cluster) {
+      for (const event of ['ready', 'refresh', '+node', '-node']) this.redis.off(event, this.followTopology)
+    }
     for (const tracker of this.trackers.values()) tracker.close()
     this.trackers.clear()
     this.handlers.flush()
@@ -186,7 +193,7 @@ export class InvalidationListener {
   }
 
   /** One tracker per Redis node (every Cluster master); nodes that left are dropped, new ones tracked. */
-  private followTopology (): void {
+  private readonly followTopology = (): void => {
     if (this.closed) return
     const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]
     const current = new Map(nodes.map((node) => [`${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`, node]))
@@ -204,7 +211,8 @@ export class InvalidationListener {
         maxRetriesPerRequest: 1,
         lazyConnect: false,
         keyPrefix: '',
-        connectionName: 'mpa-invalidations' // as CLIENT LIST shows it
+        // As CLIENT LIST shows it: which app's cache this connection keeps.
+        connectionName: `mpa-invalidations:${this.prefix}`.replace(/[^!-~]/g, '_')
       })
       this.trackers.set(name, new NodeTracker(name, connection, this.prefix, this))
     }

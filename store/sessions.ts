@@ -123,6 +123,11 @@ export class SessionStore {
     return this.#invalidations?.ready ?? false
   }
 
+  /** Opens the cache's invalidation connections (the first read does it too). */
+  open (): void {
+    this.#invalidations?.start()
+  }
+
   /** Stops the cache's Redis connections; the app's own client stays open. */
   close (): void {
     this.#invalidations?.close()
@@ -158,6 +163,7 @@ export class SessionStore {
   async get (skey: string): Promise<Session | null> {
     if (!isWellFormedSkey(skey)) return null
     const id = sessionIdOf(skey)
+    this.#invalidations?.start()
     const cache = this.#invalidations?.ready === true ? this.#cache : null
     let read: PendingRead | null = null
     if (cache !== null) {

@@ -131,7 +131,7 @@ test('a killed invalidation connection empties the cache; reads go to Redis unti
   const { skey } = await a.sessions.create(identity, { user: { id: 'u-kill' } })
   t.equal((await me(b, skey)).statusCode, 200)
   const clients = await watcher.client('LIST') as string
-  const ids = [...clients.matchAll(/id=(\d+) .*name=mpa-invalidations/g)].map(([, id]) => id!)
+  const ids = [...clients.matchAll(/id=(\d+) .*name=mpa-invalidations:(\S+)/g)].filter(([, , name]) => name!.startsWith(keyPrefix)).map(([, id]) => id!)
   t.equal(ids.length, 2, 'one invalidation connection per instance')
   for (const id of ids) await watcher.client('KILL', 'ID', id)
   await sleep(20)
