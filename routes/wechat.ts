@@ -8,6 +8,10 @@ import { LoginReply, errorReplies } from './schemas.js'
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
 // well under 4 KiB even with long nicknames, phone payloads a few hundred bytes.
 const Code = Type.String({ minLength: 1, maxLength: 128, description: 'The code from wx.login (single use, 5 minutes).' })
+// getPhoneNumber codes have no documented format: this pattern (letters,
+// digits, '_' and '-', up to 128) is our choice, see docs/wechat.md. Anything
+// else is refused here, before an access token or an upstream call is spent on it.
+const PhoneCode = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'The code from the getPhoneNumber button (single use, 5 minutes).' })
 const AppId = Type.String({ minLength: 1, maxLength: 64, description: 'Which configured mini-program; default the first.' })
 // No pattern on base64 fields: the decrypt step explains a mangled value better than a schema error.
 const EncryptedData = Type.String({ minLength: 1, maxLength: 16384, description: 'As WeChat gave it, base64.' })
@@ -73,9 +77,10 @@ const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
     schema: {
       summary: 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)',
       tags: ['wechat'],
+      // One shape or the other, never both: a body carrying both is a client bug, not a choice for us to make.
       body: Type.Union([
-        Type.Object({ code: Code }),
-        Type.Object({ encryptedData: EncryptedData, iv: Iv })
+        Type.Object({ code: PhoneCode }, { additionalProperties: false }),
+        Type.Object({ encryptedData: EncryptedData, iv: Iv }, { additionalProperties: false })
       ]),
       response: { 200: PhoneReply, ...errorReplies(...SESSION_ERRORS, ...UPSTREAM_ERRORS) }
     }

@@ -6,15 +6,25 @@ import type { WechatState } from './wechat-state.js'
 
 export type WechatSandboxEndpoint = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'checksession'
 
-export const ROUTES: Record<string, WechatSandboxEndpoint> = {
-  'GET /sns/jscode2session': 'jscode2session',
-  'GET /cgi-bin/token': 'token',
-  'POST /cgi-bin/stable_token': 'stable_token',
-  'POST /wxa/business/getuserphonenumber': 'getuserphonenumber',
-  'GET /wxa/checksession': 'checksession'
+/** Path → the endpoint there and the one method it answers. */
+export const ROUTES: Record<string, { endpoint: WechatSandboxEndpoint, method: 'GET' | 'POST' }> = {
+  '/sns/jscode2session': { endpoint: 'jscode2session', method: 'GET' },
+  '/cgi-bin/token': { endpoint: 'token', method: 'GET' },
+  '/cgi-bin/stable_token': { endpoint: 'stable_token', method: 'POST' },
+  '/wxa/business/getuserphonenumber': { endpoint: 'getuserphonenumber', method: 'POST' },
+  '/wxa/checksession': { endpoint: 'checksession', method: 'GET' }
 }
 
-export const ENDPOINTS: readonly WechatSandboxEndpoint[] = Object.values(ROUTES)
+export const ENDPOINTS: readonly WechatSandboxEndpoint[] = Object.values(ROUTES).map((route) => route.endpoint)
+
+/** WeChat answers a path it does not know with HTTP 200 and this errcode ('invalid url'), not a 404. */
+export const INVALID_URL = 40066
+/**
+ * And a known path asked with the wrong method (a POST to jscode2session)
+ * with this one. The reference names it for jscode2session; that WeChat
+ * answers every other endpoint's wrong method with it too is unverified.
+ */
+export const WRONG_METHOD = 41002
 
 const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
@@ -23,6 +33,7 @@ const ERRMSG: Record<number, string> = {
   40003: 'invalid openid',
   40013: 'invalid appid',
   40029: 'invalid code',
+  40066: 'invalid url',
   40125: 'invalid appsecret',
   40163: 'code been used',
   40226: 'code blocked',
@@ -30,6 +41,7 @@ const ERRMSG: Record<number, string> = {
   41002: 'appid missing',
   41008: 'missing code',
   42001: 'access_token expired',
+  45009: 'reach max api daily quota limit',
   45011: 'api minute-quota reach limit mustslower retry next minute',
   47001: 'data format error',
   87009: 'invalid signature'
@@ -73,14 +85,16 @@ function handlers (state: WechatState): Record<WechatSandboxEndpoint, Handler> {
     },
 
     stable_token (_query, body) {
-      return appRequestError(body.appid, body.secret, body.grant_type, 'client_credential') ??
-        { ...state.stableToken(body.appid as string, body.force_refresh === true) }
+      const refused = appRequestError(body.appid, body.secret, body.grant_type, 'client_credential')
+      if (refused) return refused
+      const answer = state.stableToken(body.appid as string, body.force_refresh === true)
+      return typeof answer === 'number' ? errorAnswer(answer) : { ...answer }
     },
 
     getuserphonenumber (query, body) {
       const appId = state.tokenApp(query.get('access_token'))
       if (typeof appId === 'number') return errorAnswer(appId)
-      const phoneInfo = state.redeemPhoneCode(body.code, appId)
+      const phoneInfo = state.redeemPhoneCode(body.code, appId, body.openid)
       return typeof phoneInfo === 'number' ? errorAnswer(phoneInfo) : { errcode: 0, errmsg: 'ok', phone_info: phoneInfo }
     },
 

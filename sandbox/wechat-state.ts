@@ -17,6 +17,18 @@ const CODE_TTL_MS = 5 * 60_000
 // Normal-mode stable_token hands out a new token in the last 5 minutes, and a
 // token replaced by cgi-bin/token stays valid 5 more minutes.
 const OVERLAP_MS = 5 * 60_000
+// stable_token with force_refresh: about 20 a day per AppID, 30 s apart.
+const FORCED_PER_DAY = 20
+const FORCED_INTERVAL_MS = 30_000
+/** WeChat's errcode for a daily quota reached ('reach max api daily quota limit'). */
+const DAILY_QUOTA = 45009
+/**
+ * A forced refresh within 30 s of the last. The reference names no errcode
+ * for it: 45011 ('api minute-quota reach limit') is our choice, unverified.
+ */
+const FORCED_TOO_SOON = 45011
+const DAY_MS = 86_400_000
+const CHINA_OFFSET_MS = 8 * 3_600_000
 
 interface UserState {
   user: WechatSandboxUser
@@ -37,6 +49,13 @@ interface Token {
   expiresAt: number
 }
 
+/** An AppID's forced refreshes: how many on `day` (a China calendar day), and the last one's time. */
+interface ForcedRefreshes {
+  day: number
+  count: number
+  lastAt: number
+}
+
 type Errcode = number
 
 export interface TokenAnswer {
@@ -44,13 +63,22 @@ export interface TokenAnswer {
   expires_in: number
 }
 
-/** Codes in standard base64 always hold '+' and '/': a client that does not URL-encode them fails, as against WeChat. */
+const CODE_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** A wx.login code as WeChat issues them: 32 characters of [0-9A-Za-z]. */
 function newCode (): string {
-  for (;;) {
-    const code = randomBytes(24).toString('base64')
-    if (code.includes('+') && code.includes('/')) return code
+  let code = ''
+  while (code.length < 32) {
+    for (const byte of randomBytes(40)) {
+      // 248 = 4 × 62: higher bytes are dropped, so every character is equally likely.
+      if (byte < 248 && code.length < 32) code += CODE_ALPHABET[byte % 62]
+    }
   }
+  return code
 }
+
+/** The China calendar day (GMT+8) of an instant: WeChat's daily quotas are counted per day there (when they reset is unverified). */
+const chinaDay = (ms: number): number => Math.floor((ms + CHINA_OFFSET_MS) / DAY_MS)
 
 const userKey = (appId: string, openId: string): string => `${appId}\n${openId}`
 
@@ -66,6 +94,7 @@ export class WechatState {
   private readonly tokens = new Map<string, Token>()
   private readonly stableTokens = new Map<string, string>()
   private readonly classicTokens = new Map<string, string>()
+  private readonly forced = new Map<string, ForcedRefreshes>()
 
   /** `remember` notes each secret handed out, for leak checks, and returns it. */
   constructor (options: WechatStateOptions, private readonly remember: (secret: string) => string) {
@@ -154,16 +183,19 @@ export class WechatState {
     return answer
   }
 
-  /** cgi-bin/stable_token. */
-  stableToken (appId: string, forceRefresh: boolean): TokenAnswer {
-    const current = this.stableTokens.get(appId)
-    const token = current === undefined ? undefined : this.tokens.get(current)
+  /**
+   * cgi-bin/stable_token. Normal mode: the current token while it is valid
+   * (a new one in its last minutes). Forced: a new token, and the previous one
+   * stops working at once; 20 a day, 30 s apart, per AppID.
+   */
+  stableToken (appId: string, forceRefresh: boolean): TokenAnswer | Errcode {
     if (forceRefresh) {
       this.forcedRefreshes++
-      // Forced: the previous token stops working at once.
-      if (current !== undefined) this.tokens.delete(current)
-    } else if (current !== undefined && token && token.expiresAt - this.now() > Math.min(OVERLAP_MS, this.tokenTtlMs / 2)) {
-      // Normal mode: the same token while it is valid, a new one in its last minutes.
+      return this.forcedRefreshRefusal(appId) ?? this.forceStableToken(appId)
+    }
+    const current = this.stableTokens.get(appId)
+    const token = current === undefined ? undefined : this.tokens.get(current)
+    if (current !== undefined && token && token.expiresAt - this.now() > Math.min(OVERLAP_MS, this.tokenTtlMs / 2)) {
       return { access_token: current, expires_in: Math.floor((token.expiresAt - this.now()) / 1000) }
     }
     const answer = this.newToken(appId)
@@ -171,9 +203,19 @@ export class WechatState {
     return answer
   }
 
-  /** getuserphonenumber: spends the phone code. It knows no 40163: a used code is just invalid. */
-  redeemPhoneCode (code: unknown, appId: string): Record<string, unknown> | Errcode {
-    const found = this.takeCode(this.phoneCodes, code, appId, 40029)
+  /** Another service on the AppID forces a refresh: it counts against the AppID's forced refreshes, and is never refused. */
+  rotateToken (appId?: string): void {
+    this.forceStableToken(this.defaultAppId(appId))
+  }
+
+  /**
+   * getuserphonenumber: spends the phone code. It knows no 40163: a used code
+   * is just invalid. With an `openid`, a code given to another user is refused,
+   * and not spent (the reference says WeChat checks; its errcode for a mismatch
+   * is unverified: 40029, as for any code it will not redeem).
+   */
+  redeemPhoneCode (code: unknown, appId: string, openId?: unknown): Record<string, unknown> | Errcode {
+    const found = this.takeCode(this.phoneCodes, code, appId, 40029, openId)
     if (typeof found === 'number') return found
     const { phone } = this.users.get(userKey(appId, found.openId))!.user
     return { ...phoneOf(phone!), watermark: this.watermark(appId) }
@@ -208,10 +250,32 @@ export class WechatState {
     return { access_token: token, expires_in: Math.floor(this.tokenTtlMs / 1000) }
   }
 
-  private takeCode (store: Map<string, IssuedCode>, code: unknown, appId: string, usedErrcode: Errcode): IssuedCode | Errcode {
+  /** What a forced refresh of the AppID gets instead of a token now, or null. */
+  private forcedRefreshRefusal (appId: string): Errcode | null {
+    const forced = this.forced.get(appId)
+    if (!forced) return null
+    if (forced.day === chinaDay(this.now()) && forced.count >= FORCED_PER_DAY) return DAILY_QUOTA
+    return this.now() - forced.lastAt < FORCED_INTERVAL_MS ? FORCED_TOO_SOON : null
+  }
+
+  private forceStableToken (appId: string): TokenAnswer {
+    const now = this.now()
+    const forced = this.forced.get(appId)
+    const day = chinaDay(now)
+    this.forced.set(appId, { day, count: forced?.day === day ? forced.count + 1 : 1, lastAt: now })
+    const current = this.stableTokens.get(appId)
+    if (current !== undefined) this.tokens.delete(current)
+    const answer = this.newToken(appId)
+    this.stableTokens.set(appId, answer.access_token)
+    return answer
+  }
+
+  /** The code, now spent, or the errcode; `owner`, when given, must be the openid the code was issued to. */
+  private takeCode (store: Map<string, IssuedCode>, code: unknown, appId: string, usedErrcode: Errcode, owner?: unknown): IssuedCode | Errcode {
     if (typeof code !== 'string' || code === '') return 41008
     const found = store.get(code)
     if (!found || found.appId !== appId || this.now() - found.issuedAt >= CODE_TTL_MS) return 40029
+    if (owner !== undefined && owner !== found.openId) return 40029
     if (found.used) return usedErrcode
     found.used = true
     return found

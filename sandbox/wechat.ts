@@ -1,11 +1,12 @@
-import { htmlReply, NOT_FOUND, SandboxServer, type Sandbox, type SandboxFault, type SandboxRequest, type SandboxReply } from './kit.js'
-import { ENDPOINTS, errorAnswer, ROUTES, wechatRoutes, type WechatSandboxEndpoint } from './wechat-routes.js'
+import { htmlReply, SandboxServer, type Sandbox, type SandboxFault, type SandboxRequest, type SandboxReply } from './kit.js'
+import { ENDPOINTS, errorAnswer, INVALID_URL, ROUTES, WRONG_METHOD, wechatRoutes, type WechatSandboxEndpoint } from './wechat-routes.js'
 import { WechatState } from './wechat-state.js'
 import type { EncryptedPayload, SignedUserInfo, WechatSandboxUser } from './wechat-user.js'
 
 // A local stand-in for api.weixin.qq.com with the endpoints mini-program login
 // uses. It keeps WeChat's state rules (single-use codes, session_key rotation,
-// token lifetimes) so tests exercise the real flows, and it injects faults.
+// token lifetimes, forced refreshes 20 a day and 30 s apart) so tests
+// exercise the real flows, and it injects faults.
 // It logs nothing, so no secret can leak from it.
 
 export {
@@ -42,8 +43,14 @@ export interface WechatSandboxOptions {
 export interface WechatSandbox extends Sandbox<WechatSandboxEndpoint, WechatSandboxFault> {
   /** Pass it as the wechat baseUrl. */
   readonly url: string
-  /** stable_token calls with force_refresh: true. */
+  /** stable_token calls with force_refresh: true, refused ones included (rotateToken is not one). */
   readonly forcedRefreshes: number
+  /**
+   * Plays another service on the same AppID forcing a refresh: a new stable
+   * token, the previous one refused (40001) from now on. It counts against the
+   * AppID's forced refreshes (20 a day, 30 s apart), as on WeChat.
+   */
+  rotateToken: (appId?: string) => void
   addApp: (appId: string, appSecret: string) => void
   /** Plays wx.login: a single-use code valid 5 minutes, and a fresh session_key for the user. */
   issueCode: (user: WechatSandboxUser, appId?: string) => string
@@ -53,7 +60,7 @@ export interface WechatSandbox extends Sandbox<WechatSandboxEndpoint, WechatSand
   userInfo: (openId: string, appId?: string) => SignedUserInfo
   /** What the legacy getPhoneNumber button gives: encrypted with the current session_key. */
   phoneData: (openId: string, appId?: string) => EncryptedPayload
-  /** What the current getPhoneNumber button gives: a code for getuserphonenumber. */
+  /** What the current getPhoneNumber button gives: a code for getuserphonenumber, bound to the user. */
   phoneCode: (openId: string, appId?: string) => string
 }
 
@@ -63,9 +70,12 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
   const answer = wechatRoutes(state)
 
   function handle ({ method, url, body }: SandboxRequest): SandboxReply | Promise<SandboxReply> {
-    const endpoint = ROUTES[`${method} ${url.pathname}`]
-    if (!endpoint) return NOT_FOUND
+    // WeChat answers an unknown path or a wrong method with HTTP 200 and an errcode, never a 404.
+    const route = ROUTES[url.pathname]
+    if (!route) return jsonReply(errorAnswer(INVALID_URL), undefined)
+    const { endpoint } = route
     server.count(endpoint)
+    if (method !== route.method) return jsonReply(errorAnswer(WRONG_METHOD), undefined)
     const fault = server.takeFault(endpoint)
     // An HTTP error fault answers instead of WeChat; otherwise WeChat does its
     // work now, before any delay, as the real one does: a caller that gives up
@@ -81,6 +91,7 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
     ...server.face(),
     secrets: () => [...state.appSecrets(), ...server.secrets()],
     get forcedRefreshes () { return state.forcedRefreshes },
+    rotateToken: (appId) => state.rotateToken(appId),
     addApp: (appId, appSecret) => state.addApp(appId, appSecret),
     issueCode: (user, appId) => state.issueCode(user, appId),
     sessionKeyOf: (openId, appId) => state.sessionKeyOf(openId, appId),

@@ -14,7 +14,9 @@ const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
 /**
  * WeChat access tokens, one per AppID, shared by every instance:
  * `wechat:token:<appId>` holds the token, `wechat:token-lock:<appId>` names
- * the one instance fetching the next.
+ * the one instance fetching the next, and `wechat:token-forced:<appId>` marks
+ * a forced refresh made in the last interval (WeChat allows about 20 a day,
+ * 30 s apart, and each one kills the token every other holder of the AppID has).
  */
 export class WechatTokenRecords {
   constructor (private readonly gateway: RedisGateway) {}
@@ -41,11 +43,27 @@ export class WechatTokenRecords {
     await this.gateway.run((redis) => redis.eval(RELEASE_LOCK, 1, this.#lockKey(appId), lockId)).catch(() => {})
   }
 
+  /**
+   * True when this instance may force a refresh now: no instance sharing this
+   * Redis and prefix has forced one in the last `intervalMs`. The mark is kept
+   * whatever the forced call gives: WeChat may have done it even if its answer
+   * was lost.
+   */
+  async claimForcedRefresh (appId: string, intervalMs: number): Promise<boolean> {
+    // PXAT, as the lock: a copy that ioredis resends after an outage expires when the first would have.
+    const claimed = await this.gateway.run((redis) => redis.set(this.#forcedKey(appId), String(Date.now()), 'PXAT', Date.now() + intervalMs, 'NX'))
+    return claimed === 'OK'
+  }
+
   #tokenKey (appId: string): string {
     return this.gateway.key('wechat', 'token', appId)
   }
 
   #lockKey (appId: string): string {
     return this.gateway.key('wechat', 'token-lock', appId)
+  }
+
+  #forcedKey (appId: string): string {
+    return this.gateway.key('wechat', 'token-forced', appId)
   }
 }

@@ -42,7 +42,8 @@ export function errcodeError (appId: string, endpoint: string, reply: WechatRepl
     case 40029:
     case 40163:
       return { error: new CodeInvalidError(detail), errmsg }
-    case 45011:
+    case 45011: // rate limit
+    case 45009: // daily quota reached (an API's, or stable_token's forced refreshes)
       return { error: new UpstreamRateLimitedError(detail), errmsg }
     case 40226:
       return { error: new CodeBlockedError(detail), errmsg }

@@ -37,8 +37,11 @@ export interface WechatClient {
   resolveAppId: (appId?: string) => string
   /** sns/jscode2session: a wx.login code for openid, unionid and session_key. */
   code2Session: (code: string, appId?: string) => Promise<Code2SessionResult>
-  /** wxa/business/getuserphonenumber: a getPhoneNumber button code for the user's phone number. */
-  getPhoneNumber: (code: string, appId?: string) => Promise<PhoneNumber>
+  /**
+   * wxa/business/getuserphonenumber: a getPhoneNumber button code for the
+   * user's phone number. With `openId`, WeChat checks the code belongs to that user.
+   */
+  getPhoneNumber: (code: string, appId?: string, openId?: string) => Promise<PhoneNumber>
   /** wxa/checksession: whether WeChat still holds this session_key for the user. */
   checkSessionKey: (openId: string, sessionKey: string, appId?: string) => Promise<boolean>
   /** The app's access token from cgi-bin/stable_token, shared by every instance through Redis. */
@@ -116,11 +119,12 @@ export class WechatProvider implements LoginProvider, WechatClient {
     return result
   }
 
-  async getPhoneNumber (code: string, appId?: string): Promise<PhoneNumber> {
+  async getPhoneNumber (code: string, appId?: string, openId?: string): Promise<PhoneNumber> {
     const app = this.apps.get(appId)
     const endpoint = 'wxa/business/getuserphonenumber'
+    const body = openId ? { code, openid: openId } : { code }
     const { reply, secrets } = await this.tokens.request(app, endpoint, (token) => ({
-      method: 'POST', query: { access_token: token }, body: { code }, secrets: [app.appSecret, token]
+      method: 'POST', query: { access_token: token }, body, secrets: [app.appSecret, token]
     }))
     const errcode = errcodeOf(reply)
     if (errcode === PHONE_CODE_INVALID) throw new PhoneCodeInvalidError(`${endpoint} errcode ${PHONE_CODE_INVALID}`)
@@ -174,7 +178,8 @@ export class WechatProvider implements LoginProvider, WechatClient {
   }
 
   async phoneNumber (session: Session, payload: WechatPhonePayload): Promise<PhoneNumber> {
-    if ('code' in payload) return this.getPhoneNumber(payload.code, session.appId)
+    // The session's openid goes along: WeChat then refuses a phone code another user was given.
+    if ('code' in payload) return this.getPhoneNumber(payload.code, session.appId, session.openId)
     const phone = phoneNumberOf((await this.openForSession(session, payload.encryptedData, payload.iv)).data)
     if (!phone) throw new BadEncryptedDataError('it holds no phone number')
     return phone

@@ -9,11 +9,16 @@ const STABLE_TOKEN = 'cgi-bin/stable_token'
 const TOKEN_POLL_MS = 50
 // WeChat renews a stable token in its last 5 minutes; renew no earlier, or it answers with the same one.
 const TOKEN_RENEW_MS = 5 * 60_000
+// WeChat allows about 20 forced refreshes a day per AppID, 30 s apart: one per 30 s at most, from every instance.
+const FORCED_REFRESH_INTERVAL_MS = 30_000
 
 /**
  * The access token of each AppID from cgi-bin/stable_token, shared by every
- * instance through Redis: one instance fetches at a time, and calls that
- * carry the token get one refresh when WeChat refuses it.
+ * instance through Redis: one instance fetches at a time. When WeChat refuses
+ * a token, stable_token is asked in normal mode first (it hands out the
+ * current token, which another service on the AppID may have renewed); only
+ * when it hands back the very token refused is a refresh forced, at most once
+ * per 30 s per AppID, and the refused call is retried once.
  */
 export class WechatAccessTokens {
   // Concurrent callers in this process share one acquisition.
@@ -36,13 +41,13 @@ export class WechatAccessTokens {
     return pending
   }
 
-  /** A call that carries the access token; a stale token gets one refresh and one retry. */
+  /** A call that carries the access token; a refused token is replaced once and the call retried once. */
   async request (app: WechatApp, endpoint: string, build: (token: string) => WechatCall): Promise<{ reply: WechatReply, secrets: string[] }> {
     let token = await this.tokenFor(app)
     let call = build(token)
     let reply = await this.http.request(app, endpoint, call)
     if (STALE_TOKEN.has(errcodeOf(reply))) {
-      this.log.info({ appId: app.appId, endpoint, errcode: errcodeOf(reply) }, 'WeChat refused the access token: refreshing it')
+      this.log.info({ appId: app.appId, endpoint, errcode: errcodeOf(reply) }, 'WeChat refused the access token: asking stable_token for the current one')
       token = await this.tokenFor(app, token)
       call = build(token)
       reply = await this.http.request(app, endpoint, call)
@@ -50,10 +55,10 @@ export class WechatAccessTokens {
     return { reply, secrets: call.secrets }
   }
 
-  /** A stale token is replaced by a forced refresh unless another instance has already replaced it. */
+  /** The cached token, or a new one fetched by one instance at a time; never `stale`. */
   private async acquire (app: WechatApp, stale?: string): Promise<string> {
-    // Long enough for a fetch and its one retry.
-    const lockMs = app.timeoutMs * 2 + 1000
+    // Long enough for two fetches (normal mode, then forced), each with its one retry.
+    const lockMs = this.http.budgetMs(app) * 2 + 1000
     const waitUntil = Date.now() + lockMs
     for (;;) {
       const cached = await this.records.read(app.appId)
@@ -65,7 +70,7 @@ export class WechatAccessTokens {
           // Another instance may have renewed it between our read and our lock.
           const latest = await this.records.read(app.appId)
           if (latest && latest.token !== stale && Date.now() < latest.renewAt) return latest.token
-          return await this.fetch(app, stale !== undefined)
+          return await this.renew(app, stale)
         } finally {
           await this.records.unlock(app.appId, lockId)
         }
@@ -77,6 +82,19 @@ export class WechatAccessTokens {
     }
   }
 
+  /** Normal mode; a forced refresh only when normal mode hands back the token WeChat refused. */
+  private async renew (app: WechatApp, stale?: string): Promise<string> {
+    const current = await this.fetch(app, false)
+    if (current !== stale) return current
+    if (!await this.records.claimForcedRefresh(app.appId, FORCED_REFRESH_INTERVAL_MS)) {
+      this.log.warn({ appId: app.appId }, 'WeChat refused the access token that stable_token still hands out, and a refresh was forced less than 30 s ago: not forcing another')
+      throw new UpstreamError(`WeChat refused the access token of app ${app.appId} and stable_token still hands out the same one; a refresh was forced less than 30 s ago and WeChat allows about 20 a day, 30 s apart, so none is forced now: retry later`)
+    }
+    this.log.warn({ appId: app.appId }, 'WeChat refused the access token that stable_token still hands out: forcing a refresh (this invalidates the token of every other service on this AppID)')
+    return await this.fetch(app, true)
+  }
+
+  /** One stable_token call; the token it gives becomes the shared one. */
   private async fetch (app: WechatApp, forceRefresh: boolean): Promise<string> {
     const secrets = [app.appSecret]
     const reply = await this.http.request(app, STABLE_TOKEN, {
