@@ -130,9 +130,8 @@ export async function createAlipaySandbox (options: AlipaySandboxOptions = {}): 
       unsigned ||= err.unsigned
     }
     if (fault?.fields) node = { ...node, ...fault.fields }
-    const methodKey = `${method.replaceAll('.', '_')}_response`
     // oauth.token reports failures in error_response; other methods, and unsigned gateway errors, in the method's own node.
-    const key = failed && !unsigned && method !== USER_INFO_SHARE ? 'error_response' : methodKey
+    const key = failed && !unsigned && method !== USER_INFO_SHARE ? 'error_response' : `${method.replaceAll('.', '_')}_response`
     return {
       headers: { 'content-type': 'text/html;charset=utf-8', trace_id: randomBytes(12).toString('hex') },
       body: unsigned ? signer.unsignedEnvelope(key, node) : signer.envelope(key, node, fault)

@@ -34,12 +34,12 @@ export class AlipayCaller {
 
   private rejected (method: string, node: Record<string, unknown>, traceId: unknown, signed = true): FastifyError {
     const { error, fix } = errorForNode(node, this.app.appId)
-    const details = { alipay: { appId: this.app.appId, method, code: node.code, subCode: node.subCode ?? node.sub_code, traceId, signed } }
-    // Said to the operator only, who may otherwise chase a key problem that an intermediary made up.
+    const alipay = { appId: this.app.appId, method, code: node.code, subCode: node.subCode ?? node.sub_code, traceId, signed }
+    // Told to the operator, who might otherwise chase a key problem that an intermediary made up.
     const unsigned = signed ? '' : ' (an unsigned reply: the gateway could not sign it, or something between here and Alipay wrote it)'
     // The fix goes to the log only: the client learns no more than that the server is at fault.
-    if (fix) this.log.error({ alipay: { ...details.alipay, gateway: this.app.sdk.config.gateway } }, `Alipay refused app ${this.app.appId}: ${fix}${unsigned}`)
-    else this.log.warn(details, `Alipay answered with an error${unsigned}`)
+    if (fix) this.log.error({ alipay: { ...alipay, gateway: this.app.sdk.config.gateway } }, `Alipay refused app ${this.app.appId}: ${fix}${unsigned}`)
+    else this.log.warn({ alipay }, `Alipay answered with an error${unsigned}`)
     return error
   }
 
@@ -48,13 +48,14 @@ export class AlipayCaller {
     return new UpstreamBadSignatureError(detail)
   }
 
-  // Gateway errors come unsigned (an answer is signed for the app that asked, so
-  // not for an app_id Alipay does not know) and are mapped like signed ones: an unsigned refusal can only
-  // refuse a login, which anyone between here and Alipay can do anyway. Nothing
-  // else unsigned is believed: a success, or a refusal that carries more than an
-  // error node's fields, is a bad signature.
+  // Gateway errors come unsigned (an answer is signed for the app that asked,
+  // so not for an app_id Alipay does not know) and are mapped like signed ones:
+  // an unsigned refusal can only refuse a login, which anyone between here and
+  // Alipay can do anyway. Nothing else unsigned is believed: a success, or a
+  // refusal with more than an error node's fields, is a bad signature.
+  // docs/alipay.md has the reasoning.
   private unsigned (method: string, response: UnsignedResponseError): FastifyError {
-    const node = unsignedErrorNode(response.responseDataRaw, `${method.replaceAll('.', '_')}_response`)
+    const node = unsignedErrorNode(response.responseDataRaw, responseKeyOf(method))
     if (node) return this.rejected(method, node, response.traceId, false)
     return this.badSignature(method, 'the response carries no signature', { traceId: response.traceId })
   }
@@ -80,7 +81,7 @@ export class AlipayCaller {
     } catch {
       return new UpstreamError('the Alipay gateway answered with something other than JSON')
     }
-    const responseKey = `${method.replaceAll('.', '_')}_response`
+    const responseKey = responseKeyOf(method)
     const errorNode = body.error_response as Record<string, unknown> | undefined
     if (body[responseKey] === undefined && typeof errorNode === 'object' && errorNode !== null) {
       // alipay-sdk checks an error_response against the method's key, which
@@ -95,4 +96,9 @@ export class AlipayCaller {
     if (body[responseKey] === undefined) return new UpstreamError(`the Alipay response has no ${responseKey}`)
     return this.badSignature(method, `the ${responseKey} does not match its signature`)
   }
+}
+
+/** Where a method's answer sits in a response body: alipay.system.oauth.token → alipay_system_oauth_token_response. */
+function responseKeyOf (method: string): string {
+  return `${method.replaceAll('.', '_')}_response`
 }

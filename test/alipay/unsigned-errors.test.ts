@@ -1,6 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import type { Identity } from '../../index.js'
+import { UnsignedResponseError } from '../../providers/alipay/sdk.js'
 import { errorForNode } from '../../providers/alipay/sub-codes.js'
 import { OAUTH_TOKEN, USER_INFO_SHARE, type AlipaySandboxFault } from '../../sandbox/index.js'
 import { ALIPAY_APP_ID, AlipayWorld } from '../helpers/alipay-world.js'
@@ -79,6 +80,17 @@ t.test('unsigned successes are never trusted: 502 MPA_UPSTREAM_BAD_SIGNATURE, lo
     t.match(world.logs.lines.slice(logged).join(''), /"level":50.*Alipay response signature check failed: the response carries no signature/, `${name}: logged`)
   }
   t.same(seen, [], 'resolveUser never saw an identity')
+
+  // Called directly, the error is ours: the tokens of the unsigned success are nowhere in it.
+  for (const fault of [{ unsigned: true }, { missingSignature: true }]) {
+    sandbox.fail(OAUTH_TOKEN, fault)
+    const err = await app.alipay.exchangeAuthCode(sandbox.issueAuthCode({})).catch((error: Error) => error)
+    t.match(err, { statusCode: 502, code: 'MPA_UPSTREAM_BAD_SIGNATURE', cause: undefined })
+    world.replies.push(`${(err as Error).message} ${JSON.stringify(err)} ${(err as Error).stack}`) // checked for secrets at the end
+  }
+  const unsigned = new UnsignedResponseError('{"alipay_system_oauth_token_response":{"access_token":"authusrBsecret"}}', 'trace')
+  t.match(unsigned, { message: 'the Alipay response carries no signature', traceId: 'trace', responseDataRaw: /authusrBsecret/ })
+  t.notMatch(`${JSON.stringify(unsigned)} ${Object.keys(unsigned).join()} ${unsigned.stack}`, /authusrB|responseDataRaw/, 'the body it keeps is not enumerable, nor in its message')
 
   // user.info.share: an unsigned code 10000 is no profile; the login stands without one.
   const profile = { nickName: 'U', gender: 'F' as const }
