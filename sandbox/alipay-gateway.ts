@@ -26,7 +26,8 @@ export interface AlipaySandboxApp {
 export interface AlipaySandboxProfile {
   nickName?: string
   avatar?: string
-  gender?: 'F' | 'M'
+  /** Sent as given: Alipay documents F/M, and real replies have carried f/m. */
+  gender?: 'F' | 'M' | 'f' | 'm'
   province?: string
   city?: string
 }
@@ -50,9 +51,9 @@ export interface GatewayOptions {
 }
 
 interface RegisteredApp {
-  appId: string
-  publicKey: KeyObject
-  certSn: string | undefined
+  readonly appId: string
+  readonly publicKey: KeyObject
+  readonly certSn: string | undefined
   identityMode: AlipayIdentityMode
 }
 
@@ -102,6 +103,13 @@ export class AlipayGateway {
     this.apps.set(app.appId, { appId: app.appId, publicKey, certSn, identityMode: app.identityMode ?? 'open_id' })
   }
 
+  /** Moves an app to another identity mode, as Alipay moves apps from user_id to open_id; live codes and tokens follow. */
+  setIdentityMode (appId: string, identityMode: AlipayIdentityMode): void {
+    const app = this.apps.get(appId)
+    if (!app) throw new TypeError(`setIdentityMode: no registered app ${appId}`)
+    app.identityMode = identityMode
+  }
+
   issueAuthCode (user: AlipaySandboxUser = {}, appId?: string): string {
     const app = appId ?? this.apps.keys().next().value
     if (app === undefined || !this.apps.has(app)) throw new TypeError(`issueAuthCode: no registered app ${appId ?? ''}`)
@@ -129,9 +137,11 @@ export class AlipayGateway {
   /** The checks the gateway makes before any method: app, timestamp, certificates, signature. */
   private verifyRequest (params: Map<string, string>): RegisteredApp {
     const appId = params.get('app_id')
-    if (!appId) throw new GatewayError('isv.missing-app-id', '缺少AppID参数')
+    // Checked first, before the signature, and answered unsigned, as the live
+    // gateway does: an answer is signed for the app that asked, and there is none.
+    if (!appId) throw new GatewayError('isv.missing-app-id', '缺少AppID参数', { unsigned: true })
     const app = this.apps.get(appId)
-    if (!app) throw new GatewayError('isv.invalid-app-id', '无效的AppID参数')
+    if (!app) throw new GatewayError('isv.invalid-app-id', '无效的AppID参数', { unsigned: true })
     if (params.get('sign_type') !== 'RSA2') throw new GatewayError('isv.invalid-signature-type', '无效的签名类型')
     const timestampMs = parseChinaTime(params.get('timestamp') ?? '')
     if (timestampMs === undefined || Math.abs(timestampMs - this.now()) > this.timestampToleranceMs) {

@@ -2,7 +2,8 @@ import { createPublicKey, createSign, createVerify, X509Certificate, type KeyObj
 import { certificateSn, generateRsaKeyPair, rootCertificateSn, toPrivateKey, toPublicKey } from './keys.js'
 
 // Alipay's RSA2 both ways: the string a request signature covers, and the
-// signed envelope every answer (error_response included) comes in.
+// signed envelope every answer (error_response included) comes in, but for
+// gateway errors about an app it does not know, which it cannot sign.
 // Independent of alipay-sdk's signing (what the product calls) on purpose: a
 // fake that reuses the code under test cannot catch its bugs.
 
@@ -37,10 +38,17 @@ const ERRORS: Record<string, [code: string, msg: string]> = {
   'aop.unknow-error': ['20000', 'Service Currently Unavailable']
 }
 
-/** A refusal by the gateway: answered as a signed error node. */
+/**
+ * A refusal by the gateway: answered as a signed error node, or, when
+ * `unsigned` (the gateway does not know the app, so has no key pair to sign
+ * with), as an unsigned one in the method's own node.
+ */
 export class GatewayError extends Error {
-  constructor (readonly subCode: string, readonly subMsg: string) {
+  readonly unsigned: boolean
+
+  constructor (readonly subCode: string, readonly subMsg: string, options: { unsigned?: boolean } = {}) {
     super(subMsg)
+    this.unsigned = options.unsigned ?? false
   }
 
   /** The error node: the sub_code's usual code and msg unless given. */
@@ -100,8 +108,7 @@ export class AlipaySigner {
 
   /** The response body, signed over the exact bytes of the node as emitted. */
   envelope (key: string, node: Node, faults: EnvelopeFaults = {}): string {
-    // Alipay escapes '/' (avatar URLs): the SDK must verify the bytes as sent.
-    const nodeJson = JSON.stringify(node).replaceAll('/', '\\/')
+    const nodeJson = emit(node)
     const sign = createSign('RSA-SHA256').update(nodeJson, 'utf8').sign(this.privateKey, 'base64')
     const emitted = faults.badSignature ? nodeJson.replace('{', '{"tampered":"1",') : nodeJson
     let body = `{"${key}":${emitted}`
@@ -109,4 +116,14 @@ export class AlipaySigner {
     if (!faults.missingSignature) body += `,"sign":"${sign}"`
     return `${body}}`
   }
+
+  /** The body of an answer the gateway cannot sign: the node alone, no sign, no alipay_cert_sn. */
+  unsignedEnvelope (key: string, node: Node): string {
+    return `{"${key}":${emit(node)}}`
+  }
+}
+
+// Alipay escapes '/' (avatar URLs): the SDK must verify the bytes as sent.
+function emit (node: Node): string {
+  return JSON.stringify(node).replaceAll('/', '\\/')
 }

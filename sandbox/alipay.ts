@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { parseChinaTime } from './china-time.js'
 import { htmlReply, NOT_FOUND, SandboxServer, type Sandbox, type SandboxFault, type SandboxRequest, type SandboxReply } from './kit.js'
-import { AlipayGateway, USER_INFO_SHARE, type AlipaySandboxApp, type AlipaySandboxUser } from './alipay-gateway.js'
+import { AlipayGateway, USER_INFO_SHARE, type AlipayIdentityMode, type AlipaySandboxApp, type AlipaySandboxUser } from './alipay-gateway.js'
 import { AlipaySigner, GatewayError, type Node } from './alipay-signing.js'
 
 // A local stand-in for Alipay's gateway.do, for alipay.system.oauth.token and
 // alipay.user.info.share, faithful where the real alipay-sdk cares: RSA2
 // request signatures are verified, every response (error_response included)
-// is signed over the exact bytes of its node, certificate mode carries SNs.
+// is signed over the exact bytes of its node, certificate mode carries SNs;
+// only a refusal of an app_id the gateway does not know comes unsigned, in the
+// method's own node, as on the live gateway.
 
 export {
   OAUTH_TOKEN, USER_INFO_SHARE,
@@ -23,6 +25,17 @@ export interface AlipaySandboxFault extends SandboxFault {
   badSignature?: boolean
   /** Leave the sign field out. */
   missingSignature?: boolean
+  /**
+   * Answer as the gateway answers what it cannot sign (an app_id it does not
+   * know): the node in the method's own key, with no sign and no alipay_cert_sn.
+   */
+  unsigned?: boolean
+  /**
+   * Fields set in the answered node over the sandbox's own, before it is
+   * signed: `expires_in` as a string (as Alipay's docs type it), or a forgery
+   * such as an error node that also carries an `access_token`.
+   */
+  fields?: Record<string, unknown>
   /** Answer with an HTML page instead of JSON. */
   nonJson?: boolean
   /** Answer with this HTTP status (and an HTML body). */
@@ -74,6 +87,11 @@ export interface AlipaySandbox extends Sandbox<string, AlipaySandboxFault> {
    * codeTtlMs. The app defaults to the only (or first) registered one.
    */
   issueAuthCode: (user?: AlipaySandboxUser, appId?: string) => string
+  /**
+   * Moves a registered app to another identity mode, as Alipay moves apps from
+   * user_id to open_id (through 'both', its validation phase).
+   */
+  setIdentityMode: (appId: string, mode: AlipayIdentityMode) => void
 }
 
 /** Starts a sandbox gateway; `sandbox.url` is its gateway.do. */
@@ -101,6 +119,7 @@ export async function createAlipaySandbox (options: AlipaySandboxOptions = {}): 
 
     let node: Node
     let failed = false
+    let unsigned = fault?.unsigned ?? false
     try {
       if (fault?.subCode ?? fault?.code) throw new GatewayError(fault.subCode ?? '', fault.msg ?? 'injected fault')
       node = gateway.dispatch(method, params)
@@ -108,12 +127,14 @@ export async function createAlipaySandbox (options: AlipaySandboxOptions = {}): 
       if (!(err instanceof GatewayError)) throw err
       node = err.node(fault)
       failed = true
+      unsigned ||= err.unsigned
     }
-    // oauth.token reports failures in error_response; other methods in their own node.
-    const key = failed && method !== USER_INFO_SHARE ? 'error_response' : `${method.replaceAll('.', '_')}_response`
+    if (fault?.fields) node = { ...node, ...fault.fields }
+    // oauth.token reports failures in error_response; other methods, and unsigned gateway errors, in the method's own node.
+    const key = failed && !unsigned && method !== USER_INFO_SHARE ? 'error_response' : `${method.replaceAll('.', '_')}_response`
     return {
       headers: { 'content-type': 'text/html;charset=utf-8', trace_id: randomBytes(12).toString('hex') },
-      body: signer.envelope(key, node, fault)
+      body: unsigned ? signer.unsignedEnvelope(key, node) : signer.envelope(key, node, fault)
     }
   }
 
@@ -124,6 +145,7 @@ export async function createAlipaySandbox (options: AlipaySandboxOptions = {}): 
     publicKey: signer.publicKey,
     requests,
     registerApp: (app) => gateway.registerApp(app),
-    issueAuthCode: (user, appId) => gateway.issueAuthCode(user, appId)
+    issueAuthCode: (user, appId) => gateway.issueAuthCode(user, appId),
+    setIdentityMode: (appId, mode) => gateway.setIdentityMode(appId, mode)
   }
 }

@@ -194,7 +194,7 @@ test('upstream failures map to stable codes', async (t) => {
     ['signed error_response: unknown app', { subCode: 'isv.invalid-app-id' }, 500, 'MPA_MISCONFIGURED', /isv\.invalid-app-id/],
     ['signed error_response: no public key uploaded', { subCode: 'isv.missing-signature-config' }, 500, 'MPA_MISCONFIGURED'],
     ['signed error_response: expired certificate', { subCode: 'isv.app-cert-expired' }, 500, 'MPA_MISCONFIGURED', /isv\.app-cert-expired/],
-    ['unsigned error_response', { subCode: 'isv.code-invalid', missingSignature: true }, 502, 'MPA_UPSTREAM_BAD_SIGNATURE', /no signature/],
+    ['unsigned error_response: a refusal, mapped (docs/alipay.md)', { subCode: 'isv.code-invalid', missingSignature: true }, 401, 'MPA_CODE_INVALID', /isv\.code-invalid/],
     ['tampered error_response', { subCode: 'isv.code-invalid', badSignature: true }, 502, 'MPA_UPSTREAM_BAD_SIGNATURE', /does not verify/],
     ['non-JSON body', { nonJson: true }, 502, 'MPA_UPSTREAM_ERROR', /other than JSON/],
     ['HTTP 503', { httpStatus: 503 }, 502, 'MPA_UPSTREAM_ERROR', /HTTP 503/],

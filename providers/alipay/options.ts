@@ -1,8 +1,9 @@
 import { createPublicKey } from 'node:crypto'
-import { AlipaySdk, type AlipaySdkConfig } from 'alipay-sdk'
+import type { AlipaySdkConfig } from 'alipay-sdk'
 import { appOptionsOf } from '../../lib/apps.js'
 import { parseDuration } from '../../lib/duration.js'
 import { parseCertificate, parsePrivateKey, parsePublicKey, readCertificate, type KeyInput } from './keys.js'
+import { VerifyingAlipaySdk } from './sdk.js'
 import { CERTIFICATE_PROBLEM } from './sub-codes.js'
 
 export interface AlipayAppOptions {
@@ -27,10 +28,10 @@ export interface AlipayAppOptions {
   alipayPublicCertPath?: string
 }
 
-/** One app, ready to call: its alipay-sdk client verifies every response. */
+/** One app, ready to call: its alipay-sdk client verifies every response and reports an unsigned one with its body. */
 export interface AlipayApp {
   appId: string
-  sdk: AlipaySdk
+  sdk: VerifyingAlipaySdk
   timeoutMs: number
 }
 
@@ -93,7 +94,7 @@ export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp
   }
 
   try {
-    return { appId, sdk: new AlipaySdk(config), timeoutMs }
+    return { appId, sdk: new VerifyingAlipaySdk(config), timeoutMs }
   } catch {
     throw new TypeError(`${name}: alipay-sdk cannot read the certificates: ${CERTIFICATE_PROBLEM}`)
   }

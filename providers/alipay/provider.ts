@@ -10,9 +10,9 @@ export interface AlipayAuthResult {
   identity: Identity
   accessToken: string
   refreshToken?: string
-  /** Seconds. */
+  /** Seconds (expires_in, a number or a numeric string on the wire); NaN when the reply had none. */
   expiresIn: number
-  /** Seconds. */
+  /** Seconds (re_expires_in, likewise). */
   reExpiresIn: number
 }
 
@@ -20,8 +20,8 @@ export interface AlipayAuthResult {
 export interface AlipayProfile {
   nickName?: string
   avatar?: string
-  /** 'F' or 'M'. */
-  gender?: string
+  /** 'F' or 'M' (a lowercase reply is upper-cased; any other value is left out). */
+  gender?: 'F' | 'M'
   province?: string
   city?: string
 }
@@ -39,7 +39,7 @@ export interface AlipayClient {
 
 const OAUTH_TOKEN = 'alipay.system.oauth.token'
 const USER_INFO_SHARE = 'alipay.user.info.share'
-const PROFILE_FIELDS = ['nickName', 'avatar', 'gender', 'province', 'city'] as const
+const PROFILE_FIELDS = ['nickName', 'avatar', 'province', 'city'] as const
 
 /** Alipay: the login exchange (oauth.token, and the profile for auth_user codes). */
 export class AlipayProvider implements LoginProvider, AlipayClient {
@@ -93,8 +93,8 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
       identity,
       accessToken,
       ...(refreshToken ? { refreshToken } : {}),
-      expiresIn: Number(token.expiresIn),
-      reExpiresIn: Number(token.reExpiresIn)
+      expiresIn: secondsOf(token.expiresIn),
+      reExpiresIn: secondsOf(token.reExpiresIn)
     }
   }
 
@@ -104,6 +104,15 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
     for (const field of PROFILE_FIELDS) {
       if (typeof info[field] === 'string') profile[field] = info[field]
     }
+    // Documented as F/M, seen lowercase in real replies; anything else is left out.
+    const gender = typeof info.gender === 'string' ? info.gender.toUpperCase() : undefined
+    if (gender === 'F' || gender === 'M') profile.gender = gender
     return profile
   }
+}
+
+/** expires_in / re_expires_in: numbers in real replies, strings in Alipay's docs. NaN when neither. */
+function secondsOf (value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : Number.NaN
+  return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN
 }

@@ -34,3 +34,36 @@ export function errorForNode (node: Record<string, unknown>, appId: string): { e
   if (fix) return { error: new MisconfiguredError(`Alipay refused app ${appId} (${subCode}); the server log says what to fix`), fix }
   return { error: new UpstreamError(`Alipay ${label}`) }
 }
+
+// What an error node holds, and nothing else: the only unsigned node we act on.
+const ERROR_NODE_FIELDS = new Set(['code', 'msg', 'sub_code', 'sub_msg'])
+
+/**
+ * The error node of an unsigned response, or undefined when the response is
+ * anything else. Alipay signs an answer for the app that asked, so a refusal
+ * of an app_id it does not know comes unsigned, in the method's own node
+ * (reported of the live and the sandbox gateways). Only a plain refusal qualifies: a
+ * numeric code other than 10000, a sub_code, and no field an error node does
+ * not have (an unsigned node with a token in it is a forgery, whatever its code).
+ */
+export function unsignedErrorNode (raw: string, responseKey: string): Record<string, unknown> | undefined {
+  let body: unknown
+  try {
+    body = JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+  if (!isObject(body)) return undefined
+  // Where alipay-sdk looks: the method's node, else error_response.
+  const node = body[responseKey] ?? body.error_response
+  if (!isObject(node)) return undefined
+  const code = typeof node.code === 'number' ? String(node.code) : node.code
+  if (typeof code !== 'string' || !/^\d{5}$/.test(code) || code === '10000') return undefined
+  if (typeof node.sub_code !== 'string' || node.sub_code === '') return undefined
+  if (Object.keys(node).some((field) => !ERROR_NODE_FIELDS.has(field))) return undefined
+  return node
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
