@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freeClusterPort, RedisProcess } from './redis.js'
+
+const run = promisify(execFile)
+
+export interface TestCluster {
+  /** The masters' ports, then the replicas'. */
+  ports: number[]
+  nodes: RedisProcess[]
+  /** `redis-cli -p <port> <args>`, its output. */
+  cli: (port: number, ...args: string[]) => Promise<string>
+  stop: () => Promise<void>
+}
+
+/** A real Redis Cluster on spare local ports: `masters` masters, and one replica for each of the first `replicas`. */
+export async function startCluster (masters: number, replicas = 0): Promise<TestCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'mpa-cluster-'))
+  const ports: number[] = []
+  while (ports.length < masters + replicas) {
+    const port = await freeClusterPort()
+    if (!ports.includes(port)) ports.push(port)
+  }
+  const nodes = ports.map((port) => new RedisProcess(port, [
+    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--cluster-node-timeout', '2000'
+  ]))
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()))
+    await rm(dir, { recursive: true, force: true })
+  }
+  const cli = async (port: number, ...args: string[]) => (await run('redis-cli', ['-p', String(port), ...args])).stdout
+  try {
+    await Promise.all(nodes.map((node) => node.start()))
+    const masterPorts = ports.slice(0, masters)
+    await run('redis-cli', ['--cluster', 'create', ...masterPorts.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'])
+    await settled(cli, masterPorts[0]!)
+    for (let i = 0; i < replicas; i++) {
+      const masterId = (await cli(masterPorts[i]!, 'cluster', 'myid')).trim()
+      await run('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${ports[masters + i]}`, `127.0.0.1:${masterPorts[0]}`, '--cluster-slave', '--cluster-master-id', masterId])
+    }
+    if (replicas > 0) {
+      // A replica serves failover once it has synced with its master.
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const infos = await Promise.all(ports.slice(masters).map((port) => cli(port, 'info', 'replication')))
+        if (infos.every((info) => info.includes('master_link_status:up'))) break
+        await sleep(50)
+      }
+      await settled(cli, masterPorts[0]!)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { ports, nodes, cli, stop }
+}
+
+async function settled (cli: TestCluster['cli'], port: number): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if ((await cli(port, 'cluster', 'info')).includes('cluster_state:ok')) return
+    await sleep(50)
+  }
+  throw new Error('the cluster did not settle')
+}
