@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto'
+
+// The knobs of `npm run bench`, read once from the environment.
+
+function numberFrom (name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a non-negative number (got ${JSON.stringify(raw)})`)
+  return value
+}
+
+export const config = {
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  /** Measured seconds per system. */
+  seconds: numberFrom('BENCH_SECONDS', 10),
+  /** Warm-up seconds per system (JIT, connections, Redis pools), not measured. */
+  warmupSeconds: numberFrom('BENCH_WARMUP_SECONDS', 3),
+  connections: numberFrom('BENCH_CONNECTIONS', 50),
+  /** Users (sessions, tokens) the load cycles through, each connection in turn. */
+  users: numberFrom('BENCH_USERS', 100),
+  /** Revocations measured per kind (logout, logout everywhere, cap eviction); 0 skips part 2. */
+  revocations: numberFrom('BENCH_REVOCATIONS', 200),
+  /** Background load on B during part 2: requests per second in total, over a few connections. */
+  backgroundRate: numberFrom('BENCH_BACKGROUND_RATE', 1000),
+  backgroundConnections: numberFrom('BENCH_BACKGROUND_CONNECTIONS', 8),
+  /** How long one revocation may stay invisible on B before the probe gives up on it. */
+  pollTimeoutMs: numberFrom('BENCH_POLL_TIMEOUT_MS', 2000),
+  /** Measured seconds of the CPU profile (npm run bench:profile). */
+  profileSeconds: numberFrom('BENCH_PROFILE_SECONDS', 10)
+}
+
+/** Every Redis key of this run starts with it; the run deletes them all at the end. */
+export const runPrefix = `mpa-bench:${randomBytes(4).toString('hex')}:`

@@ -1,0 +1,57 @@
+import type { Redis } from 'ioredis'
+
+// What Redis did during a measured run, from INFO commandstats deltas, and the
+// run's clean-up. commandstats counts every client of the server: whatever
+// else runs on this Redis meanwhile is counted too (the bare route, which
+// sends none, measures that background).
+
+export type CommandCounts = Map<string, number>
+
+export interface RedisActivity {
+  /** Calls per command during the run (our own INFO left out). */
+  calls: CommandCounts
+  total: number
+  /** Calls of commands Redis flags `write`. */
+  writes: number
+}
+
+export async function commandCounts (redis: Redis): Promise<CommandCounts> {
+  const info = await redis.info('commandstats')
+  return new Map([...info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map(([, name, calls]) => [name!, Number(calls)]))
+}
+
+/** Calls between two snapshots, with the writes among them as Redis's COMMAND INFO flags them. */
+export async function activityBetween (redis: Redis, before: CommandCounts, after: CommandCounts): Promise<RedisActivity> {
+  const calls: CommandCounts = new Map()
+  for (const [name, count] of after) {
+    const delta = count - (before.get(name) ?? 0)
+    if (delta > 0 && name !== 'info') calls.set(name, delta)
+  }
+  const writing = await writeCommands(redis, [...calls.keys()])
+  let total = 0
+  let writes = 0
+  for (const [name, count] of calls) {
+    total += count
+    if (writing.has(name)) writes += count
+  }
+  return { calls, total, writes }
+}
+
+async function writeCommands (redis: Redis, names: string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set()
+  const docs = await redis.call('COMMAND', 'INFO', ...names) as Array<[string, number, string[]] | null>
+  return new Set(names.filter((_name, i) => docs[i]?.[2].includes('write')))
+}
+
+/** Deletes every key under `prefix` (SCAN, then UNLINK in batches); returns how many. */
+export async function deleteKeys (redis: Redis, prefix: string): Promise<number> {
+  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*'
+  let cursor = '0'
+  let deleted = 0
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = next
+    if (keys.length > 0) deleted += await redis.unlink(...keys)
+  } while (cursor !== '0')
+  return deleted
+}

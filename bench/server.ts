@@ -1,0 +1,140 @@
+// One bench server in a process of its own, parameterised by system:
+//   node --import tsx bench/server.ts '{"system":"uncached","redisUrl":…,"keyPrefix":…}'
+// Serves GET /me ({ user }, the same schema everywhere) and POST /bench/login
+// ({ name } → { headers }: what a client sends to be that user). Tells its
+// parent { type: 'ready', url } over IPC; stops on SIGTERM, SIGINT or when the
+// parent goes away.
+import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest, type RouteShorthandOptions } from 'fastify'
+import { Redis } from 'ioredis'
+import { RedisStore } from 'connect-redis'
+import { createClient } from 'redis'
+import type { MiniprogramAuthOptions } from '../index.js'
+import { userOf, type ChildMessage, type ServerOptions, type System } from './systems.js'
+
+const options = JSON.parse(process.argv[2] ?? '{}') as ServerOptions
+
+const meRoute: RouteShorthandOptions = {
+  schema: {
+    response: {
+      200: {
+        type: 'object',
+        properties: { user: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+        required: ['user']
+      }
+    }
+  }
+}
+const loginRoute: RouteShorthandOptions = {
+  schema: { body: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } }
+}
+type LoginRequest = FastifyRequest<{ Body: { name: string } }>
+type Headers = Record<string, string>
+
+// The competitors' plugins come in untyped: their `declare module 'fastify'`
+// would redeclare request.user and request.session for the whole project.
+async function untypedPlugin (name: string): Promise<FastifyPluginCallback<Record<string, unknown>>> {
+  const module = await import(name) as { default: FastifyPluginCallback<Record<string, unknown>> }
+  return module.default
+}
+
+/** Builds one system's routes on `app`; returns what to close on the way out. */
+const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Promise<unknown>>>> = {
+  async bare (app) {
+    app.get('/me', meRoute, async () => ({ user: userOf('bench') }))
+    app.post('/bench/login', loginRoute, async () => ({ headers: {} }))
+    return []
+  },
+
+  cached: (app) => library(app, { cache: { max: 10000 } }),
+  uncached: (app) => library(app, { cache: false }),
+
+  async jwt (app) {
+    await app.register(await untypedPlugin('@fastify/jwt'), { secret: 'bench-secret-bench-secret-bench-secret' })
+    const jwtApp = app as unknown as { jwt: { sign: (payload: object) => string } }
+    type JwtRequest = FastifyRequest & { jwtVerify: () => Promise<{ id: string }> }
+    app.get('/me', meRoute, async (request) => {
+      const { id } = await (request as JwtRequest).jwtVerify()
+      return { user: { id } }
+    })
+    app.post('/bench/login', loginRoute, async (request: LoginRequest) => {
+      return { headers: { authorization: `Bearer ${jwtApp.jwt.sign(userOf(request.body.name))}` } }
+    })
+    return []
+  },
+
+  async session (app) {
+    const client = createClient({ url: options.redisUrl })
+    await client.connect()
+    await app.register(await untypedPlugin('@fastify/cookie'))
+    await app.register(await untypedPlugin('@fastify/session'), {
+      secret: 'bench-secret-bench-secret-bench-secret',
+      store: new RedisStore({ client, prefix: `${options.keyPrefix}sess:` }),
+      // The plugin's defaults (rolling: true, so every answer saves the session)
+      // but for plain HTTP on loopback and no session for anonymous requests.
+      cookie: { secure: false, maxAge: 7 * 24 * 3600 * 1000 },
+      saveUninitialized: false
+    })
+    interface SessionRequest {
+      session: { get: (key: string) => unknown, set: (key: string, value: unknown) => void, encryptedSessionId: string }
+    }
+    app.get('/me', meRoute, async (request, reply) => {
+      const user = (request as unknown as SessionRequest).session.get('user')
+      if (user === undefined) return reply.code(401).send({ message: 'no session' })
+      return { user }
+    })
+    app.post('/bench/login', loginRoute, async (request: LoginRequest) => {
+      const { session } = request as unknown as SessionRequest
+      session.set('user', userOf(request.body.name))
+      // The session is saved in onSend, before this answer leaves.
+      return { headers: { cookie: `sessionId=${session.encryptedSessionId}` } }
+    })
+    return [() => client.close()]
+  }
+}
+
+/** This library, as the umbrella plugin, on ioredis. */
+async function library (app: FastifyInstance, session: { cache: unknown }) {
+  const { default: miniprogramAuth } = options.fromDist
+    ? await import(new URL('../dist/index.js', import.meta.url).href) as typeof import('../index.js')
+    : await import('../index.js')
+  const redis = new Redis(options.redisUrl)
+  // `cache` is passed through as the product will take it (ignored by versions without it).
+  const sessionOptions = { ...session, maxPerUser: options.maxPerUser } as MiniprogramAuthOptions['session']
+  await app.register(miniprogramAuth, { redis, keyPrefix: options.keyPrefix, session: sessionOptions })
+  app.get('/me', { ...meRoute, preHandler: app.authenticate }, async (request) => ({ user: request.user }))
+  // Bench only: a session created the way a login creates one (index, record, cap).
+  app.post('/bench/login', loginRoute, async (request: LoginRequest): Promise<{ headers: Headers }> => {
+    const name = request.body.name
+    const { skey } = await app.sessions.create({ provider: 'wechat', appId: 'wxbench', openId: name }, { user: userOf(name) })
+    return { headers: { 'x-skey': skey } }
+  })
+  return [async () => redis.quit()]
+}
+
+function send (message: ChildMessage): void {
+  process.send?.(message)
+}
+
+const app = Fastify({ logger: false })
+const closers = await builders[options.system](app)
+const url = await app.listen({ host: '127.0.0.1', port: 0 })
+
+let stopping = false
+async function stop () {
+  if (stopping) return
+  stopping = true
+  await app.close()
+  for (const close of closers) await close()
+  // A normal exit: node --cpu-prof writes its profile now.
+  process.exit(0)
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
+process.on('disconnect', stop)
+// The profile run asks for timestamps on the clock of the CPU profile's samples.
+process.on('message', (message: { type?: string, name?: string }) => {
+  if (message.type === 'mark') {
+    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage() })
+  }
+})
+send({ type: 'ready', url })

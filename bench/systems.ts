@@ -1,0 +1,40 @@
+// The systems the bench compares. Every one serves the same route, GET /me
+// answering { user }, behind its own way of knowing the user.
+
+export const SYSTEMS = {
+  bare: { label: 'bare route (no auth)', redis: false },
+  cached: { label: 'this library, session.cache { max: 10000 }', redis: true },
+  uncached: { label: 'this library, session.cache false', redis: true },
+  jwt: { label: '@fastify/jwt verify (HS256, stateless)', redis: false },
+  session: { label: '@fastify/session + connect-redis', redis: true }
+} as const
+
+export type System = keyof typeof SYSTEMS
+
+export const SYSTEM_NAMES = Object.keys(SYSTEMS) as System[]
+
+/** What the orchestrator hands a server process (as JSON, its one argument). */
+export interface ServerOptions {
+  system: System
+  redisUrl: string
+  /** Prefix of every Redis key the server writes. */
+  keyPrefix: string
+  /** session.maxPerUser of the library systems. */
+  maxPerUser?: number
+  /** The library systems run the compiled package (dist/, npm run build) instead of the TypeScript source. */
+  fromDist?: boolean
+}
+
+/** Messages a child process sends its parent over IPC. */
+export type ChildMessage =
+  | { type: 'ready', url: string }
+  /** `us`: process.hrtime in µs, the clock of a CPU profile; `cpu`: process.cpuUsage() then. */
+  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number } }
+  | { type: 'result', result: unknown }
+
+/** The one user every system answers with; `name` makes it one of many. */
+export function userOf (name: string): { id: string } {
+  // The id the library's default resolveUser gives a WeChat identity, so its
+  // session record holds no user JSON (the common case).
+  return { id: `wechat:wxbench:${name}` }
+}
