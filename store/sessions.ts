@@ -45,6 +45,13 @@ export interface SessionStoreOptions extends SessionOptions {
 }
 
 const STALE_SLACK_MS = 5000
+// Logins of one process in one millisecond get index scores a thousandth of
+// a millisecond apart, so the cap evicts the older of them.
+let sequence = 0
+function indexScoreOf (createdAt: number): number {
+  sequence = (sequence + 1) % 1000
+  return createdAt + sequence / 1000
+}
 // Adds a session to its user's index and makes the index live at least as
 // long as the session may: never shorter, so an instance with a smaller
 // maxAge (a rolling deploy that lowers it) cannot let the sessions of a
@@ -146,10 +153,10 @@ export class SessionStore {
     await this.#gateway.run(async (redis, checkpoint) => {
       // Index first: a session that exists is always indexed, so revoke-all
       // cannot miss it.
-      await redis.eval(INDEX_SESSION, 1, indexKey, String(createdAt), id, String(this.maxAgeMs))
+      await redis.eval(INDEX_SESSION, 1, indexKey, String(indexScoreOf(createdAt)), id, String(this.maxAgeMs))
       checkpoint()
       resultsOf(await redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
-      evicted = await this.#enforceCap(uid)
+      evicted = await this.#enforceCap(uid, id)
     })
     await this.#acknowledged(evicted.ack, evicted.ids)
     const session = decodeSession(id, fields, createdAt + lifetime)
@@ -354,8 +361,8 @@ export class SessionStore {
     return now - createdAt > this.storeTimeoutMs + STALE_SLACK_MS
   }
 
-  /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser. */
-  async #enforceCap (uid: string): Promise<{ ack: Acknowledgement | null, ids: string[] }> {
+  /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser, never `created`. */
+  async #enforceCap (uid: string, created: string): Promise<{ ack: Acknowledgement | null, ids: string[] }> {
     const redis = this.#gateway.redis
     const indexKey = this.#indexKey(uid)
     const entries = await this.#indexEntries(redis, indexKey)
@@ -363,7 +370,9 @@ export class SessionStore {
     const live = await Promise.all(entries.map(({ id }) => redis.exists(this.#sessionKey(id))))
     const now = Date.now()
     const liveIds = entries.filter((_entry, i) => live[i] === 1).map(({ id }) => id)
-    const evicted = liveIds.slice(0, Math.max(0, liveIds.length - this.maxPerUser))
+    // The oldest go; never the session this login just created (another
+    // instance's clock may run ahead of ours).
+    const evicted = liveIds.filter((id) => id !== created).slice(0, Math.max(0, liveIds.length - this.maxPerUser))
     const ack = this.#expectInvalidation(evicted)
     const deleted = await Promise.all(evicted.map((id) => redis.del(this.#sessionKey(id))))
     const stale = entries.filter(({ createdAt }, i) => live[i] !== 1 && this.#isStale(createdAt, now)).map(({ id }) => id)

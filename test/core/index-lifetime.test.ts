@@ -46,3 +46,24 @@ test('the reported expiry never passes the absolute expiry', async (t) => {
   const [listed] = await store.list('u-2')
   t.ok(listed!.expiresAt <= listed!.absoluteExpiresAt, 'in the device list too')
 })
+
+test('the cap evicts the oldest even within one millisecond, and never the session just created', async (t) => {
+  const redis = sharedRedis()
+  const keyPrefix = uniquePrefix('cap-ties')
+  t.teardown(async () => {
+    const keys = await redis.keys(`${keyPrefix}*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  })
+  const store = new SessionStore(redis, { keyPrefix, maxPerUser: 3 })
+  let oldestSurvived = 0
+  let newestEvicted = 0
+  for (let user = 0; user < 100; user++) {
+    const created = []
+    for (let i = 0; i < 4; i++) created.push(await store.create(identity, { user: { id: `tie-${user}` } }))
+    if (await store.get(created[0]!.skey) !== null) oldestSurvived++
+    if (await store.get(created[3]!.skey) === null) newestEvicted++
+  }
+  t.equal(oldestSurvived, 0, 'the first of four quick logins is the one evicted, every time')
+  t.equal(newestEvicted, 0, 'a login never hands out an skey it evicted itself')
+})
