@@ -93,14 +93,12 @@ const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Pro
 }
 
 /** This library, as the umbrella plugin, on ioredis. */
-async function library (app: FastifyInstance, session: { cache: unknown }) {
+async function library (app: FastifyInstance, session: Pick<NonNullable<MiniprogramAuthOptions['session']>, 'cache'>) {
   const { default: miniprogramAuth } = options.fromDist
     ? await import(new URL('../dist/index.js', import.meta.url).href) as typeof import('../index.js')
     : await import('../index.js')
   const redis = new Redis(options.redisUrl)
-  // `cache` is passed through as the product will take it (ignored by versions without it).
-  const sessionOptions = { ...session, maxPerUser: options.maxPerUser } as MiniprogramAuthOptions['session']
-  await app.register(miniprogramAuth, { redis, keyPrefix: options.keyPrefix, session: sessionOptions })
+  await app.register(miniprogramAuth, { redis, keyPrefix: options.keyPrefix, session: { ...session, maxPerUser: options.maxPerUser } })
   app.get('/me', { ...meRoute, preHandler: app.authenticate }, async (request) => ({ user: request.user }))
   // Bench only: a session created the way a login creates one (index, record, cap).
   app.post('/bench/login', loginRoute, async (request: LoginRequest): Promise<{ headers: Headers }> => {
