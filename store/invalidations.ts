@@ -54,7 +54,8 @@ class NodeTracker {
     await this.connection.subscribe(CHANNEL)
     this.pinging = false
     this.confirmed = true
-    this.listener.changed(`${this.name} tracking`)
+    // What changed on this node before it was tracked went unheard: start clean.
+    this.listener.tracked(`${this.name} tracking`)
   }
 
   /** A heartbeat: a ping still unanswered since the last beat means the connection is stuck. */
@@ -157,6 +158,12 @@ export class InvalidationListener {
     this.changed(reason)
   }
 
+  /** A node's tracking was confirmed: forget everything (in flight too), then maybe ready. */
+  tracked (reason: string): void {
+    this.handlers.flush()
+    this.changed(reason)
+  }
+
   changed (reason: string): void {
     const ready = this.ready
     if (ready !== this.wasReady && !this.closed) {
@@ -199,8 +206,11 @@ export class InvalidationListener {
     const current = new Map(nodes.map((node) => [`${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`, node]))
     for (const [name, tracker] of this.trackers) {
       if (current.has(name)) continue
+      // A node that is no longer a master (a failover): its slots moved, and
+      // their new master's writes are heard only once it is tracked.
       tracker.close()
       this.trackers.delete(name)
+      this.handlers.flush()
     }
     for (const [name, node] of current) {
       if (this.trackers.has(name)) continue
