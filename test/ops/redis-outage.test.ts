@@ -1,9 +1,9 @@
 import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
-import { createWechatSandbox } from '../sandbox/wechat.js'
-import { buildApp } from './helpers/app.js'
-import { freePort, RedisProcess } from './helpers/redis.js'
+import { createWechatSandbox } from '../../sandbox/wechat.js'
+import { buildApp } from '../helpers/app.js'
+import { freePort, RedisProcess } from '../helpers/redis.js'
 
 /** A private redis-server this test may kill or freeze, an app with WeChat login on it, and the WeChat sandbox. */
 async function privateWorld (t: Test) {

@@ -1,8 +1,8 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import fastifyRedis from '@fastify/redis'
-import miniprogramAuth, { authenticatePlugin, loginPlugin, sessionRoutes, sessionsPlugin, type MiniprogramAuthOptions } from '../index.js'
-import { REDIS_URL, sharedRedis, uniquePrefix } from './helpers/redis.js'
+import miniprogramAuth, { authenticatePlugin, loginPlugin, sessionRoutes, sessionsPlugin, type MiniprogramAuthOptions } from '../../index.js'
+import { REDIS_URL, sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 async function registerFails (options: MiniprogramAuthOptions): Promise<Error> {
   const app = Fastify()

@@ -1,7 +1,7 @@
 import tap, { test } from 'tap'
-import { buildApp } from './helpers/app.js'
-import { startPlatforms } from './helpers/platforms.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import { buildApp } from '../helpers/app.js'
+import { startPlatforms } from '../helpers/platforms.js'
+import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 // Every odd body on every route: a clear 4xx, never a 5xx, a hang, or a value
 // coerced into something the client did not send.

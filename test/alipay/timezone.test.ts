@@ -1,10 +1,10 @@
 import tap, { test } from 'tap'
 import { AlipayRequestError, AlipaySdk } from 'alipay-sdk'
-import alipayPlugin from '../plugins/alipay.js'
-import alipayRoutes from '../routes/alipay.js'
-import { createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN } from '../sandbox/index.js'
-import { buildApp } from './helpers/app.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import alipayPlugin from '../../plugins/alipay.js'
+import alipayRoutes from '../../routes/alipay.js'
+import { createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN } from '../../sandbox/index.js'
+import { buildApp } from '../helpers/app.js'
+import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 // Alipay reads the request timestamp as China time. alipay-sdk 4 formats it in
 // the server's local zone; this file changes the zone of its own process.

@@ -1,9 +1,9 @@
 import { test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import type { Identity, MiniprogramAuthOptions } from '../index.js'
-import { buildApp } from './helpers/app.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import type { Identity, MiniprogramAuthOptions } from '../../index.js'
+import { buildApp } from '../helpers/app.js'
+import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 interface Upstream { calls: number, fail: boolean, delayMs: number }
 

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster } from 'ioredis'
-import type { Identity } from '../index.js'
-import { createWechatSandbox } from '../sandbox/wechat.js'
-import { buildApp } from './helpers/app.js'
-import { keyOf } from './helpers/keys.js'
-import { freeClusterPort, RedisProcess } from './helpers/redis.js'
+import type { Identity } from '../../index.js'
+import { createWechatSandbox } from '../../sandbox/wechat.js'
+import { buildApp } from '../helpers/app.js'
+import { keyOf } from '../helpers/keys.js'
+import { freeClusterPort, RedisProcess } from '../helpers/redis.js'
 
 const run = promisify(execFile)
 

@@ -1,9 +1,9 @@
 import t, { test } from 'tap'
 import Fastify from 'fastify'
-import miniprogramAuth, { type Identity } from '../index.js'
-import wechatPlugin from '../plugins/wechat.js'
-import wechatRoutes from '../routes/wechat.js'
-import { APP_ID, OTHER_APP_ID, WechatWorld } from './helpers/wechat.js'
+import miniprogramAuth, { type Identity } from '../../index.js'
+import wechatPlugin from '../../plugins/wechat.js'
+import wechatRoutes from '../../routes/wechat.js'
+import { APP_ID, OTHER_APP_ID, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-login')
 const { sandbox } = world

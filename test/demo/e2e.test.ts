@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Locator, type Page } from 'playwright-core'
-import { startDemo } from '../examples/demo/app.js'
-import { REDIS_URL, sharedRedis, uniquePrefix } from './helpers/redis.js'
+import { startDemo } from '../../examples/demo/app.js'
+import { REDIS_URL, sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 // The simulator page in a real headless Chromium (Debian's package: the
 // Playwright download host is out of reach). Set DEMO_SCREENSHOT=docs/demo.png

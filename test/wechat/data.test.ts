@@ -1,6 +1,6 @@
 import t, { test } from 'tap'
-import { encryptData, signRawData } from '../sandbox/wechat.js'
-import { APP_ID, VECTOR, WechatWorld } from './helpers/wechat.js'
+import { encryptData, signRawData } from '../../sandbox/wechat.js'
+import { APP_ID, VECTOR, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-data')
 const { sandbox } = world

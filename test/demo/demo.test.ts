@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { DemoExit, isLoopback, projectRoot, startDemo } from '../examples/demo/app.js'
-import { connectRedis, displayUrl } from '../examples/demo/redis.js'
-import { generateRsaKeyPair } from '../sandbox/index.js'
-import { freePort, REDIS_URL, uniquePrefix } from './helpers/redis.js'
+import { DemoExit, isLoopback, projectRoot, startDemo } from '../../examples/demo/app.js'
+import { connectRedis, displayUrl } from '../../examples/demo/redis.js'
+import { generateRsaKeyPair } from '../../sandbox/index.js'
+import { freePort, REDIS_URL, uniquePrefix } from '../helpers/redis.js'
 
 // The documented API: every route of the plugin and of the demo. The
 // simulator's /demo/* routes stand in for the phone and stay out of the docs.
@@ -120,7 +120,7 @@ test('the simulator: a 4xx that says what to do for a step out of order, and onl
 })
 
 test('projectRoot: the folder with package.json, or a clear error at the filesystem root', async (t) => {
-  t.equal(projectRoot(), fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''))
+  t.equal(projectRoot(), fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, ''))
   const lost = mkdtempSync(join(tmpdir(), 'mpa-no-package-'))
   t.teardown(() => rmSync(lost, { recursive: true, force: true }))
   t.throws(() => projectRoot(lost), new DemoExit(`No package.json in ${lost} or any folder above it: run the demo from inside the fastify-miniprogram-auth project.`))
@@ -165,7 +165,7 @@ test('Redis: REDIS_URL, else the local one, else a private redis-server, else a 
 
 /** The demo as `npm start` runs it (from the sources, with tap's TypeScript loader). */
 function runDemo (env: Record<string, string>) {
-  const main = fileURLToPath(new URL('../examples/demo/main.ts', import.meta.url))
+  const main = fileURLToPath(new URL('../../examples/demo/main.ts', import.meta.url))
   const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output = { stdout: '', stderr: '' }
   child.stdout.on('data', (chunk) => { output.stdout += chunk })

@@ -2,7 +2,7 @@ import t, { test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { FastifyInstance } from 'fastify'
-import { APP_ID, WechatWorld } from './helpers/wechat.js'
+import { APP_ID, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-token')
 const { sandbox } = world

@@ -5,11 +5,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parse } from 'acorn'
 import ts from 'typescript'
 import Fastify, { type FastifyInstance } from 'fastify'
-import miniprogramAuth, { errors } from '../index.js'
-import type { AlipaySandboxUser, WechatSandboxUser } from '../sandbox/index.js'
-import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../client/index.js'
-import { startPlatforms } from './helpers/platforms.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import miniprogramAuth, { errors } from '../../index.js'
+import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../../client/index.js'
+import { startPlatforms } from '../helpers/platforms.js'
+import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 // The client helper against the real server over HTTP, the real sandboxes and
 // Redis. The fake wx and my do real HTTP, with each platform's shape.
@@ -129,7 +129,7 @@ function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: 
 /** The mini-program build, as `npm run build` makes it: client/ compiled with tsconfig.client.json, in memory. */
 function miniprogramBuild () {
   const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) } }
-  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../tsconfig.client.json', import.meta.url)), {}, host)!
+  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../../tsconfig.client.json', import.meta.url)), {}, host)!
   const program = ts.createProgram(config.fileNames, config.options)
   const files: Record<string, string> = {}
   program.emit(undefined, (name, text) => { files[name.slice(name.lastIndexOf('/') + 1)] = text })
@@ -146,7 +146,7 @@ function loadInMiniprogram (code: string, injected: { wx: WxApi } | { my: MyApi 
   const context = createContext({})
   const names = Object.keys(injected)
   const run = runInContext(`(function (module, exports, ${names.join(', ')}) {${code}\n})`, context) as (...args: unknown[]) => void
-  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../client/index.js') }
+  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../../client/index.js') }
   run(module, module.exports, ...Object.values(injected))
   const missing = ['URL', 'fetch', 'TextEncoder', 'Buffer', 'setImmediate', 'setTimeout', 'process', 'require', 'wx', 'my']
     .filter((name) => runInContext(`typeof globalThis.${name}`, context) !== 'undefined')

@@ -1,10 +1,10 @@
 import { test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { SessionStore, type Identity } from '../index.js'
-import { sessionIdOf } from '../lib/skey.js'
-import { commandsOn, monitorRedis, writesOf } from './helpers/monitor.js'
-import { keyOf } from './helpers/keys.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import { SessionStore, type Identity } from '../../index.js'
+import { sessionIdOf } from '../../lib/skey.js'
+import { commandsOn, monitorRedis, writesOf } from '../helpers/monitor.js'
+import { keyOf } from '../helpers/keys.js'
+import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
 
 const wechatIdentity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE', unionId: 'ocMvos6NjeKLIBqg5Mr9QjxrP1FA' }
 
