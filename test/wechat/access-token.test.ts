@@ -93,7 +93,7 @@ test('getuserphonenumber errcodes', async (t) => {
 test('failures fetching the token', async (t) => {
   const isolated = async (appSecret?: string, timeout = '2s') => {
     // A prefix of its own: no token cached by the other tests.
-    return world.build(world.app(APP_ID, { timeout, ...(appSecret ? { appSecret } : {}) }), { keyPrefix: `${world.prefix}${Math.random()}:` })
+    return world.build({ wechat: world.app(APP_ID, { timeout, ...(appSecret ? { appSecret } : {}) }), keyPrefix: world.subPrefix('isolated') })
   }
   const misconfigured = await isolated('a-secret-wechat-does-not-know')
   await t.rejects(misconfigured.wechat.accessToken(), { statusCode: 500, code: 'MPA_MISCONFIGURED', message: /stable_token errcode 40125/ })
