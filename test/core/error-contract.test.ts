@@ -1,37 +1,26 @@
 import { test, type Test } from 'tap'
 import fastifyRateLimit from '@fastify/rate-limit'
-import type { FastifyInstance } from 'fastify'
-import type { MiniprogramAuthOptions } from '../../index.js'
-import { buildApp, LogCapture } from '../helpers/app.js'
-import { startPlatforms } from '../helpers/platforms.js'
-import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
+import type { TestAppOptions } from '../helpers/app.js'
+import { PlatformsWorld } from '../helpers/platforms.js'
 
 // Errors that are not ours, on our routes: they keep their status, get a
 // stable code, and an unexpected one tells the client nothing of its cause.
 
 const WECHAT = { appId: 'wx00000000000errors', appSecret: 'errors-secret-0123456789' }
 
-async function world (t: Test, options: MiniprogramAuthOptions & { before?: (app: FastifyInstance) => Promise<void> } = {}) {
-  const platforms = await startPlatforms(WECHAT, '2021000000errors1')
-  const redis = sharedRedis()
-  const logs = new LogCapture()
-  const prefix = uniquePrefix('errors')
-  const app = await buildApp(redis, { keyPrefix: prefix, logs, ...platforms.options, ...options })
-  t.teardown(async () => {
-    await app.close()
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-    await platforms.close()
-  })
+// Each test its own platforms and app; each ends with the leak check over
+// everything its app answered and logged.
+async function world (t: Test, options: TestAppOptions = {}) {
+  const world = await PlatformsWorld.create(t, 'errors', WECHAT, '2021000000errors1')
+  const app = await world.build(options)
   const login = (openId = 'oErrors00000000000000000001') => app.inject({
-    method: 'POST', url: '/auth/wechat/login', payload: { code: platforms.wechat.issueCode({ openId }) }
+    method: 'POST', url: '/auth/wechat/login', payload: { code: world.wechat.issueCode({ openId }) }
   })
-  return { app, logs, login }
+  return { app, logs: world.logs, login, assertNoSecrets: () => world.assertNoSecrets(t) }
 }
 
 test('an app-wide @fastify/rate-limit: its 429 keeps its status and message, with a stable code and Retry-After', async (t) => {
-  const { app, login } = await world(t, {
+  const { app, login, assertNoSecrets } = await world(t, {
     rateLimit: false,
     before: async (app) => { await app.register(fastifyRateLimit, { max: 2, timeWindow: '1 minute' }) }
   })
@@ -46,20 +35,22 @@ test('an app-wide @fastify/rate-limit: its 429 keeps its status and message, wit
   const session = await app.inject({ url: '/auth/session' })
   t.equal(session.statusCode, 429, 'on the session routes too')
   t.equal(session.json().code, 'MPA_RATE_LIMITED')
+  assertNoSecrets()
 })
 
 test('resolveUser throwing a 4xx of its own: its status and message, a stable code', async (t) => {
-  const { login } = await world(t, {
+  const { login, assertNoSecrets } = await world(t, {
     resolveUser: () => { throw Object.assign(new Error('banned'), { statusCode: 403 }) }
   })
   const res = await login()
   t.equal(res.statusCode, 403)
   t.same(res.json(), { statusCode: 403, code: 'MPA_REQUEST_REJECTED', error: 'Forbidden', message: 'banned' })
+  assertNoSecrets()
 })
 
 test('resolveUser throwing a database error: 500 MPA_INTERNAL_ERROR, the cause in the log only', async (t) => {
   const cause = 'connect ECONNREFUSED 10.0.0.5:5432 (user billing, password hunter2)'
-  const { login, logs } = await world(t, {
+  const { login, logs, assertNoSecrets } = await world(t, {
     resolveUser: () => { throw Object.assign(new Error(cause), { code: 'ECONNREFUSED' }) }
   })
   const res = await login()
@@ -67,11 +58,12 @@ test('resolveUser throwing a database error: 500 MPA_INTERNAL_ERROR, the cause i
   t.same(res.json(), { statusCode: 500, code: 'MPA_INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal server error' })
   t.notOk(res.body.includes('hunter2') || res.body.includes('ECONNREFUSED'), 'nothing of the cause reaches the client')
   t.ok(logs.text.includes('hunter2'), 'the operator finds the cause in the log')
+  assertNoSecrets()
 })
 
 test('an app hook answering 503 for maintenance: by throwing, or with a body of its own', async (t) => {
   let mode: 'throw' | 'send' | 'off' = 'off'
-  const { app, login } = await world(t, {
+  const { app, login, assertNoSecrets } = await world(t, {
     before: async (app) => {
       app.addHook('onRequest', async (_request, reply) => {
         if (mode === 'throw') throw Object.assign(new Error('down for maintenance'), { statusCode: 503 })
@@ -91,13 +83,15 @@ test('an app hook answering 503 for maintenance: by throwing, or with a body of 
   }
   mode = 'off'
   t.equal((await login()).statusCode, 200)
+  assertNoSecrets()
 })
 
 test('our own errors keep their code and message; validation errors keep Fastify\'s code', async (t) => {
-  const { app } = await world(t)
+  const { app, assertNoSecrets } = await world(t)
   const missing = await app.inject({ url: '/auth/session' })
   t.same(missing.json(), { statusCode: 401, code: 'MPA_SKEY_MISSING', error: 'Unauthorized', message: 'No skey: send it in the x-skey header or as Authorization: Bearer' })
   const invalid = await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: 5 } })
   t.equal(invalid.statusCode, 400)
   t.equal(invalid.json().code, 'FST_ERR_VALIDATION')
+  assertNoSecrets()
 })

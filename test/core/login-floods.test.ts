@@ -2,9 +2,8 @@ import { test, type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { MiniprogramAuthOptions } from '../../index.js'
 import { buildApp } from '../helpers/app.js'
-import { startPlatforms } from '../helpers/platforms.js'
-import { RedisProcess, freePort, sharedRedis, uniquePrefix } from '../helpers/redis.js'
-import { Redis } from 'ioredis'
+import { PlatformsWorld, startPlatforms } from '../helpers/platforms.js'
+import { privateRedis, sharedRedis } from '../helpers/redis.js'
 
 // One client sending random codes, or one code many times, costs the
 // platform as little as it can: a rate limit per client shared by every
@@ -13,24 +12,13 @@ import { Redis } from 'ioredis'
 
 const WECHAT = { appId: 'wx000000000000flood', appSecret: 'flood-secret-0123456789' }
 
+/** Both platforms and two instances of the app on one prefix. */
 async function world (t: Test, options: MiniprogramAuthOptions = {}) {
-  const platforms = await startPlatforms(WECHAT, '2021000000flood01')
-  const redis = sharedRedis()
-  const prefix = uniquePrefix('flood')
-  const apps = [
-    await buildApp(redis, { keyPrefix: prefix, ...platforms.options, ...options }),
-    await buildApp(redis, { keyPrefix: prefix, ...platforms.options, ...options })
-  ] as [FastifyInstance, FastifyInstance]
-  t.teardown(async () => {
-    await Promise.all(apps.map((app) => app.close()))
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-    await platforms.close()
-  })
+  const world = await PlatformsWorld.create(t, 'flood', WECHAT, '2021000000flood01')
+  const apps = [await world.build(options), await world.build(options)] as [FastifyInstance, FastifyInstance]
   const post = (app: FastifyInstance, code: string, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code }, headers })
-  return { apps, post, wechat: platforms.wechat }
+  return { apps, post, wechat: world.wechat }
 }
 
 test('the login rate limit: per client, shared by every instance, 429 MPA_RATE_LIMITED with Retry-After', async (t) => {
@@ -66,8 +54,7 @@ test('the default limit and a custom keyGenerator; false turns it off', async (t
 })
 
 test('rate limit options are checked at register time, naming the option', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
+  const redis = sharedRedis(t)
   const cases: Array<[unknown, RegExp]> = [
     [{ max: 0 }, /rateLimit\.max must be a positive integer/],
     [{ max: 1.5 }, /rateLimit\.max/],
@@ -132,18 +119,12 @@ test('bodies beyond 32 KiB: 413 on every route, before any work', async (t) => {
 })
 
 test('the rate limit with Redis frozen: 503 at the store deadline, not a hang', async (t) => {
-  const server = new RedisProcess(await freePort())
-  await server.start()
-  const redis = new Redis({ port: server.port, maxRetriesPerRequest: null })
+  // A private redis-server, stopped at the end with all it holds: no prefix to clean.
+  const { server, redis } = await privateRedis(t, { maxRetriesPerRequest: null })
   const platforms = await startPlatforms(WECHAT, '2021000000flood02')
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('flood-frozen'), session: { storeTimeout: '300ms' }, ...platforms.options })
-  t.teardown(async () => {
-    server.resume()
-    await app.close()
-    redis.disconnect()
-    await server.stop()
-    await platforms.close()
-  })
+  t.teardown(() => platforms.close())
+  const app = await buildApp(redis, { session: { storeTimeout: '300ms' }, ...platforms.options })
+  t.teardown(() => app.close())
   t.equal((await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: 'before' } })).statusCode, 401)
   server.pause()
   const started = Date.now()

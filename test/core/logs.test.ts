@@ -2,9 +2,8 @@ import { test } from 'tap'
 import { connect } from 'node:net'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
-import { buildApp, LogCapture } from '../helpers/app.js'
-import { startPlatforms } from '../helpers/platforms.js'
-import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
+import { PlatformsWorld } from '../helpers/platforms.js'
+import { World } from '../helpers/world.js'
 
 // What the logs say, and what they never say: a login is recorded at info
 // with who and where, and no skey reaches a log line at any level, even
@@ -25,19 +24,10 @@ function stringsOf (value: unknown): string[] {
 }
 
 test('a login is logged at info: provider, appId, session id and user id, no secret', async (t) => {
-  const platforms = await startPlatforms(WECHAT, '2021000000000logs')
-  const redis = sharedRedis()
-  const logs = new LogCapture()
-  const prefix = uniquePrefix('logs')
-  const app = await buildApp(redis, { keyPrefix: prefix, logs, ...platforms.options })
-  t.teardown(async () => {
-    await app.close()
-    const keys = await redis.keys(`${prefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-    await platforms.close()
-  })
-  const res = await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: platforms.wechat.issueCode({ openId: 'oLogs0000000000000000000001' }) } })
+  const world = await PlatformsWorld.create(t, 'logs', WECHAT, '2021000000000logs')
+  const { logs } = world
+  const app = await world.build()
+  const res = await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: world.wechat.issueCode({ openId: 'oLogs0000000000000000000001' }) } })
   t.equal(res.statusCode, 200)
   const { skey } = res.json()
   const session = (await app.sessions.get(skey))!
@@ -47,17 +37,14 @@ test('a login is logged at info: provider, appId, session id and user id, no sec
   t.match(login[0], { level: 30, provider: 'wechat', appId: WECHAT.appId, sessionId: session.id, userId: `wechat:${WECHAT.appId}:oLogs0000000000000000000001` })
   const secrets = [skey, session.secrets.sessionKey!, WECHAT.appSecret]
   t.equal(secrets.filter((secret) => logs.text.includes(secret)).length, 0, 'no skey, session_key or app secret in any line')
+  world.assertNoSecrets(t)
 })
 
 test('malformed requests carrying skeys: Fastify\'s trace log of their raw bytes is redacted', async (t) => {
-  const redis = sharedRedis()
-  const logs = new LogCapture()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('logs-raw'), logs })
+  const world = new World(t, 'logs-raw')
+  const { logs } = world
+  const app = await world.build()
   await app.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(async () => {
-    await app.close()
-    redis.disconnect()
-  })
   const { port } = app.server.address() as { port: number }
   const skeys: string[] = []
   const malformed = [

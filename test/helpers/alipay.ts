@@ -2,6 +2,42 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { createAlipaySandbox, type AlipaySandbox, type AlipaySandboxOptions } from '../../sandbox/index.js'
+import type { Teardown } from './redis.js'
+import { privateKeyTexts } from './secrets.js'
+import { World } from './world.js'
+
+/**
+ * One test file's Alipay world: an Alipay sandbox and a World (Redis, apps,
+ * one log capture, every reply recorded). The leak check covers the tokens
+ * the sandbox issued, the app private keys the file hands the apps
+ * (`privateKey`) and every skey the apps handed out.
+ */
+export class AlipayWorld extends World {
+  private constructor (t: Teardown, readonly sandbox: AlipaySandbox, name: string) {
+    super(t, name)
+    this.watch(() => sandbox.secrets())
+  }
+
+  static async create (t: Teardown, name: string, options: AlipaySandboxOptions): Promise<AlipayWorld> {
+    const sandbox = await createAlipaySandbox(options)
+    t.teardown(() => sandbox.close()) // first registered, last run: after the apps close
+    return new AlipayWorld(t, sandbox, name)
+  }
+
+  /** An app private key the file uses: its texts must never show. Returns it. */
+  privateKey<K extends string | Buffer> (key: K): K {
+    const texts = privateKeyTexts(key)
+    this.watch(() => texts)
+    return key
+  }
+
+  /** POST /auth/alipay/login. */
+  login (app: FastifyInstance, payload: Record<string, unknown>): Promise<LightMyRequestResponse> {
+    return app.inject({ method: 'POST', url: '/auth/alipay/login', payload })
+  }
+}
 
 export interface CertificateSet {
   /** Root bundle: an RSA root and an EC root, as Alipay's alipayRootCert.crt holds several. */

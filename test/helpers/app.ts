@@ -18,31 +18,61 @@ export class LogCapture {
   }
 }
 
+export interface TestAppOptions extends MiniprogramAuthOptions {
+  /** Logs at trace level with headers included (the worst case for leaking an skey), into this capture. */
+  logs?: LogCapture
+  /** Every reply body the app sends, however the test reaches it (inject, HTTP), is pushed here. */
+  replies?: string[]
+  /** Plugins and hooks of the app registered ahead of ours (an app-wide rate limit, a maintenance hook). */
+  before?: (app: FastifyInstance) => Promise<void>
+  /** false: not the umbrella plugin; `before` registers the pieces the test composes itself. */
+  umbrella?: false
+  /** false: no GET /me; the test adds a protected route of its own in `addRoutes`. */
+  me?: false
+}
+
 /**
- * An app with the umbrella plugin and a protected route. It logs at trace
- * level with headers included, the worst case for leaking an skey.
+ * The one way to build an app under test: Fastify, the app's own plugins
+ * (`before`), the umbrella plugin on `redis` (undefined: the plugin's own
+ * fallback, @fastify/redis), a protected GET /me, the test's routes, ready.
+ * An app that fails to get ready is closed before the error is rethrown, so
+ * registration failures are tested through here too.
  */
 export async function buildApp (
-  redis: Redis | Cluster,
-  options: MiniprogramAuthOptions & { logs?: LogCapture, before?: (app: FastifyInstance) => Promise<void> } = {},
+  redis: Redis | Cluster | undefined,
+  options: TestAppOptions = {},
   addRoutes?: (app: FastifyInstance) => void
 ): Promise<FastifyInstance> {
-  const { logs, before, ...pluginOptions } = options
+  const { logs, replies, before, umbrella, me, ...pluginOptions } = options
+  // redactPaths names x-skey and Authorization only: an app that moves the
+  // skey to another header (session.header) must redact that one itself.
+  const header = pluginOptions.session?.header
   const logger: FastifyServerOptions['logger'] = logs
     ? {
         level: 'trace',
         stream: logs.stream,
-        redact: redactPaths,
+        redact: header ? [...redactPaths, `req.headers[${JSON.stringify(header.toLowerCase())}]`] : redactPaths,
         serializers: { req: (req) => ({ method: req.method, url: req.url, headers: req.headers }) }
       }
     : false
   const app = Fastify({ logger })
-  // Plugins and hooks of the app registered ahead of ours (an app-wide rate limit, a maintenance hook).
-  await before?.(app)
-  await app.register(miniprogramAuth, { redis, ...pluginOptions })
-  // The session as is: its secrets are not enumerable, so they never show here.
-  app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, session: request.session }))
-  addRoutes?.(app)
-  await app.ready()
+  try {
+    if (replies) {
+      // Ahead of every plugin, so every route inherits it.
+      app.addHook('onSend', async (_request, _reply, payload) => {
+        if (typeof payload === 'string' || Buffer.isBuffer(payload)) replies.push(String(payload))
+        return payload
+      })
+    }
+    await before?.(app)
+    if (umbrella !== false) await app.register(miniprogramAuth, { redis, ...pluginOptions })
+    // The session as is: its secrets are not enumerable, so they never show here.
+    if (me !== false) app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, session: request.session }))
+    addRoutes?.(app)
+    await app.ready()
+  } catch (err) {
+    await app.close().catch(() => {})
+    throw err
+  }
   return app
 }

@@ -1,20 +1,83 @@
 import { createServer } from 'node:net'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
+import { freePort, RedisProcess } from '../../tools/redis-server.js'
 
 // Private servers (RedisProcess: start, pause, resume, stop) come from the
 // module the demo uses too.
-export { freePort, RedisProcess } from '../../tools/redis-server.js'
+export { freePort, RedisProcess }
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-/** A client of the shared test Redis. */
-export function sharedRedis (): Redis {
-  return new Redis(REDIS_URL)
+/** What owns a cleanup: a tap test (or the file's root `tap`). Its teardowns run last-registered first. */
+export interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+/** A client of the shared test Redis; with `t`, disconnected when `t` ends. */
+export function sharedRedis (t?: Teardown): Redis {
+  const redis = new Redis(REDIS_URL)
+  t?.teardown(() => redis.disconnect())
+  return redis
 }
 
 /** A key prefix no other test uses, so test files can run in parallel. */
 export function uniquePrefix (name: string): string {
   return `mpa-test:${name}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`
+}
+
+/**
+ * Deletes every key under `prefix` and says how many: SCAN, never KEYS (the
+ * shared Redis holds every test file's keys), UNLINK a batch at a time.
+ */
+export async function deleteKeys (redis: Redis, prefix: string): Promise<number> {
+  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*'
+  let deleted = 0
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+    cursor = next
+    if (keys.length > 0) deleted += await redis.unlink(...keys)
+  } while (cursor !== '0')
+  return deleted
+}
+
+/**
+ * A unique prefix whose keys are deleted when `t` ends. Take it before
+ * building the apps that write under it: teardowns run last-registered
+ * first, so the apps close before their keys go.
+ */
+export function ownPrefix (t: Teardown, redis: Redis, name: string): string {
+  const prefix = uniquePrefix(name)
+  t.teardown(() => deleteKeys(redis, prefix))
+  return prefix
+}
+
+/**
+ * A client of the shared Redis and a prefix of its own: when `t` ends, every
+ * key under the prefix is deleted, then the client disconnects.
+ */
+export function testRedis (t: Teardown, name: string): { redis: Redis, prefix: string } {
+  const redis = sharedRedis(t)
+  return { redis, prefix: ownPrefix(t, redis, name) }
+}
+
+/**
+ * A private redis-server (no persistence) and a client on it, for a test
+ * that freezes or kills its Redis. When `t` ends the server goes on if it was
+ * frozen, the client disconnects and the server stops, taking every key with
+ * it: nothing to clean. Apps built on it afterwards close first.
+ */
+export async function privateRedis (t: Teardown, options: RedisOptions = {}): Promise<{ server: RedisProcess, redis: Redis }> {
+  const server = new RedisProcess(await freePort())
+  await server.start()
+  const redis = new Redis({ port: server.port, ...options })
+  redis.on('error', () => {}) // the tests stop and freeze this server on purpose
+  t.teardown(async () => {
+    server.resume()
+    redis.disconnect()
+    await server.stop()
+  })
+  return { server, redis }
 }
 
 /** A free port whose cluster bus port (port + 10000) is free too. */

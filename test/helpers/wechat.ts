@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
-import type { Test } from 'tap'
-import type { MiniprogramAuthOptions, WechatAppOptions } from '../../index.js'
+import type { WechatAppOptions } from '../../index.js'
 import { createWechatSandbox, type WechatSandbox, type WechatSandboxOptions, type WechatSandboxUser } from '../../sandbox/wechat.js'
-import { buildApp, LogCapture } from './app.js'
-import { sharedRedis, uniquePrefix } from './redis.js'
+import type { TestAppOptions } from './app.js'
+import type { Teardown } from './redis.js'
+import { World, type Reply } from './world.js'
 
 export const APP_ID = 'wx00000000000000a1'
 export const OTHER_APP_ID = 'wx00000000000000b2'
@@ -20,34 +19,21 @@ export const VECTOR = {
 
 const SECRETS: Record<string, string> = { [APP_ID]: `secret-${APP_ID}-0123456789abcdef`, [OTHER_APP_ID]: `secret-${OTHER_APP_ID}-fedcba9876543210` }
 
-export interface Reply {
-  statusCode: number
-  body: string
-  json: Record<string, any>
-}
-
 /**
- * One test file's world: a WeChat sandbox, Redis, and apps wired as the
- * umbrella will wire them, logging at trace level into one capture. Every
- * reply goes through `call`, so the file can finally check that no secret
- * reached a reply or a log line.
+ * One test file's WeChat world: a WeChat sandbox and a World (Redis, apps
+ * wired as the umbrella wires them, one log capture, every reply recorded),
+ * so the file can finally check that no secret reached a reply or a log line.
  */
-export class WechatWorld {
-  readonly logs = new LogCapture()
-  readonly replies: string[] = []
-  readonly redis: Redis = sharedRedis()
-  readonly apps: FastifyInstance[] = []
-  readonly prefix: string
-
-  private constructor (readonly sandbox: WechatSandbox, name: string) {
-    this.prefix = uniquePrefix(name)
+export class WechatWorld extends World {
+  private constructor (t: Teardown, readonly sandbox: WechatSandbox, name: string) {
+    super(t, name)
+    this.watch(() => sandbox.secrets())
   }
 
-  static async create (t: Test, name: string, options: Omit<WechatSandboxOptions, 'apps'> = {}): Promise<WechatWorld> {
+  static async create (t: Teardown, name: string, options: Omit<WechatSandboxOptions, 'apps'> = {}): Promise<WechatWorld> {
     const sandbox = await createWechatSandbox({ ...options, apps: SECRETS })
-    const world = new WechatWorld(sandbox, name)
-    t.teardown(() => world.close())
-    return world
+    t.teardown(() => sandbox.close()) // first registered, last run: after the apps close
+    return new WechatWorld(t, sandbox, name)
   }
 
   /** The app config WeChat knows, pointed at the sandbox. */
@@ -55,21 +41,9 @@ export class WechatWorld {
     return { appId, appSecret: SECRETS[appId] ?? 'not-a-secret-wechat-knows', baseUrl: this.sandbox.url, timeout: '2s', ...extra }
   }
 
-  /** An instance of the application; instances of one world share Redis and its prefix. */
-  async build (wechat: WechatAppOptions | WechatAppOptions[] = this.app(), options: MiniprogramAuthOptions = {}): Promise<FastifyInstance> {
-    const app = await buildApp(this.redis, { keyPrefix: this.prefix, logs: this.logs, wechat, ...options })
-    this.apps.push(app)
-    return app
-  }
-
-  async call (app: FastifyInstance, method: 'GET' | 'POST', url: string, body?: object, skey?: string): Promise<Reply> {
-    const response = await app.inject({ method, url, ...(body ? { payload: body } : {}), headers: skey ? { 'x-skey': skey } : {} })
-    this.replies.push(response.body)
-    return { statusCode: response.statusCode, body: response.body, json: response.body ? response.json() : {} }
-  }
-
-  post (app: FastifyInstance, url: string, body: object, skey?: string): Promise<Reply> {
-    return this.call(app, 'POST', url, body, skey)
+  /** An instance of the application (by default on `app()`); instances of one world share Redis and its prefix. */
+  override build (options: TestAppOptions = {}, addRoutes?: (app: FastifyInstance) => void): Promise<FastifyInstance> {
+    return super.build({ wechat: this.app(), ...options }, addRoutes)
   }
 
   /** wx.login in the sandbox, then POST /auth/wechat/login. */
@@ -78,24 +52,5 @@ export class WechatWorld {
     const code = this.sandbox.issueCode({ openId, ...user }, appId)
     const reply = await this.post(app, '/auth/wechat/login', { code, ...(appId ? { appId } : {}) })
     return { ...reply, skey: reply.json.skey }
-  }
-
-  /** The secrets that must never show: every one the sandbox issued, plus extra ones, as is and URL-encoded. */
-  assertNoSecrets (t: Test, extra: string[] = []): void {
-    const secrets = [...this.sandbox.secrets(), ...extra].flatMap((s) => [s, encodeURIComponent(s)])
-    const logs = this.logs.text
-    const replies = this.replies.join('\n')
-    t.ok(this.logs.lines.length > 0, 'log lines were captured')
-    t.ok(secrets.length > 0, 'secrets were issued')
-    t.equal(secrets.filter((secret) => logs.includes(secret)).length, 0, 'no secret in any log line')
-    t.equal(secrets.filter((secret) => replies.includes(secret)).length, 0, 'no secret in any reply')
-  }
-
-  async close (): Promise<void> {
-    await Promise.all(this.apps.map((app) => app.close()))
-    const keys = await this.redis.keys(`${this.prefix}*`)
-    if (keys.length > 0) await this.redis.del(...keys)
-    this.redis.disconnect()
-    await this.sandbox.close()
   }
 }

@@ -3,10 +3,10 @@ import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
-import type { Identity } from '../index.js'
-import { buildApp, LogCapture } from './helpers/app.js'
-import { monitorRedis } from './helpers/monitor.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import type { Identity } from '../../index.js'
+import { buildApp, LogCapture } from '../helpers/app.js'
+import { monitorRedis } from '../helpers/monitor.js'
+import { sharedRedis, testRedis } from '../helpers/redis.js'
 
 const identity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE' }
 const SESSION_KEY = 'tiihtNczf5v6AKRyjwEUhQ=='
@@ -16,9 +16,9 @@ async function login (app: FastifyInstance, userId = 'u1', device?: string) {
 }
 
 test('authenticate resolves the skey header and Bearer to request.user', async (t) => {
-  const redis = sharedRedis()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('auth') })
-  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { redis, prefix } = testRedis(t, 'auth')
+  const app = await buildApp(redis, { keyPrefix: prefix })
+  t.teardown(() => app.close())
   const { skey } = await login(app)
 
   for (const headers of [{ 'x-skey': skey }, { authorization: `Bearer ${skey}` }, { authorization: `bearer  ${skey} ` }]) {
@@ -32,9 +32,9 @@ test('authenticate resolves the skey header and Bearer to request.user', async (
 })
 
 test('a custom header name', async (t) => {
-  const redis = sharedRedis()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('hdr'), session: { header: 'X-Session-Token' } })
-  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { redis, prefix } = testRedis(t, 'hdr')
+  const app = await buildApp(redis, { keyPrefix: prefix, session: { header: 'X-Session-Token' } })
+  t.teardown(() => app.close())
   const { skey } = await login(app)
   t.equal((await app.inject({ url: '/me', headers: { 'x-session-token': skey } })).statusCode, 200)
   const missing = await app.inject({ url: '/me', headers: { 'x-skey': skey } })
@@ -43,12 +43,13 @@ test('a custom header name', async (t) => {
 })
 
 test('every malformed skey is a 401 before any Redis command', async (t) => {
-  const redis = sharedRedis()
-  const watcher = sharedRedis()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('malformed') })
+  const { redis, prefix } = testRedis(t, 'malformed')
+  const watcher = sharedRedis(t)
+  const app = await buildApp(redis, { keyPrefix: prefix })
+  t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const monitor = await monitorRedis(watcher)
-  t.teardown(async () => { await monitor.stop(); await app.close(); redis.disconnect(); watcher.disconnect() })
+  t.teardown(() => monitor.stop())
   await redis.ping()
   const appClient = `127.0.0.1:${(redis as Redis & { stream: { localPort: number } }).stream.localPort}`
   const { skey } = await login(app)
@@ -103,9 +104,9 @@ test('every malformed skey is a 401 before any Redis command', async (t) => {
 })
 
 test('session routes: the current session, devices, logout one, logout all', async (t) => {
-  const redis = sharedRedis()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('routes') })
-  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { redis, prefix } = testRedis(t, 'routes')
+  const app = await buildApp(redis, { keyPrefix: prefix })
+  t.teardown(() => app.close())
   // A few ms apart: the device list is ordered by creation time, in ms.
   const phone = await login(app, 'u1', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.44')
   await sleep(3)
@@ -155,12 +156,11 @@ test('session routes: the current session, devices, logout one, logout all', asy
 })
 
 test('revocation is seen by another app instance on its very next request', async (t) => {
-  const redisA = sharedRedis()
-  const redisB = sharedRedis()
-  const keyPrefix = uniquePrefix('instances')
+  const { redis: redisA, prefix: keyPrefix } = testRedis(t, 'instances')
+  const redisB = sharedRedis(t)
   const a = await buildApp(redisA, { keyPrefix })
   const b = await buildApp(redisB, { keyPrefix })
-  t.teardown(async () => { await a.close(); await b.close(); redisA.disconnect(); redisB.disconnect() })
+  t.teardown(async () => { await a.close(); await b.close() })
 
   const one = await login(a)
   const two = await login(a)
@@ -175,10 +175,10 @@ test('revocation is seen by another app instance on its very next request', asyn
 })
 
 test('no skey or secret reaches a log line, even with headers logged at trace level', async (t) => {
-  const redis = sharedRedis()
+  const { redis, prefix } = testRedis(t, 'logs')
   const logs = new LogCapture()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('logs'), logs })
-  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const app = await buildApp(redis, { keyPrefix: prefix, logs })
+  t.teardown(() => app.close())
   const { skey } = await login(app)
   await app.inject({ url: '/me', headers: { 'x-skey': skey } })
   await app.inject({ url: '/auth/sessions', headers: { authorization: `Bearer ${skey}` } })

@@ -3,17 +3,15 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import type { AlipayAppOptions, Identity } from '../index.js'
-import { bareBase64, createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN, USER_INFO_SHARE, type AlipaySandbox } from '../sandbox/index.js'
-import { buildApp, LogCapture } from './helpers/app.js'
-import { makeCertificates } from './helpers/alipay.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import type { FastifyInstance } from 'fastify'
+import type { AlipayAppOptions, Identity } from '../../index.js'
+import { bareBase64, createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN, USER_INFO_SHARE, type AlipaySandbox } from '../../sandbox/index.js'
+import type { LogCapture } from '../helpers/app.js'
+import { AlipayWorld, makeCertificates } from '../helpers/alipay.js'
+import { deleteKeys } from '../helpers/redis.js'
 
 const APP_ID = '2021000000000001'
 const USER_APP_ID = '2021000000000002'
-const redis = sharedRedis()
-tap.teardown(() => redis.quit())
 
 // Key generation is slow-ish: one set per file. The app key is exported below
 // in every shape a user may hold it in.
@@ -24,14 +22,17 @@ const appKeyObject = createPrivateKey(appKeys.privateKey)
 const pkcs8Pem = appKeyObject.export({ type: 'pkcs8', format: 'pem' }).toString()
 const privateKeyMarks = [bareBase64(appKeys.privateKey).slice(40, 80), bareBase64(pkcs8Pem).slice(40, 80)]
 
-const sandbox = await createAlipaySandbox({
+const world = await AlipayWorld.create(tap, 'alipay', {
   keyPair: sandboxKeys,
   apps: [
     { appId: APP_ID, publicKey: appKeys.publicKey, identityMode: 'open_id' },
     { appId: USER_APP_ID, publicKey: appKeys.publicKey, identityMode: 'user_id' }
   ]
 })
-tap.teardown(() => sandbox.close())
+const { sandbox, redis } = world
+// The app private keys this file hands its apps: the leak check looks for them.
+world.privateKey(appKeys.privateKey)
+world.privateKey(strangerKeys.privateKey)
 
 const keyMode = (extra: Partial<AlipayAppOptions> = {}): AlipayAppOptions => ({
   appId: APP_ID, privateKey: appKeys.privateKey, alipayPublicKey: sandbox.publicKey, gateway: sandbox.url, ...extra
@@ -44,27 +45,24 @@ interface Setup {
   seen?: Identity[]
 }
 
-async function appFor (t: { teardown: (fn: () => unknown) => void }, setup: Setup = {}): Promise<FastifyInstance> {
-  const app = await buildApp(redis, {
-    keyPrefix: setup.keyPrefix ?? uniquePrefix('alipay'),
-    logs: setup.logs,
+/** An app of the world on keys of its own (a prefix under the world's), unless `keyPrefix` says otherwise. */
+async function appFor (setup: Setup = {}): Promise<FastifyInstance> {
+  return world.build({
+    keyPrefix: setup.keyPrefix ?? world.subPrefix('alipay'),
+    ...(setup.logs ? { logs: setup.logs } : {}),
     resolveUser: (identity) => {
       setup.seen?.push(identity)
       return { id: `alipay:${identity.appId}:${identity.openId ?? identity.alipayUserId}` }
     },
     alipay: setup.apps ?? keyMode()
   })
-  t.teardown(() => app.close())
-  return app
 }
 
-async function login (app: FastifyInstance, payload: Record<string, unknown>): Promise<LightMyRequestResponse> {
-  return app.inject({ method: 'POST', url: '/auth/alipay/login', payload })
-}
+const login = (app: FastifyInstance, payload: Record<string, unknown>) => world.login(app, payload)
 
 test('login, then an authenticated request, via the real alipay-sdk', async (t) => {
   const seen: Identity[] = []
-  const app = await appFor(t, { seen })
+  const app = await appFor({ seen })
   const res = await login(app, { authCode: sandbox.issueAuthCode({ openId: 'open-1', unionId: 'union-1' }) })
   t.equal(res.statusCode, 200, res.body)
   const body = res.json()
@@ -93,7 +91,7 @@ test('private keys: PKCS1 and PKCS8, PEM and bare, string and Buffer, mislabelle
     'CRLF line ends': pkcs8Pem.replaceAll('\n', '\r\n')
   }
   for (const [name, privateKey] of Object.entries(forms)) {
-    const app = await appFor(t, { apps: keyMode({ privateKey, alipayPublicKey: bareBase64(sandbox.publicKey) }) })
+    const app = await appFor({ apps: keyMode({ privateKey, alipayPublicKey: bareBase64(sandbox.publicKey) }) })
     const res = await login(app, { authCode: sandbox.issueAuthCode({ openId: 'open-k' }) })
     t.equal(res.statusCode, 200, name)
   }
@@ -101,7 +99,7 @@ test('private keys: PKCS1 and PKCS8, PEM and bare, string and Buffer, mislabelle
 
 test('options are validated at register time, naming the option', async (t) => {
   const register = async (apps: unknown) => {
-    const app = await appFor(t, { apps: apps as AlipayAppOptions }).catch((err: Error) => err)
+    const app = await appFor({ apps: apps as AlipayAppOptions }).catch((err: Error) => err)
     t.type(app, Error)
     return (app as Error).message
   }
@@ -132,8 +130,8 @@ test('options are validated at register time, naming the option', async (t) => {
 })
 
 test('a mis-paired private key: a clear 500 for the operator', async (t) => {
-  const logs = new LogCapture()
-  const app = await appFor(t, { apps: keyMode({ privateKey: strangerKeys.privateKey }), logs })
+  const logs = world.capture()
+  const app = await appFor({ apps: keyMode({ privateKey: strangerKeys.privateKey }), logs })
   const res = await login(app, { authCode: sandbox.issueAuthCode({}) })
   t.equal(res.statusCode, 500)
   t.match(res.json(), { code: 'MPA_MISCONFIGURED', message: /Alipay refused app 2021000000000001 \(isv\.invalid-signature\); the server log says what to fix/ })
@@ -151,6 +149,7 @@ test('certificate mode, from contents and from paths', async (t) => {
     apps: [{ appId: APP_ID, appCertContent: certs.appCert, identityMode: 'both' }]
   })
   t.teardown(() => certSandbox.close())
+  world.watch(() => certSandbox.secrets())
   const dir = mkdtempSync(join(tmpdir(), 'mpa-alipay-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const paths = Object.fromEntries(Object.entries({ app: certs.appCert, root: certs.rootBundle, alipay: certs.alipayPublicCert }).map(([name, pem]) => {
@@ -164,24 +163,24 @@ test('certificate mode, from contents and from paths', async (t) => {
   }
   for (const [name, apps] of Object.entries(setups)) {
     const seen: Identity[] = []
-    const app = await appFor(t, { apps, seen })
+    const app = await appFor({ apps, seen })
     const res = await login(app, { authCode: certSandbox.issueAuthCode({ openId: 'open-c', userId: '2088000000000009' }) })
     t.equal(res.statusCode, 200, name)
     t.match(seen[0], { openId: 'open-c', alipayUserId: '2088000000000009' }, `${name}: both ids kept`)
     t.equal(res.json().user.id, `alipay:${APP_ID}:open-c`, `${name}: keyed on open_id`)
   }
 
-  const stale = await appFor(t, { apps: { ...setups.contents as AlipayAppOptions, appCertContent: certs.otherAppCert } })
+  const stale = await appFor({ apps: { ...setups.contents as AlipayAppOptions, appCertContent: certs.otherAppCert } })
   const refused = await login(stale, { authCode: certSandbox.issueAuthCode({}) })
   t.equal(refused.statusCode, 500)
   t.match(refused.json(), { code: 'MPA_MISCONFIGURED', message: /isv\.invalid-app-cert-sn/ })
 
-  const wrongKey = await appFor(t, { apps: { ...setups.contents as AlipayAppOptions, privateKey: strangerKeys.privateKey } }).catch((err: Error) => err)
+  const wrongKey = await appFor({ apps: { ...setups.contents as AlipayAppOptions, privateKey: strangerKeys.privateKey } }).catch((err: Error) => err)
   t.match(wrongKey, { message: /alipay\.appCertContent does not certify the public key of alipay\.privateKey/ })
 })
 
 test('upstream failures map to stable codes', async (t) => {
-  const app = await appFor(t, { apps: keyMode({ timeout: '200ms' }) })
+  const app = await appFor({ apps: keyMode({ timeout: '200ms' }) })
   const cases: Array<[string, Parameters<AlipaySandbox['fail']>[1], number, string, RegExp?]> = [
     ['tampered response', { badSignature: true }, 502, 'MPA_UPSTREAM_BAD_SIGNATURE'],
     ['unsigned response', { missingSignature: true }, 502, 'MPA_UPSTREAM_BAD_SIGNATURE', /no signature/],
@@ -209,7 +208,7 @@ test('upstream failures map to stable codes', async (t) => {
 
   const used = sandbox.issueAuthCode({})
   t.equal((await login(app, { authCode: used })).statusCode, 200)
-  await redis.del(...await redis.keys(`${app.sessions.keyPrefix}code:*`)) // past the replay window
+  await deleteKeys(redis, `${app.sessions.keyPrefix}code:`) // past the replay window
   t.match((await login(app, { authCode: used })).json(), { statusCode: 401, code: 'MPA_CODE_INVALID' }, 'a used code, really asked again')
 
   t.match((await login(app, { authCode: 'x', appId: '2021009999999999' })).json(), { statusCode: 400, code: 'MPA_UNKNOWN_APP' })
@@ -217,13 +216,13 @@ test('upstream failures map to stable codes', async (t) => {
   t.equal((await login(app, { authCode: 'a'.repeat(129) })).statusCode, 400)
   t.equal((await login(app, { authCode: 'abc', scope: 'auth_all' })).statusCode, 400)
 
-  const down = await appFor(t, { apps: keyMode({ gateway: 'http://127.0.0.1:9/gateway.do' }) })
+  const down = await appFor({ apps: keyMode({ gateway: 'http://127.0.0.1:9/gateway.do' }) })
   t.match((await login(down, { authCode: 'abc' })).json(), { statusCode: 502, message: /cannot reach the Alipay gateway \(ECONNREFUSED\)/ })
 })
 
 test('auth_user: the profile reaches resolveUser; without it the login still succeeds', async (t) => {
   const seen: Identity[] = []
-  const app = await appFor(t, { seen })
+  const app = await appFor({ seen })
   const profile = { nickName: '小红', avatar: 'https://tfs.alipayobjects.com/images/partner/a.png', gender: 'F' as const, province: '浙江省', city: '杭州市' }
 
   const ok = await login(app, { authCode: sandbox.issueAuthCode({ openId: 'open-p', scope: 'auth_user', profile }), scope: 'auth_user' })
@@ -249,7 +248,7 @@ test('auth_user: the profile reaches resolveUser; without it the login still suc
 
 test('open_id-only and user_id-only apps, several apps on one server', async (t) => {
   const seen: Identity[] = []
-  const app = await appFor(t, { seen, apps: [keyMode(), keyMode({ appId: USER_APP_ID })] })
+  const app = await appFor({ seen, apps: [keyMode(), keyMode({ appId: USER_APP_ID })] })
   const first = await login(app, { authCode: sandbox.issueAuthCode({ openId: 'open-o', userId: '2088000000000001' }, APP_ID) })
   t.equal(first.json().user.id, `alipay:${APP_ID}:open-o`, 'the first app is the default')
   t.same(seen.pop(), { provider: 'alipay', appId: APP_ID, openId: 'open-o' })
@@ -265,9 +264,9 @@ test('open_id-only and user_id-only apps, several apps on one server', async (t)
 })
 
 test('same-code retries: one upstream exchange, the same answer, across instances', async (t) => {
-  const keyPrefix = uniquePrefix('alipay-once')
-  const one = await appFor(t, { keyPrefix })
-  const two = await appFor(t, { keyPrefix })
+  const keyPrefix = world.subPrefix('alipay-once')
+  const one = await appFor({ keyPrefix })
+  const two = await appFor({ keyPrefix })
 
   const code = sandbox.issueAuthCode({ openId: 'open-r', scope: 'auth_user', profile: { nickName: 'R' } })
   const before = sandbox.calls(OAUTH_TOKEN)
@@ -292,8 +291,8 @@ test('same-code retries: one upstream exchange, the same answer, across instance
 })
 
 test('no access token, refresh token or private key in any reply or log line', async (t) => {
-  const logs = new LogCapture()
-  const app = await appFor(t, { logs, apps: keyMode({ privateKey: bareBase64(pkcs8Pem) }) })
+  const logs = world.capture()
+  const app = await appFor({ logs, apps: keyMode({ privateKey: bareBase64(pkcs8Pem) }) })
   const replies: string[] = []
   const run = async (payload: Record<string, unknown>) => {
     const res = await login(app, payload)
@@ -311,7 +310,7 @@ test('no access token, refresh token or private key in any reply or log line', a
   }
   sandbox.fail(USER_INFO_SHARE, { badSignature: true })
   await run({ authCode: sandbox.issueAuthCode({ scope: 'auth_user', profile }), scope: 'auth_user' })
-  const misconfigured = await appFor(t, { logs, apps: keyMode({ privateKey: strangerKeys.privateKey }) })
+  const misconfigured = await appFor({ logs, apps: keyMode({ privateKey: strangerKeys.privateKey }) })
   replies.push((await login(misconfigured, { authCode: sandbox.issueAuthCode({}) })).body)
 
   const session = await app.sessions.get(ok.json().skey)
@@ -324,4 +323,8 @@ test('no access token, refresh token or private key in any reply or log line', a
       t.fail(`a secret leaked: ${line.slice(0, 300)}`)
     }
   }
+})
+
+test('the whole file: no token, private key or app secret in any reply, no skey in any log line', async (t) => {
+  world.assertNoSecrets(t)
 })

@@ -1,20 +1,12 @@
 import tap, { test } from 'tap'
-import { buildApp } from './helpers/app.js'
-import { startPlatforms } from './helpers/platforms.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import { PlatformsWorld } from '../helpers/platforms.js'
 
 // Every odd body on every route: a clear 4xx, never a 5xx, a hang, or a value
 // coerced into something the client did not send.
 
-const platforms = await startPlatforms({ appId: 'wx0000000000bodies', appSecret: 'bodies-secret-0123456789' }, '2021000000bodies1')
-const { wechat, alipay } = platforms
-const redis = sharedRedis()
-const app = await buildApp(redis, { keyPrefix: uniquePrefix('bodies'), ...platforms.options })
-tap.teardown(async () => {
-  await app.close()
-  redis.disconnect()
-  await platforms.close()
-})
+const world = await PlatformsWorld.create(tap, 'bodies', { appId: 'wx0000000000bodies', appSecret: 'bodies-secret-0123456789' }, '2021000000bodies1')
+const { wechat, alipay } = world
+const app = await world.build()
 
 const login = await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: wechat.issueCode({ openId: 'oBodies000000000000000000001' }) } })
 const skey = login.json().skey as string
@@ -66,4 +58,8 @@ test('encrypted-data bodies: strings of bounded size, signature with rawData', a
   t.equal(neither.statusCode, 400, 'phone needs a code or encrypted data')
   const ok = await app.inject({ method: 'POST', url: '/auth/wechat/userinfo', headers, payload: { ...info, errMsg: 'getUserInfo:ok', cloudID: 'x' } })
   t.equal(ok.statusCode, 200, 'the whole wx.getUserInfo result, extra fields and all, is accepted')
+})
+
+test('no session_key, token, app secret or private key in any reply or log line', async (t) => {
+  world.assertNoSecrets(t)
 })

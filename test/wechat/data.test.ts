@@ -1,6 +1,6 @@
 import t, { test } from 'tap'
-import { encryptData, signRawData } from '../sandbox/wechat.js'
-import { APP_ID, VECTOR, WechatWorld } from './helpers/wechat.js'
+import { encryptData, signRawData } from '../../sandbox/wechat.js'
+import { APP_ID, VECTOR, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-data')
 const { sandbox } = world
@@ -12,7 +12,7 @@ test('decrypt with WeChat\'s published test vector', async (t) => {
   t.throws(() => app.wechat.decrypt(VECTOR.sessionKey, VECTOR.encryptedData, VECTOR.iv, APP_ID), { code: 'MPA_WATERMARK_MISMATCH', statusCode: 403 })
 
   // And through the route: a session of the sample app holding the sample session_key.
-  const vectorApp = await world.build(world.app(VECTOR.appId))
+  const vectorApp = await world.build({ wechat: world.app(VECTOR.appId) })
   const { skey } = await vectorApp.sessions.create(
     { provider: 'wechat', appId: VECTOR.appId, openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE' },
     { user: { id: 'vector-user' }, secrets: { sessionKey: VECTOR.sessionKey } }

@@ -1,24 +1,19 @@
 import tap, { test } from 'tap'
 import { AlipayRequestError, AlipaySdk } from 'alipay-sdk'
-import alipayPlugin from '../plugins/alipay.js'
-import alipayRoutes from '../routes/alipay.js'
-import { createAlipaySandbox, generateRsaKeyPair, OAUTH_TOKEN } from '../sandbox/index.js'
-import { buildApp } from './helpers/app.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import alipayPlugin from '../../plugins/alipay.js'
+import alipayRoutes from '../../routes/alipay.js'
+import { generateRsaKeyPair, OAUTH_TOKEN } from '../../sandbox/index.js'
+import { AlipayWorld } from '../helpers/alipay.js'
 
 // Alipay reads the request timestamp as China time. alipay-sdk 4 formats it in
 // the server's local zone; this file changes the zone of its own process.
 const APP_ID = '2021000000000001'
 const appKeys = generateRsaKeyPair()
-const sandbox = await createAlipaySandbox({ apps: [{ appId: APP_ID, publicKey: appKeys.publicKey }] })
-const redis = sharedRedis()
+const world = await AlipayWorld.create(tap, 'alipay-tz', { apps: [{ appId: APP_ID, publicKey: appKeys.publicKey }] })
+const { sandbox } = world
 const originalTz = process.env.TZ
-tap.teardown(async () => {
-  process.env.TZ = originalTz
-  await sandbox.close()
-  await redis.quit()
-})
-const apps = { appId: APP_ID, privateKey: appKeys.privateKey, alipayPublicKey: sandbox.publicKey, gateway: sandbox.url }
+tap.teardown(() => { process.env.TZ = originalTz })
+const apps = { appId: APP_ID, privateKey: world.privateKey(appKeys.privateKey), alipayPublicKey: sandbox.publicKey, gateway: sandbox.url }
 
 test('alipay-sdk alone sends local time: under TZ=UTC the gateway refuses it', async (t) => {
   process.env.TZ = 'UTC'
@@ -34,14 +29,17 @@ for (const [zone, offsetMinutes] of [['UTC', 0], ['America/Los_Angeles', 480], [
   test(`login works with the server in ${zone}`, async (t) => {
     process.env.TZ = zone
     t.equal(new Date(2026, 0, 1).getTimezoneOffset(), offsetMinutes, 'the zone change took effect')
-    const app = await buildApp(redis, { keyPrefix: uniquePrefix('alipay-tz') }, (instance) => {
+    const app = await world.build({ keyPrefix: world.subPrefix(zone) }, (instance) => {
       instance.register(alipayPlugin, { apps })
       instance.register(alipayRoutes, { prefix: '/auth' })
     })
-    t.teardown(() => app.close())
     const res = await app.inject({ method: 'POST', url: '/auth/alipay/login', payload: { authCode: sandbox.issueAuthCode({ openId: 'open-tz' }) } })
     t.equal(res.statusCode, 200, res.body)
     const seen = sandbox.requests.at(-1)?.timestampMs ?? 0
     t.ok(Math.abs(seen - Date.now()) < 5000, `the gateway read ${sandbox.requests.at(-1)?.timestamp} as now`)
   })
 }
+
+test('no token, private key or app secret in any reply, no skey in any log line', async (t) => {
+  world.assertNoSecrets(t)
+})

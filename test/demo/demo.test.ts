@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
-import { DemoExit, isLoopback, projectRoot, startDemo } from '../examples/demo/app.js'
-import { connectRedis, displayUrl } from '../examples/demo/redis.js'
-import { generateRsaKeyPair } from '../sandbox/index.js'
-import { freePort, REDIS_URL, uniquePrefix } from './helpers/redis.js'
+import { DemoExit, isLoopback, projectRoot, startDemo } from '../../examples/demo/app.js'
+import { connectRedis, displayUrl } from '../../examples/demo/redis.js'
+import { generateRsaKeyPair } from '../../sandbox/index.js'
+import { freePort, REDIS_URL, testRedis } from '../helpers/redis.js'
 
 // The documented API: every route of the plugin and of the demo. The
 // simulator's /demo/* routes stand in for the phone and stay out of the docs.
@@ -25,7 +25,7 @@ interface Operation {
 }
 
 test('the demo serves the page, the client module and OpenAPI docs of every route, then closes', async (t) => {
-  const keyPrefix = uniquePrefix('demo')
+  const { prefix: keyPrefix } = testRedis(t, 'demo')
   const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL } })
   t.same(demo.modes, { wechat: 'sandbox', alipay: 'sandbox' }, 'no credentials: both sandboxes')
   t.match(demo.redisDescription, /\(REDIS_URL\)/)
@@ -70,7 +70,7 @@ test('with credentials in the environment, the platforms are the real ones', asy
   const alipayKeys = generateRsaKeyPair()
   const demo = await startDemo({
     port: 0,
-    keyPrefix: uniquePrefix('demo-real'),
+    keyPrefix: testRedis(t, 'demo-real').prefix,
     redis: { url: REDIS_URL },
     env: {
       WECHAT_APP_ID: 'wx0123456789abcdef',
@@ -90,7 +90,7 @@ test('with credentials in the environment, the platforms are the real ones', asy
 })
 
 test('the simulator: a 4xx that says what to do for a step out of order, and only for this machine', async (t) => {
-  const demo = await startDemo({ port: 0, keyPrefix: uniquePrefix('demo-sim'), redis: { url: REDIS_URL } })
+  const demo = await startDemo({ port: 0, keyPrefix: testRedis(t, 'demo-sim').prefix, redis: { url: REDIS_URL } })
   t.teardown(() => demo.close())
   const post = async (path: string, user: string, remoteAddress?: string) => {
     const reply = await demo.app.inject({ method: 'POST', url: `/demo/wechat/${path}`, payload: { user }, ...(remoteAddress ? { remoteAddress } : {}) })
@@ -120,7 +120,7 @@ test('the simulator: a 4xx that says what to do for a step out of order, and onl
 })
 
 test('projectRoot: the folder with package.json, or a clear error at the filesystem root', async (t) => {
-  t.equal(projectRoot(), fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''))
+  t.equal(projectRoot(), fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, ''))
   const lost = mkdtempSync(join(tmpdir(), 'mpa-no-package-'))
   t.teardown(() => rmSync(lost, { recursive: true, force: true }))
   t.throws(() => projectRoot(lost), new DemoExit(`No package.json in ${lost} or any folder above it: run the demo from inside the fastify-miniprogram-auth project.`))
@@ -165,7 +165,7 @@ test('Redis: REDIS_URL, else the local one, else a private redis-server, else a 
 
 /** The demo as `npm start` runs it (from the sources, with tap's TypeScript loader). */
 function runDemo (env: Record<string, string>) {
-  const main = fileURLToPath(new URL('../examples/demo/main.ts', import.meta.url))
+  const main = fileURLToPath(new URL('../../examples/demo/main.ts', import.meta.url))
   const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output = { stdout: '', stderr: '' }
   child.stdout.on('data', (chunk) => { output.stdout += chunk })

@@ -4,24 +4,18 @@ import { createContext, runInContext } from 'node:vm'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parse } from 'acorn'
 import ts from 'typescript'
-import Fastify, { type FastifyInstance } from 'fastify'
-import miniprogramAuth, { errors } from '../index.js'
-import type { AlipaySandboxUser, WechatSandboxUser } from '../sandbox/index.js'
-import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../client/index.js'
-import { startPlatforms } from './helpers/platforms.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import type { FastifyInstance } from 'fastify'
+import { errors } from '../../index.js'
+import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../../client/index.js'
+import { PlatformsWorld } from '../helpers/platforms.js'
 
 // The client helper against the real server over HTTP, the real sandboxes and
 // Redis. The fake wx and my do real HTTP, with each platform's shape.
 
 const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test-secret-0123456789abcdef' }
-const platforms = await startPlatforms(WECHAT_APP, '2021000000client1')
-const { wechat: wechatSandbox, alipay: alipaySandbox } = platforms
-const redis = sharedRedis()
-tap.teardown(async () => {
-  redis.disconnect()
-  await platforms.close()
-})
+const world = await PlatformsWorld.create(tap, 'client', WECHAT_APP, '2021000000client1')
+const { wechat: wechatSandbox, alipay: alipaySandbox } = world
 
 interface ServerOptions {
   ttl?: string
@@ -30,24 +24,24 @@ interface ServerOptions {
 
 /** A listening app with both platforms, a protected route and a route that always says "log in again". */
 async function server (t: Test, options: ServerOptions = {}): Promise<{ app: FastifyInstance, baseUrl: string }> {
-  const app = Fastify()
-  await app.register(miniprogramAuth, {
-    redis,
-    keyPrefix: uniquePrefix('client'),
+  const app = await world.build({
+    keyPrefix: world.subPrefix('client'),
     session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) },
-    ...platforms.options
-  })
-  app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
-  app.post<{ Body: { n: number } }>('/orders', {
-    preHandler: app.authenticate,
-    schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } }
-  }, async (request, reply) => reply.code(201).send({ n: request.body.n, by: request.user.id }))
-  app.get('/always-expired', async () => { throw new errors.SessionExpiredError() })
-  app.get('/slowly-expired', async () => {
-    await sleep(300)
-    throw new errors.SessionExpiredError()
+    me: false
+  }, (app) => {
+    app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
+    app.post<{ Body: { n: number } }>('/orders', {
+      preHandler: app.authenticate,
+      schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } }
+    }, async (request, reply) => reply.code(201).send({ n: request.body.n, by: request.user.id }))
+    app.get('/always-expired', async () => { throw new errors.SessionExpiredError() })
+    app.get('/slowly-expired', async () => {
+      await sleep(300)
+      throw new errors.SessionExpiredError()
+    })
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
+  // Closed when the test ends (the world would close it at the end of the file).
   t.teardown(() => app.close())
   const { port } = app.server.address() as { port: number }
   return { app, baseUrl: `http://127.0.0.1:${port}` }
@@ -129,7 +123,7 @@ function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: 
 /** The mini-program build, as `npm run build` makes it: client/ compiled with tsconfig.client.json, in memory. */
 function miniprogramBuild () {
   const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) } }
-  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../tsconfig.client.json', import.meta.url)), {}, host)!
+  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../../tsconfig.client.json', import.meta.url)), {}, host)!
   const program = ts.createProgram(config.fileNames, config.options)
   const files: Record<string, string> = {}
   program.emit(undefined, (name, text) => { files[name.slice(name.lastIndexOf('/') + 1)] = text })
@@ -146,7 +140,7 @@ function loadInMiniprogram (code: string, injected: { wx: WxApi } | { my: MyApi 
   const context = createContext({})
   const names = Object.keys(injected)
   const run = runInContext(`(function (module, exports, ${names.join(', ')}) {${code}\n})`, context) as (...args: unknown[]) => void
-  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../client/index.js') }
+  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../../client/index.js') }
   run(module, module.exports, ...Object.values(injected))
   const missing = ['URL', 'fetch', 'TextEncoder', 'Buffer', 'setImmediate', 'setTimeout', 'process', 'require', 'wx', 'my']
     .filter((name) => runInContext(`typeof globalThis.${name}`, context) !== 'undefined')
@@ -433,4 +427,8 @@ test('options are checked', async (t) => {
   t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/)
   t.throws(() => createAuthClient({ baseUrl: 'https://user@api.example.com', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/, 'no credentials in baseUrl')
   t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'alipay' }), /no my object/)
+})
+
+test('no session_key, token, app secret or private key in any reply, no skey in any log line', async (t) => {
+  world.assertNoSecrets(t)
 })

@@ -1,17 +1,29 @@
 import { test } from 'tap'
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { SessionStore, type Identity } from '../index.js'
-import { sessionIdOf } from '../lib/skey.js'
-import { commandsOn, monitorRedis, writesOf } from './helpers/monitor.js'
-import { keyOf } from './helpers/keys.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import type { Redis } from 'ioredis'
+import { SessionStore, type Identity } from '../../index.js'
+import { sessionIdOf } from '../../lib/skey.js'
+import { commandsOn, monitorRedis, writesOf } from '../helpers/monitor.js'
+import { keyOf } from '../helpers/keys.js'
+import { deleteKeys, sharedRedis, testRedis, type Teardown } from '../helpers/redis.js'
+
+/**
+ * A prefix as short as the default 'mpa:', random enough not to meet another
+ * run's, whose keys are deleted when `t` ends.
+ */
+function ownShortPrefix (t: Teardown, redis: Redis): string {
+  let prefix = 'mpa:'
+  while (prefix === 'mpa:') prefix = randomBytes(3).toString('base64url').slice(0, 3) + ':'
+  t.teardown(() => deleteKeys(redis, prefix))
+  return prefix
+}
 
 const wechatIdentity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE', unionId: 'ocMvos6NjeKLIBqg5Mr9QjxrP1FA' }
 
 test('create and get round-trip the session, with secrets kept server-side', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('roundtrip') })
+  const { redis, prefix } = testRedis(t, 'roundtrip')
+  const store = new SessionStore(redis, { keyPrefix: prefix })
   const created = await store.create(wechatIdentity, { user: { id: 'u1', role: 'member' }, secrets: { sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' }, device: 'x'.repeat(100) })
   t.match(created.skey, /^[A-Za-z0-9_-]{43}$/)
   t.equal(created.session.id, sessionIdOf(created.skey))
@@ -35,9 +47,7 @@ test('create and get round-trip the session, with secrets kept server-side', asy
 })
 
 test('skeys are unique, and neither keys nor values in Redis hold a raw skey', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  const keyPrefix = uniquePrefix('noraw')
+  const { redis, prefix: keyPrefix } = testRedis(t, 'noraw')
   const store = new SessionStore(redis, { keyPrefix })
   const skeys = new Set<string>()
   for (let i = 0; i < 20; i++) {
@@ -66,10 +76,13 @@ test('skeys are unique, and neither keys nor values in Redis hold a raw skey', a
 })
 
 test('a session stays small in Redis', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  // The default prefix: the test prefixes are longer than anyone's in production.
-  const store = new SessionStore(redis)
+  const redis = sharedRedis(t)
+  // A prefix as long as the default 'mpa:' (the test prefixes are longer than
+  // anyone's in production, and the key name counts in MEMORY USAGE), yet
+  // unique to this run, and deleted with its keys at the end.
+  const keyPrefix = ownShortPrefix(t, redis)
+  t.equal(keyPrefix.length, 'mpa:'.length)
+  const store = new SessionStore(redis, { keyPrefix })
   const { skey, session } = await store.create(wechatIdentity, {
     user: { id: `wechat:${wechatIdentity.appId}:${wechatIdentity.openId}` },
     secrets: { sessionKey: 'tiihtNczf5v6AKRyjwEUhQ==' },
@@ -82,11 +95,10 @@ test('a session stays small in Redis', async (t) => {
 })
 
 test('the idle TTL is renewed lazily: one write per half TTL, none in between', async (t) => {
-  const redis = sharedRedis()
-  const watcher = sharedRedis()
-  const keyPrefix = uniquePrefix('renew')
+  const { redis, prefix: keyPrefix } = testRedis(t, 'renew')
+  const watcher = sharedRedis(t)
   const monitor = await monitorRedis(watcher)
-  t.teardown(async () => { await monitor.stop(); redis.disconnect(); watcher.disconnect() })
+  t.teardown(() => monitor.stop())
   const store = new SessionStore(redis, { keyPrefix, ttl: '2s', maxAge: '1h' })
   const { skey } = await store.create(wechatIdentity, { user: { id: 'renew' } })
   await monitor.settle()
@@ -114,9 +126,8 @@ test('the idle TTL is renewed lazily: one write per half TTL, none in between', 
 })
 
 test('the absolute maxAge ends a session however much it is used', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('abs'), ttl: '1s', maxAge: '1600ms' })
+  const { redis, prefix } = testRedis(t, 'abs')
+  const store = new SessionStore(redis, { keyPrefix: prefix, ttl: '1s', maxAge: '1600ms' })
   const { skey, session } = await store.create(wechatIdentity, { user: { id: 'abs' } })
   t.equal(session.absoluteExpiresAt - session.createdAt, 1600)
   const started = Date.now()
@@ -131,9 +142,8 @@ test('the absolute maxAge ends a session however much it is used', async (t) => 
 })
 
 test('per-user cap evicts the oldest sessions', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('cap'), maxPerUser: 3 })
+  const { redis, prefix } = testRedis(t, 'cap')
+  const store = new SessionStore(redis, { keyPrefix: prefix, maxPerUser: 3 })
   const skeys: string[] = []
   for (let i = 0; i < 5; i++) {
     skeys.push((await store.create(wechatIdentity, { user: { id: 'capped' } })).skey)
@@ -150,9 +160,8 @@ test('per-user cap evicts the oldest sessions', async (t) => {
 })
 
 test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('revoke') })
+  const { redis, prefix } = testRedis(t, 'revoke')
+  const store = new SessionStore(redis, { keyPrefix: prefix })
   const make = async (id: string | number) => (await store.create(wechatIdentity, { user: { id } })).skey
   const [a, b, c, d] = [await make(7), await make(7), await make(7), await make(7)]
 
@@ -185,9 +194,8 @@ test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) =
 })
 
 test('a login racing the device list, revoke-all or the cap stays indexed, so it can be revoked', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
-  const store = new SessionStore(redis, { keyPrefix: uniquePrefix('race'), maxPerUser: 3 })
+  const { redis, prefix } = testRedis(t, 'race')
+  const store = new SessionStore(redis, { keyPrefix: prefix, maxPerUser: 3 })
   const indexed = async (uid: string, id: string) => (await redis.zscore(keyOf(store, 'u', uid), id)) !== null
   let unindexed = 0
   let survivors = 0
@@ -214,8 +222,7 @@ test('a login racing the device list, revoke-all or the cap stays indexed, so it
 })
 
 test('options are validated with messages naming the option', async (t) => {
-  const redis = sharedRedis()
-  t.teardown(() => redis.disconnect())
+  const { redis, prefix } = testRedis(t, 'options')
   t.throws(() => new SessionStore(redis, { ttl: 'soon' }), /session\.ttl/)
   t.throws(() => new SessionStore(redis, { ttl: -5 }), /session\.ttl/)
   t.throws(() => new SessionStore(redis, { maxAge: '1x' }), /session\.maxAge/)
@@ -225,7 +232,7 @@ test('options are validated with messages naming the option', async (t) => {
   t.throws(() => new SessionStore(redis, { storeTimeout: '0s' }), /session\.storeTimeout/)
   t.equal(new SessionStore(redis, { ttl: 1 / 3 }).ttlMs, 334, 'fractions round up to whole milliseconds (Redis PX takes integers)')
   t.throws(() => new SessionStore(redis, { keyPrefix: 5 as unknown as string }), /keyPrefix/)
-  const store = new SessionStore(redis, { ttl: 3600, maxAge: '12h', storeTimeout: '500ms' })
+  const store = new SessionStore(redis, { keyPrefix: prefix, ttl: 3600, maxAge: '12h', storeTimeout: '500ms' })
   t.equal(store.ttlMs, 3_600_000)
   t.equal(store.maxAgeMs, 43_200_000)
   t.equal(store.storeTimeoutMs, 500)

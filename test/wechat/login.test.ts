@@ -1,9 +1,9 @@
 import t, { test } from 'tap'
-import Fastify from 'fastify'
-import miniprogramAuth, { type Identity } from '../index.js'
-import wechatPlugin from '../plugins/wechat.js'
-import wechatRoutes from '../routes/wechat.js'
-import { APP_ID, OTHER_APP_ID, WechatWorld } from './helpers/wechat.js'
+import type { Identity } from '../../index.js'
+import wechatPlugin from '../../plugins/wechat.js'
+import wechatRoutes from '../../routes/wechat.js'
+import { buildApp } from '../helpers/app.js'
+import { APP_ID, OTHER_APP_ID, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-login')
 const { sandbox } = world
@@ -28,7 +28,7 @@ test('full path: wx.login → POST login → skey → authenticated requests', a
 
 test('unionid present and absent', async (t) => {
   const identities: Identity[] = []
-  const recording = await world.build(world.app(), { resolveUser: (identity) => { identities.push(identity); return { id: `u-${identity.openId}` } } })
+  const recording = await world.build({ resolveUser: (identity) => { identities.push(identity); return { id: `u-${identity.openId}` } } })
   const bound = await world.login(recording, 'o-bound', { unionId: 'union-1' })
   const unbound = await world.login(recording, 'o-unbound')
   t.same(identities, [
@@ -67,13 +67,13 @@ test('real upstream refusals: a used code, a wrong secret, an unknown appid', as
   const code = sandbox.issueCode({ openId: 'o-reuse' })
   t.equal((await world.post(app, '/auth/wechat/login', { code })).statusCode, 200)
   // Past the replay window, the code is simply used (another app instance with no shared Redis, say).
-  const elsewhere = await world.build(world.app(), { keyPrefix: `${world.prefix}elsewhere:` })
+  const elsewhere = await world.build({ keyPrefix: `${world.prefix}elsewhere:` })
   t.match((await world.post(elsewhere, '/auth/wechat/login', { code })).json, { statusCode: 401, code: 'MPA_CODE_INVALID', message: /40163/ })
 
-  const wrongSecret = await world.build(world.app(APP_ID, { appSecret: 'a-secret-wechat-does-not-know' }))
+  const wrongSecret = await world.build({ wechat: world.app(APP_ID, { appSecret: 'a-secret-wechat-does-not-know' }) })
   t.match((await world.login(wrongSecret, 'o-x')).json, { statusCode: 500, code: 'MPA_MISCONFIGURED', message: /40125/ })
   t.notMatch(world.logs.text, 'a-secret-wechat-does-not-know')
-  const unknownApp = await world.build(world.app('wx00000000000000ff'))
+  const unknownApp = await world.build({ wechat: world.app('wx00000000000000ff') })
   t.match((await world.login(unknownApp, 'o-x', { appId: APP_ID })).json, { statusCode: 400, code: 'MPA_UNKNOWN_APP' })
   sandbox.addApp('wx00000000000000ff', 'the-real-secret')
   t.match((await world.login(unknownApp, 'o-x', { appId: 'wx00000000000000ff' })).json, { statusCode: 500, code: 'MPA_MISCONFIGURED' })
@@ -90,7 +90,7 @@ test('system busy (-1): one retry, never two', async (t) => {
 })
 
 test('timeout → 504, within the configured timeout; the code is spent all the same', async (t) => {
-  const impatient = await world.build(world.app(APP_ID, { timeout: '1s' }))
+  const impatient = await world.build({ wechat: world.app(APP_ID, { timeout: '1s' }) })
   sandbox.fail('jscode2session', { delayMs: 2500 })
   const code = sandbox.issueCode({ openId: 'o-slow' })
   const started = Date.now()
@@ -115,12 +115,12 @@ test('a malformed body and HTTP 5xx → 502; text/plain JSON is accepted', async
   t.equal((await world.login(app, 'o-m')).statusCode, 200)
   sandbox.fail('jscode2session', { textPlain: true, errcode: 40029 })
   t.equal((await world.login(app, 'o-m')).json.code, 'MPA_CODE_INVALID', 'an errcode in a text/plain body is still recognised')
-  const unreachable = await world.build(world.app(APP_ID, { baseUrl: 'http://127.0.0.1:9' }))
+  const unreachable = await world.build({ wechat: world.app(APP_ID, { baseUrl: 'http://127.0.0.1:9' }) })
   t.match((await world.login(unreachable, 'o-m')).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR', message: /ECONNREFUSED/ })
 })
 
 test('several mini-programs: the body\'s appId picks one, the first is the default', async (t) => {
-  const multi = await world.build([world.app(APP_ID), world.app(OTHER_APP_ID)])
+  const multi = await world.build({ wechat: [world.app(APP_ID), world.app(OTHER_APP_ID)] })
   const other = await world.login(multi, 'o-multi', { appId: OTHER_APP_ID })
   t.equal(other.statusCode, 200)
   t.same(other.json.user, { id: `wechat:${OTHER_APP_ID}:o-multi` })
@@ -170,13 +170,12 @@ test('bodies are validated', async (t) => {
 })
 
 test('options are checked at register time, naming the bad option and never echoing a secret', async (t) => {
-  const register = async (apps: unknown) => {
-    const bare = Fastify()
-    t.teardown(() => bare.close())
-    await bare.register(miniprogramAuth, { redis: world.redis, keyPrefix: world.prefix })
-    await bare.register(wechatPlugin, { apps } as never)
-    await bare.ready()
-  }
+  // The umbrella without its wechat option, then the WeChat plugin with the apps
+  // under test: buildApp closes an app that fails to get ready. No log
+  // capture: a refused secret must not reach the file's leak check.
+  const register = (apps: unknown) => buildApp(world.redis, { keyPrefix: world.prefix }, (app) => {
+    app.register(wechatPlugin, { apps } as never)
+  })
   const good = world.app()
   await t.rejects(register(undefined), { name: 'TypeError', message: /^wechat must be an object/ })
   await t.rejects(register([]), { name: 'TypeError', message: /non-empty array/ })
@@ -190,13 +189,10 @@ test('options are checked at register time, naming the bad option and never echo
   await t.rejects(register({ ...good, baseUrl: 'not a url' }), { name: 'TypeError', message: /^wechat\.baseUrl must be/ })
   await t.rejects(register({ ...good, timeout: -1 }), { name: 'TypeError', message: /^wechat\.timeout must be/ })
 
-  const noSessions = Fastify()
-  t.teardown(() => noSessions.close())
-  await t.rejects(async () => { await noSessions.register(wechatPlugin, { apps: good }) }, /mpa-sessions/)
-  const noClient = Fastify()
-  t.teardown(() => noClient.close())
-  await noClient.register(miniprogramAuth, { redis: world.redis, keyPrefix: world.prefix })
-  await t.rejects(async () => { await noClient.register(wechatRoutes) }, /wechat routes: register fastify-miniprogram-auth \(or the plugins that add wechat\)/)
+  const noSessions = buildApp(undefined, { umbrella: false, me: false, before: async (app) => { await app.register(wechatPlugin, { apps: good }) } })
+  await t.rejects(noSessions, /mpa-sessions/)
+  const noClient = buildApp(world.redis, { keyPrefix: world.prefix }, (app) => { app.register(wechatRoutes) })
+  await t.rejects(noClient, /wechat routes: register fastify-miniprogram-auth \(or the plugins that add wechat\)/)
 })
 
 test('no session_key, access token or app secret in any reply or log line', async (t) => {

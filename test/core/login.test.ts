@@ -1,9 +1,9 @@
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import type { Identity, MiniprogramAuthOptions } from '../index.js'
-import { buildApp } from './helpers/app.js'
-import { sharedRedis, uniquePrefix } from './helpers/redis.js'
+import type { Identity, MiniprogramAuthOptions } from '../../index.js'
+import { buildApp } from '../helpers/app.js'
+import { sharedRedis, testRedis } from '../helpers/redis.js'
 
 interface Upstream { calls: number, fail: boolean, delayMs: number }
 
@@ -27,23 +27,19 @@ function loginRoute (upstream: Upstream) {
   }
 }
 
-async function twoInstances (options: MiniprogramAuthOptions = {}) {
+async function twoInstances (t: Test, options: MiniprogramAuthOptions = {}) {
   const upstream: Upstream = { calls: 0, fail: false, delayMs: 0 }
-  const keyPrefix = uniquePrefix('login')
-  const clients = [sharedRedis(), sharedRedis()]
+  const { redis, prefix: keyPrefix } = testRedis(t, 'login')
+  const clients = [redis, sharedRedis(t)]
   const apps = await Promise.all(clients.map((redis) => buildApp(redis, { keyPrefix, ...options }, loginRoute(upstream))))
-  const close = async () => {
-    await Promise.all(apps.map((app) => app.close()))
-    clients.forEach((redis) => redis.disconnect())
-  }
-  return { upstream, apps: apps as [FastifyInstance, FastifyInstance], redis: clients[0]!, keyPrefix, close }
+  t.teardown(() => Promise.all(apps.map((app) => app.close())))
+  return { upstream, apps: apps as [FastifyInstance, FastifyInstance], redis, keyPrefix }
 }
 
 const post = (app: FastifyInstance, code: string) => app.inject({ method: 'POST', url: '/test-login', payload: { code } })
 
 test('a retried code gets the first answer back, on any instance, without a second exchange', async (t) => {
-  const { upstream, apps: [a, b], redis, keyPrefix, close } = await twoInstances()
-  t.teardown(close)
+  const { upstream, apps: [a, b], redis, keyPrefix } = await twoInstances(t)
   const first = await post(a, 'code-1')
   t.equal(first.statusCode, 200)
   const { skey, user, expiresAt } = first.json()
@@ -65,8 +61,7 @@ test('a retried code gets the first answer back, on any instance, without a seco
 })
 
 test('a retried code whose session has ended since is spent: MPA_CODE_INVALID, not a dead skey', async (t) => {
-  const { upstream, apps: [a, b], close } = await twoInstances()
-  t.teardown(close)
+  const { upstream, apps: [a, b] } = await twoInstances(t)
   const first = await post(a, 'code-logout')
   t.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': first.json().skey } })).statusCode, 204)
   const replay = await post(b, 'code-logout')
@@ -76,8 +71,7 @@ test('a retried code whose session has ended since is spent: MPA_CODE_INVALID, n
 })
 
 test('concurrent posts of one code on two instances share one exchange', async (t) => {
-  const { upstream, apps: [a, b], close } = await twoInstances()
-  t.teardown(close)
+  const { upstream, apps: [a, b] } = await twoInstances(t)
   upstream.delayMs = 200
   const replies = await Promise.all([post(a, 'same'), post(b, 'same'), post(a, 'same'), post(b, 'same')])
   t.same(new Set(replies.map((res) => res.json().skey)).size, 1, 'one skey for all')
@@ -86,8 +80,7 @@ test('concurrent posts of one code on two instances share one exchange', async (
 })
 
 test('a failed exchange leaves nothing behind, and the window ends', async (t) => {
-  const { upstream, apps: [a, b], close } = await twoInstances({ codeReplayWindow: '300ms' })
-  t.teardown(close)
+  const { upstream, apps: [a, b] } = await twoInstances(t, { codeReplayWindow: '300ms' })
   upstream.fail = true
   t.equal((await post(a, 'flaky')).statusCode, 500)
   upstream.fail = false
@@ -102,16 +95,16 @@ test('a failed exchange leaves nothing behind, and the window ends', async (t) =
 
 test('resolveUser gets the identity and the request; what it returns is request.user', async (t) => {
   const upstream: Upstream = { calls: 0, fail: false, delayMs: 0 }
-  const redis = sharedRedis()
+  const { redis, prefix } = testRedis(t, 'resolve')
   const seen: Array<{ identity: Identity, ua: string | undefined }> = []
   const app = await buildApp(redis, {
-    keyPrefix: uniquePrefix('resolve'),
+    keyPrefix: prefix,
     resolveUser: async (identity, request) => {
       seen.push({ identity, ua: request.headers['user-agent'] })
       return { id: 42, nickName: 'Zoë 🐼', roles: ['member'] }
     }
   }, loginRoute(upstream))
-  t.teardown(async () => { await app.close(); redis.disconnect() })
+  t.teardown(() => app.close())
   const res = await app.inject({ method: 'POST', url: '/test-login', payload: { code: 'c' }, headers: { 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)' } })
   t.same(res.json().user, { id: 42, nickName: 'Zoë 🐼', roles: ['member'] })
   t.same(seen, [{ identity: { provider: 'wechat', appId: 'wx1', openId: 'open-c' }, ua: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)' }])
@@ -123,9 +116,9 @@ test('resolveUser gets the identity and the request; what it returns is request.
 
 test('a resolveUser that returns no id is a loud 500, not a broken session', async (t) => {
   const upstream: Upstream = { calls: 0, fail: false, delayMs: 0 }
-  const redis = sharedRedis()
-  const app = await buildApp(redis, { keyPrefix: uniquePrefix('badresolve'), resolveUser: () => ({ name: 'no id' }) as never }, loginRoute(upstream))
-  t.teardown(async () => { await app.close(); redis.disconnect() })
+  const { redis, prefix } = testRedis(t, 'badresolve')
+  const app = await buildApp(redis, { keyPrefix: prefix, resolveUser: () => ({ name: 'no id' }) as never }, loginRoute(upstream))
+  t.teardown(() => app.close())
   const res = await app.inject({ method: 'POST', url: '/test-login', payload: { code: 'c' } })
   t.equal(res.statusCode, 500)
   t.equal(res.json().code, 'MPA_MISCONFIGURED')

@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Cluster } from 'ioredis'
-import type { Identity } from '../index.js'
-import { createWechatSandbox } from '../sandbox/wechat.js'
-import { buildApp } from './helpers/app.js'
-import { keyOf } from './helpers/keys.js'
-import { freeClusterPort, RedisProcess } from './helpers/redis.js'
+import type { Identity } from '../../index.js'
+import { createWechatSandbox } from '../../sandbox/wechat.js'
+import { buildApp } from '../helpers/app.js'
+import { keyOf } from '../helpers/keys.js'
+import { freeClusterPort, RedisProcess } from '../helpers/redis.js'
 
 const run = promisify(execFile)
+
+// The cluster's nodes are private redis-servers without persistence, in a
+// temporary folder: stopping them and removing it removes every key written.
 
 test('everything works on a real 3-master Redis Cluster (no cross-slot command)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'mpa-cluster-'))

@@ -1,26 +1,21 @@
 import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
-import { createWechatSandbox } from '../sandbox/wechat.js'
-import { buildApp } from './helpers/app.js'
-import { freePort, RedisProcess } from './helpers/redis.js'
+import { createWechatSandbox } from '../../sandbox/wechat.js'
+import { buildApp } from '../helpers/app.js'
+import { privateRedis } from '../helpers/redis.js'
+
+// Every server here is a private redis-server without persistence: stopping
+// it removes every key written, so no prefix of the shared Redis to clean.
 
 /** A private redis-server this test may kill or freeze, an app with WeChat login on it, and the WeChat sandbox. */
 async function privateWorld (t: Test) {
-  const server = new RedisProcess(await freePort())
-  await server.start()
-  const wechat = await createWechatSandbox({ apps: { wx00000000000outage: 'outage-secret-0123456789' } })
   // A client as an app would make it: ioredis defaults (offline queue, retries forever).
-  const redis = new Redis({ port: server.port })
-  redis.on('error', () => {})
+  const { server, redis } = await privateRedis(t)
+  const wechat = await createWechatSandbox({ apps: { wx00000000000outage: 'outage-secret-0123456789' } })
+  t.teardown(() => wechat.close())
   const app = await buildApp(redis, { wechat: { appId: 'wx00000000000outage', appSecret: 'outage-secret-0123456789', baseUrl: wechat.url } })
-  t.teardown(async () => {
-    server.resume()
-    await app.close()
-    redis.disconnect()
-    await server.stop()
-    await wechat.close()
-  })
+  t.teardown(() => app.close())
   return { server, wechat, redis, app }
 }
 
@@ -102,13 +97,10 @@ test('a Redis that hangs: 503 at the deadline, and the abandoned work does not r
 })
 
 test('a client that fails fast (no offline queue) gives the same 503', async (t) => {
-  const server = new RedisProcess(await freePort())
-  await server.start()
-  const redis = new Redis({ port: server.port, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
-  redis.on('error', () => {})
+  const { server, redis } = await privateRedis(t, { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
   await once(redis, 'ready')
   const app = await buildApp(redis, { session: { storeTimeout: '500ms' } })
-  t.teardown(async () => { await app.close(); redis.disconnect(); await server.stop() })
+  t.teardown(() => app.close())
   const { skey } = await app.sessions.create({ provider: 'alipay', appId: '2021', alipayUserId: '2088' }, { user: { id: 'u' } })
   await server.stop()
   const started = Date.now()

@@ -2,7 +2,7 @@ import t, { test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { FastifyInstance } from 'fastify'
-import { APP_ID, WechatWorld } from './helpers/wechat.js'
+import { APP_ID, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-token')
 const { sandbox } = world
@@ -96,7 +96,7 @@ test('getuserphonenumber errcodes', async (t) => {
 test('failures fetching the token', async (t) => {
   const isolated = async (appSecret?: string, timeout = '2s') => {
     // A prefix of its own: no token cached by the other tests.
-    return world.build(world.app(APP_ID, { timeout, ...(appSecret ? { appSecret } : {}) }), { keyPrefix: `${world.prefix}${Math.random()}:` })
+    return world.build({ wechat: world.app(APP_ID, { timeout, ...(appSecret ? { appSecret } : {}) }), keyPrefix: world.subPrefix('isolated') })
   }
   const misconfigured = await isolated('a-secret-wechat-does-not-know')
   await t.rejects(misconfigured.wechat.accessToken(), { statusCode: 500, code: 'MPA_MISCONFIGURED', message: /stable_token errcode 40125/ })

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Locator, type Page } from 'playwright-core'
-import { startDemo } from '../examples/demo/app.js'
-import { REDIS_URL, sharedRedis, uniquePrefix } from './helpers/redis.js'
+import { startDemo } from '../../examples/demo/app.js'
+import { REDIS_URL, testRedis } from '../helpers/redis.js'
 
 // The simulator page in a real headless Chromium (Debian's package: the
 // Playwright download host is out of reach). Set DEMO_SCREENSHOT=docs/demo.png
@@ -28,20 +28,16 @@ if (!existsSync(CHROMIUM)) {
   }
 } else {
   test('the simulator page, both platforms, in Chromium', async (t) => {
-    const keyPrefix = uniquePrefix('e2e')
+    const { prefix: keyPrefix } = testRedis(t, 'e2e')
     const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL }, codeReplayWindow: `${REPLAY_WINDOW_MS}ms` })
     const userDataDir = mkdtempSync(join(tmpdir(), 'mpa-e2e-chromium-'))
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM, args: ARGS, viewport: { width: 1000, height: 1000 }
     })
-    const redis = sharedRedis()
     t.teardown(async () => {
       await context.close()
       rmSync(userDataDir, { recursive: true, force: true })
       await demo.close()
-      const keys = await redis.keys(`${keyPrefix}*`)
-      if (keys.length > 0) await redis.del(...keys)
-      redis.disconnect()
     })
 
     const page = await context.newPage()
