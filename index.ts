@@ -46,12 +46,17 @@ export interface MiniprogramAuthOptions {
  * Paths to pass to Fastify's `logger.redact` when your request serializer logs
  * headers: the skey never reaches a log line.
  */
-export const redactPaths = [
-  'req.headers["x-skey"]',
-  'req.headers.authorization',
-  // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
-  'err.rawPacket'
-]
+export const redactPaths = redactPathsFor('x-skey')
+
+/** `redactPaths` for an app whose `session.header` is another header. */
+export function redactPathsFor (header: string): string[] {
+  return [
+    `req.headers[${JSON.stringify(header.toLowerCase())}]`,
+    'req.headers.authorization',
+    // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
+    'err.rawPacket'
+  ]
+}
 
 const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fastify, options) => {
   const prefix = options.prefix ?? '/auth'

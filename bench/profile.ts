@@ -13,7 +13,7 @@ import { config, runPrefix } from './config.js'
 import { summarise, type CpuProfile, type Share } from './cpu-profile.js'
 import type { LoadResult } from './load.js'
 import { runWorker, Server } from './processes.js'
-import { deleteKeys } from './redis-stats.js'
+import { deleteKeys } from '../tools/redis-keys.js'
 
 const SAMPLING_US = 250
 // One folder per run: every thread of the server (tsx's loader runs in one of

@@ -42,16 +42,3 @@ async function writeCommands (redis: Redis, names: string[]): Promise<Set<string
   const docs = await redis.call('COMMAND', 'INFO', ...names) as Array<[string, number, string[]] | null>
   return new Set(names.filter((_name, i) => docs[i]?.[2].includes('write')))
 }
-
-/** Deletes every key under `prefix` (SCAN, then UNLINK in batches); returns how many. */
-export async function deleteKeys (redis: Redis, prefix: string): Promise<number> {
-  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*'
-  let cursor = '0'
-  let deleted = 0
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    cursor = next
-    if (keys.length > 0) deleted += await redis.unlink(...keys)
-  } while (cursor !== '0')
-  return deleted
-}

@@ -1,18 +1,12 @@
 import { test } from 'tap'
 import { SessionStore, type Identity } from '../../index.js'
-import { sharedRedis, uniquePrefix } from '../helpers/redis.js'
+import { testRedis } from '../helpers/redis.js'
 
 const DAY_MS = 86_400_000
 const identity: Identity = { provider: 'wechat', appId: 'wx-lifetime', openId: 'o-lifetime' }
 
 test('two instances with different maxAge (a rolling deploy that lowers it): the index never shrinks', async (t) => {
-  const redis = sharedRedis()
-  const keyPrefix = uniquePrefix('index-lifetime')
-  t.teardown(async () => {
-    const keys = await redis.keys(`${keyPrefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-  })
+  const { redis, prefix: keyPrefix } = testRedis(t, 'index-lifetime')
   const before = new SessionStore(redis, { keyPrefix, maxAge: '30d' })
   const after = new SessionStore(redis, { keyPrefix, ttl: '1d', maxAge: '1d' })
   const old = await before.create(identity, { user: { id: 'u-1' } })
@@ -27,13 +21,7 @@ test('two instances with different maxAge (a rolling deploy that lowers it): the
 })
 
 test('the reported expiry never passes the absolute expiry', async (t) => {
-  const redis = sharedRedis()
-  const keyPrefix = uniquePrefix('abs-clamp')
-  t.teardown(async () => {
-    const keys = await redis.keys(`${keyPrefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-  })
+  const { redis, prefix: keyPrefix } = testRedis(t, 'abs-clamp')
   // An idle TTL longer than what is left of the absolute lifetime: Redis
   // holds the key longer than the session may live.
   const store = new SessionStore(redis, { keyPrefix, ttl: '1h', maxAge: '1h' })
@@ -48,13 +36,7 @@ test('the reported expiry never passes the absolute expiry', async (t) => {
 })
 
 test('the cap evicts the oldest even within one millisecond, and never the session just created', async (t) => {
-  const redis = sharedRedis()
-  const keyPrefix = uniquePrefix('cap-ties')
-  t.teardown(async () => {
-    const keys = await redis.keys(`${keyPrefix}*`)
-    if (keys.length > 0) await redis.del(...keys)
-    redis.disconnect()
-  })
+  const { redis, prefix: keyPrefix } = testRedis(t, 'cap-ties')
   const store = new SessionStore(redis, { keyPrefix, maxPerUser: 3 })
   let oldestSurvived = 0
   let newestEvicted = 0

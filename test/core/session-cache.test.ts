@@ -6,7 +6,7 @@ import type { Identity, MiniprogramAuthOptions } from '../../index.js'
 import { buildApp } from '../helpers/app.js'
 import { commandsOn, monitorRedis } from '../helpers/monitor.js'
 import { FreezableProxy } from '../helpers/proxy.js'
-import { REDIS_URL, sharedRedis, uniquePrefix } from '../helpers/redis.js'
+import { REDIS_URL, sharedRedis, testRedis, uniquePrefix } from '../helpers/redis.js'
 
 // The session cache: a hit costs no Redis call, and Redis's invalidations
 // keep every instance's copy honest: a revocation on one instance is seen by
@@ -21,16 +21,12 @@ async function caching (app: FastifyInstance): Promise<void> {
 
 /** Two instances of one app on one Redis, each with its own clients. */
 async function twoInstances (t: Test, options: MiniprogramAuthOptions = {}, redisOf: () => Redis = sharedRedis) {
-  const keyPrefix = uniquePrefix('cache')
+  const { prefix: keyPrefix } = testRedis(t, 'cache')
   const clients = [redisOf(), redisOf()]
   const apps = await Promise.all(clients.map((redis) => buildApp(redis, { keyPrefix, ...options }))) as [FastifyInstance, FastifyInstance]
-  const cleaner = sharedRedis()
   t.teardown(async () => {
     await Promise.all(apps.map((app) => app.close()))
     clients.forEach((redis) => redis.disconnect())
-    const keys = await cleaner.keys(`${keyPrefix}*`)
-    if (keys.length > 0) await cleaner.del(...keys)
-    cleaner.disconnect()
   })
   await Promise.all(apps.map(caching))
   const me = (app: FastifyInstance, skey: string) => app.inject({ url: '/me', headers: { 'x-skey': skey } })

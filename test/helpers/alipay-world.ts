@@ -3,7 +3,7 @@ import type { Test } from 'tap'
 import type { AlipayAppOptions, MiniprogramAuthOptions } from '../../index.js'
 import { bareBase64, createAlipaySandbox, generateRsaKeyPair, type AlipayIdentityMode, type AlipaySandbox } from '../../sandbox/index.js'
 import { buildApp, LogCapture } from './app.js'
-import { sharedRedis, uniquePrefix } from './redis.js'
+import { deleteKeys, sharedRedis, uniquePrefix } from './redis.js'
 
 export const ALIPAY_APP_ID = '2021000000000001'
 
@@ -73,8 +73,7 @@ export class AlipayWorld {
 
   async close (): Promise<void> {
     await Promise.all(this.apps.map((app) => app.close()))
-    const keys = await this.redis.keys(`${this.prefix}*`)
-    if (keys.length > 0) await this.redis.del(...keys)
+    await deleteKeys(this.redis, this.prefix)
     this.redis.disconnect()
     await Promise.all(this.sandboxes.map((sandbox) => sandbox.close()))
   }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { Writable } from 'node:stream'
-import miniprogramAuth, { type MiniprogramAuthOptions, redactPaths } from '../../index.js'
+import miniprogramAuth, { type MiniprogramAuthOptions, redactPaths, redactPathsFor } from '../../index.js'
 
 /** Every log line an app wrote, as text, for "no secret in any log line" checks. */
 export class LogCapture {
@@ -44,14 +44,13 @@ export async function buildApp (
   addRoutes?: (app: FastifyInstance) => void
 ): Promise<FastifyInstance> {
   const { logs, replies, before, umbrella, me, ...pluginOptions } = options
-  // redactPaths names x-skey and Authorization only: an app that moves the
-  // skey to another header (session.header) must redact that one itself.
+  // The README's logger setup: redactPathsFor(session.header) when the app moves the skey to another header.
   const header = pluginOptions.session?.header
   const logger: FastifyServerOptions['logger'] = logs
     ? {
         level: 'trace',
         stream: logs.stream,
-        redact: header ? [...redactPaths, `req.headers[${JSON.stringify(header.toLowerCase())}]`] : redactPaths,
+        redact: header ? redactPathsFor(header) : redactPaths,
         serializers: { req: (req) => ({ method: req.method, url: req.url, headers: req.headers }) }
       }
     : false

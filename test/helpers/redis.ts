@@ -1,10 +1,11 @@
 import { createServer } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
+import { deleteKeys } from '../../tools/redis-keys.js'
 import { freePort, RedisProcess } from '../../tools/redis-server.js'
 
 // Private servers (RedisProcess: start, pause, resume, stop) come from the
 // module the demo uses too.
-export { freePort, RedisProcess }
+export { deleteKeys, freePort, RedisProcess }
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -23,22 +24,6 @@ export function sharedRedis (t?: Teardown): Redis {
 /** A key prefix no other test uses, so test files can run in parallel. */
 export function uniquePrefix (name: string): string {
   return `mpa-test:${name}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`
-}
-
-/**
- * Deletes every key under `prefix` and says how many: SCAN, never KEYS (the
- * shared Redis holds every test file's keys), UNLINK a batch at a time.
- */
-export async function deleteKeys (redis: Redis, prefix: string): Promise<number> {
-  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*'
-  let deleted = 0
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    cursor = next
-    if (keys.length > 0) deleted += await redis.unlink(...keys)
-  } while (cursor !== '0')
-  return deleted
 }
 
 /**

@@ -21,8 +21,8 @@ async function phone (world: WechatWorld, app: FastifyInstance, openId: string) 
 /** Two deployments (staging and production) on one AppID: each its own key prefix, as if each had its own Redis. */
 async function twoDeployments (world: WechatWorld): Promise<FastifyInstance[]> {
   return [
-    await world.build(world.app(), { keyPrefix: `${world.prefix}staging:` }),
-    await world.build(world.app(), { keyPrefix: `${world.prefix}production:` })
+    await world.build({ wechat: world.app(), keyPrefix: `${world.prefix}staging:` }),
+    await world.build({ wechat: world.app(), keyPrefix: `${world.prefix}production:` })
   ]
 }
 
