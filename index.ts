@@ -11,7 +11,7 @@ import alipayPlugin from './plugins/alipay.js'
 import alipayRoutes from './routes/alipay.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
 import type { WechatAppOptions } from './providers/wechat/options.js'
-import type { SessionOptions } from './store/sessions.js'
+import type { SessionOptions } from './store/session-options.js'
 import type { ResolveUser } from './types.js'
 import type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 
@@ -87,7 +87,7 @@ export { fastifyMiniprogramAuth }
 export { default as sessionsPlugin } from './plugins/sessions.js'
 export type { SessionsPluginOptions } from './plugins/sessions.js'
 export { SessionStore } from './store/sessions.js'
-export type { SessionOptions, SessionStoreOptions } from './store/sessions.js'
+export type { SessionCacheConfig, SessionOptions, SessionStoreOptions } from './store/session-options.js'
 export type {
   AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,
   LoginProvider, LoginResult, Provider, ResolveUser, Session, SessionSecrets

@@ -5,7 +5,9 @@
 // It runs inside a mini-program, so it imports nothing: no Node built-ins, no
 // server code, only the `wx` or `my` object the platform provides. `npm run
 // build` also compiles it to ES2017 CommonJS in dist/miniprogram (package.json
-// "miniprogram"), for WeChat's npm build and older base libraries.
+// "miniprogram"), for WeChat's npm build and older base libraries. One file
+// on purpose (above the usual size): a mini-program project copies or builds
+// exactly this, with nothing to resolve beside it.
 
 export type Platform = 'wechat' | 'alipay'
 export type AlipayScope = 'auth_base' | 'auth_user'

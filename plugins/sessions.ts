@@ -3,7 +3,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { evictionPolicies } from '../store/eviction-policy.js'
 import { RedisGateway } from '../store/gateway.js'
-import { SessionStore, type SessionStoreOptions } from '../store/sessions.js'
+import type { SessionStoreOptions } from '../store/session-options.js'
+import { SessionStore } from '../store/sessions.js'
 
 export interface SessionsPluginOptions extends SessionStoreOptions {
   /** An ioredis Redis or Cluster; defaults to `fastify.redis` from @fastify/redis. */

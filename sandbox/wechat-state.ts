@@ -3,7 +3,9 @@ import { encryptData, phoneOf, signedUserInfo, type EncryptedPayload, type Signe
 
 // What WeChat remembers and its rules: apps, single-use codes, the current
 // session_key of each user, access tokens and their lifetimes. Failures are
-// errcodes; wechat-routes.ts turns them into WeChat's answers.
+// errcodes; wechat-routes.ts turns them into WeChat's answers. One job, the
+// state rules, which is why it runs past the usual size: codes, keys and
+// tokens interlock (a login rotates the key a phone payload is sealed with).
 
 export interface WechatStateOptions {
   /** appId → appSecret. */

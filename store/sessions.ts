@@ -1,48 +1,15 @@
+// The session store: sessions in Redis (one hash each), each user's index,
+// the cap, revocation, lazy renewal, and the session cache in front of them.
+// One job, the life of a session in Redis, hence above the usual size: the
+// parts with no I/O (the record codec, the cache, the options) are elsewhere.
 import type { Cluster, Redis } from 'ioredis'
-import { parseDuration } from '../lib/duration.js'
 import { generateSkey, isWellFormedSkey, sessionIdOf } from '../lib/skey.js'
 import type { CreatedSession, CreateSessionOptions, Identity, Session } from '../types.js'
 import { RedisGateway, resultsOf } from './gateway.js'
 import { InvalidationListener, type Acknowledgement } from './invalidations.js'
 import { SessionCache, type PendingRead } from './session-cache.js'
+import { sessionConfigOf, type SessionStoreOptions, type StoreLog } from './session-options.js'
 import { absoluteExpiryOf, decodeSession, encodeSession, freezeSession, isSessionRecord, recordBytes, userIdOf, userOf, type SessionFields } from './session-record.js'
-
-export interface SessionCacheConfig {
-  /** Most sessions held in this process. Default 10,000. */
-  max?: number
-  /** Most bytes of session records held in this process. Default 16 MiB. */
-  maxBytes?: number
-  /** How often the invalidation connection must answer a ping: seconds or a string. Default '1s'. */
-  heartbeat?: number | string
-}
-
-export interface SessionOptions {
-  /** Idle lifetime: seconds or a string like '7d'. Default 7 days. */
-  ttl?: number | string
-  /** Absolute lifetime: seconds or a string like '30d'. Default 30 days. */
-  maxAge?: number | string
-  /** Most live sessions per user; the oldest is revoked beyond it. Default 10. */
-  maxPerUser?: number
-  /** Longest wait for Redis before answering 503: seconds or a string. Default '2s'. */
-  storeTimeout?: number | string
-  /**
-   * A session cache in this process, kept coherent by Redis (client-side
-   * caching invalidations): a hit costs no Redis call. The plugin turns it on
-   * by default; `new SessionStore()` only when given, and then `close()` it.
-   */
-  cache?: SessionCacheConfig | false
-}
-
-/** What the store says about itself, for the app's log. */
-export interface StoreLog {
-  info: (details: object, message: string) => void
-  warn: (details: object, message: string) => void
-}
-
-export interface SessionStoreOptions extends SessionOptions {
-  /** Prefix of every Redis key. Default 'mpa:'. */
-  keyPrefix?: string
-}
 
 const STALE_SLACK_MS = 5000
 // Logins of one process in one millisecond get index scores a thousandth of
@@ -87,32 +54,22 @@ export class SessionStore {
   readonly #trackedPrefix: string
 
   constructor (redis: Redis | Cluster, options: SessionStoreOptions = {}) {
-    this.keyPrefix = options.keyPrefix ?? 'mpa:'
-    if (typeof this.keyPrefix !== 'string') throw new TypeError('keyPrefix must be a string')
-    this.ttlMs = parseDuration(options.ttl ?? '7d', 'session.ttl')
-    this.maxAgeMs = parseDuration(options.maxAge ?? '30d', 'session.maxAge')
-    if (this.maxAgeMs < this.ttlMs) throw new TypeError('session.maxAge must not be shorter than session.ttl')
-    this.maxPerUser = options.maxPerUser ?? 10
-    if (!Number.isInteger(this.maxPerUser) || this.maxPerUser < 1) {
-      throw new TypeError(`session.maxPerUser must be a positive integer (got ${JSON.stringify(options.maxPerUser)})`)
-    }
-    this.storeTimeoutMs = parseDuration(options.storeTimeout ?? '2s', 'session.storeTimeout')
+    const config = sessionConfigOf(options)
+    this.keyPrefix = config.keyPrefix
+    this.ttlMs = config.ttlMs
+    this.maxAgeMs = config.maxAgeMs
+    this.maxPerUser = config.maxPerUser
+    this.storeTimeoutMs = config.storeTimeoutMs
     this.#gateway = new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs)
     this.#sessionPrefix = this.#gateway.key('s', '')
     this.#trackedPrefix = ((redis.options as { keyPrefix?: string }).keyPrefix ?? '') + this.#sessionPrefix
-    const cache = options.cache ?? false
-    if (cache !== false) {
-      if (typeof cache !== 'object' || cache === null) throw new TypeError(`session.cache must be false or { max, maxBytes, heartbeat } (got ${JSON.stringify(cache)})`)
-      const maxEntries = cache.max ?? 10_000
-      const maxBytes = cache.maxBytes ?? 16 * 1024 * 1024
-      if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`session.cache.max must be a positive integer (got ${JSON.stringify(cache.max)})`)
-      if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new TypeError(`session.cache.maxBytes must be a positive integer (got ${JSON.stringify(cache.maxBytes)})`)
-      const heartbeatMs = parseDuration(cache.heartbeat ?? '1s', 'session.cache.heartbeat')
-      const sessionCache = new SessionCache({ maxEntries, maxBytes })
+    const cache = config.cache
+    if (cache !== null) {
+      const sessionCache = new SessionCache(cache)
       // Keys as Redis names them: with the client's own ioredis keyPrefix, if any.
       const tracked = this.#trackedPrefix
       this.#cache = sessionCache
-      this.#invalidations = new InvalidationListener(redis, tracked, heartbeatMs, {
+      this.#invalidations = new InvalidationListener(redis, tracked, cache.heartbeatMs, {
         invalidate: (keys) => {
           for (const key of keys) if (key.startsWith(tracked)) sessionCache.invalidate(key.slice(tracked.length))
         },

@@ -1,3 +1,7 @@
+// The demo server (npm start): the plugin for both platforms on the local
+// sandboxes or real credentials, two protected routes, OpenAPI docs, and the
+// simulator page's loopback-only endpoints. One job, the demo's wiring, which
+// runs past the usual size; Redis discovery is in redis.ts, users in users.ts.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'

@@ -1,0 +1,74 @@
+import { parseDuration } from '../lib/duration.js'
+import type { SessionCacheOptions } from './session-cache.js'
+
+export interface SessionCacheConfig {
+  /** Most sessions held in this process. Default 10,000. */
+  max?: number
+  /** Most bytes of session records held in this process. Default 16 MiB. */
+  maxBytes?: number
+  /** How often the invalidation connection must answer a ping: seconds or a string. Default '1s'. */
+  heartbeat?: number | string
+}
+
+export interface SessionOptions {
+  /** Idle lifetime: seconds or a string like '7d'. Default 7 days. */
+  ttl?: number | string
+  /** Absolute lifetime: seconds or a string like '30d'. Default 30 days. */
+  maxAge?: number | string
+  /** Most live sessions per user; the oldest is revoked beyond it. Default 10. */
+  maxPerUser?: number
+  /** Longest wait for Redis before answering 503: seconds or a string. Default '2s'. */
+  storeTimeout?: number | string
+  /**
+   * A session cache in this process, kept coherent by Redis (client-side
+   * caching invalidations): a hit costs no Redis call. The plugin turns it on
+   * by default; `new SessionStore()` only when given, and then `close()` it.
+   */
+  cache?: SessionCacheConfig | false
+}
+
+/** What the store says about itself, for the app's log. */
+export interface StoreLog {
+  info: (details: object, message: string) => void
+  warn: (details: object, message: string) => void
+}
+
+export interface SessionStoreOptions extends SessionOptions {
+  /** Prefix of every Redis key. Default 'mpa:'. */
+  keyPrefix?: string
+}
+
+/** The options, checked; each message names the option. */
+export interface SessionConfig {
+  keyPrefix: string
+  ttlMs: number
+  maxAgeMs: number
+  maxPerUser: number
+  storeTimeoutMs: number
+  /** null: no cache. */
+  cache: (SessionCacheOptions & { heartbeatMs: number }) | null
+}
+
+export function sessionConfigOf (options: SessionStoreOptions): SessionConfig {
+  const keyPrefix = options.keyPrefix ?? 'mpa:'
+  if (typeof keyPrefix !== 'string') throw new TypeError('keyPrefix must be a string')
+  const ttlMs = parseDuration(options.ttl ?? '7d', 'session.ttl')
+  const maxAgeMs = parseDuration(options.maxAge ?? '30d', 'session.maxAge')
+  if (maxAgeMs < ttlMs) throw new TypeError('session.maxAge must not be shorter than session.ttl')
+  const maxPerUser = options.maxPerUser ?? 10
+  if (!Number.isInteger(maxPerUser) || maxPerUser < 1) {
+    throw new TypeError(`session.maxPerUser must be a positive integer (got ${JSON.stringify(options.maxPerUser)})`)
+  }
+  const storeTimeoutMs = parseDuration(options.storeTimeout ?? '2s', 'session.storeTimeout')
+  return { keyPrefix, ttlMs, maxAgeMs, maxPerUser, storeTimeoutMs, cache: cacheConfigOf(options.cache ?? false) }
+}
+
+function cacheConfigOf (cache: SessionCacheConfig | false): SessionConfig['cache'] {
+  if (cache === false) return null
+  if (typeof cache !== 'object' || cache === null) throw new TypeError(`session.cache must be false or { max, maxBytes, heartbeat } (got ${JSON.stringify(cache)})`)
+  const maxEntries = cache.max ?? 10_000
+  const maxBytes = cache.maxBytes ?? 16 * 1024 * 1024
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`session.cache.max must be a positive integer (got ${JSON.stringify(cache.max)})`)
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new TypeError(`session.cache.maxBytes must be a positive integer (got ${JSON.stringify(cache.maxBytes)})`)
+  return { maxEntries, maxBytes, heartbeatMs: parseDuration(cache.heartbeat ?? '1s', 'session.cache.heartbeat') }
+}
