@@ -45,8 +45,9 @@ test('cache coherence across a 3-master cluster, through a failover', async (t) 
 
   // A failover: the replica of the first master takes over its slots.
   await cluster.cli(replica, 'cluster', 'failover')
+  // The replica reports its promotion before the old master steps down: wait for both.
   for (let attempt = 0; attempt < 200; attempt++) {
-    if ((await cluster.cli(replica, 'role')).startsWith('master')) break
+    if ((await cluster.cli(replica, 'role')).startsWith('master') && (await cluster.cli(firstMaster!, 'role')).startsWith('slave')) break
     await sleep(50)
   }
   t.match(await cluster.cli(replica, 'role'), /^master/, 'the replica is the master now')
