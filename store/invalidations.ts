@@ -39,7 +39,14 @@ class NodeTracker {
     private readonly prefix: string,
     private readonly listener: InvalidationListener
   ) {
-    connection.on('ready', () => { this.setUp().catch((err: Error) => this.lost(`setup failed: ${err.message}`)) })
+    connection.on('ready', () => {
+      this.setUp().catch((err: Error) => {
+        this.lost('tracking refused')
+        // Said on every attempt: a Redis that forbids CLIENT TRACKING (a managed
+        // service, an ACL) leaves the cache off for good, which the operator must know.
+        listener.refused(`${this.name}: ${err.message}`)
+      })
+    })
     for (const event of ['close', 'end', 'reconnecting']) connection.on(event, () => this.lost(event))
     connection.on('error', () => {}) // reported through close/reconnecting
     connection.on('messageBuffer', (_channel: Buffer, keys: Buffer[] | null) => {
@@ -156,6 +163,11 @@ export class InvalidationListener {
     this.handlers.flush()
     for (const set of this.waiters.values()) for (const waiter of set) this.release(waiter, seen)
     this.changed(reason)
+  }
+
+  /** A node refused tracking: the cache stays off. */
+  refused (reason: string): void {
+    if (!this.closed) this.handlers.readiness(false, reason)
   }
 
   /** A node's tracking was confirmed: forget everything (in flight too), then maybe ready. */
