@@ -52,8 +52,8 @@ export function testRedis (t: Teardown, name: string): { redis: Redis, prefix: s
  * frozen, the client disconnects and the server stops, taking every key with
  * it: nothing to clean. Apps built on it afterwards close first.
  */
-export async function privateRedis (t: Teardown, options: RedisOptions = {}): Promise<{ server: RedisProcess, redis: Redis }> {
-  const server = new RedisProcess(await freePort())
+export async function privateRedis (t: Teardown, options: RedisOptions = {}, serverArgs: string[] = []): Promise<{ server: RedisProcess, redis: Redis }> {
+  const server = new RedisProcess(await freePort(), serverArgs)
   await server.start()
   const redis = new Redis({ port: server.port, ...options })
   redis.on('error', () => {}) // the tests stop and freeze this server on purpose

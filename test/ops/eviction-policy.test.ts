@@ -1,23 +1,16 @@
 import { test, type Test } from 'tap'
-import { Redis } from 'ioredis'
 import { buildApp, LogCapture } from '../helpers/app.js'
-import { RedisProcess, freePort, uniquePrefix } from '../helpers/redis.js'
+import { privateRedis, uniquePrefix } from '../helpers/redis.js'
 
 // Under any maxmemory-policy but noeviction, Redis may evict the per-user
 // indexes (every key we write has a TTL) and "log out everywhere" then
 // answers 200 while sessions stay alive: the operator is told at startup.
 
 async function startWith (t: Test, args: string[]) {
-  const server = new RedisProcess(await freePort(), args)
-  await server.start()
-  const redis = new Redis(server.url)
+  const { redis } = await privateRedis(t, {}, args)
   const logs = new LogCapture()
   const app = await buildApp(redis, { keyPrefix: uniquePrefix('eviction'), logs })
-  t.teardown(async () => {
-    await app.close()
-    redis.disconnect()
-    await server.stop()
-  })
+  t.teardown(() => app.close())
   return logs.lines.map((line) => JSON.parse(line) as { level: number, msg: string, policy?: string })
 }
 
@@ -44,19 +37,11 @@ test('CONFIG forbidden (as on managed services): a debug line, and the app start
 })
 
 test('a Redis that refuses CLIENT TRACKING (an ACL, a managed service): the cache stays off, said at warn, and every request reads Redis', async (t) => {
-  const server = new RedisProcess(await freePort())
-  await server.start()
-  const admin = new Redis(server.url)
-  await admin.acl('SETUSER', 'default', 'on', 'nopass', '~*', '&*', '+@all', '-client|tracking')
-  const redis = new Redis(server.url)
+  const { redis } = await privateRedis(t)
+  await redis.acl('SETUSER', 'default', 'on', 'nopass', '~*', '&*', '+@all', '-client|tracking')
   const logs = new LogCapture()
   const app = await buildApp(redis, { keyPrefix: uniquePrefix('no-tracking'), logs })
-  t.teardown(async () => {
-    await app.close()
-    redis.disconnect()
-    admin.disconnect()
-    await server.stop()
-  })
+  t.teardown(() => app.close())
   const { skey } = await app.sessions.create({ provider: 'wechat', appId: 'wx', openId: 'o' }, { user: { id: 'u' } })
   for (let i = 0; i < 30 && !logs.text.includes('NOPERM'); i++) await new Promise((resolve) => setTimeout(resolve, 20))
   const warnings = logs.lines.map((line) => JSON.parse(line) as { level: number, msg: string, reason?: string }).filter((line) => line.level === 40 && /session cache off/.test(line.msg))
