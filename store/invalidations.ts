@@ -93,7 +93,7 @@ class NodeTracker {
 
 /**
  * Tells the session cache which keys changed, on every Redis node (every
- * master of a Cluster, following topology changes). Ready only while every
+ * master and replica of a Cluster, following topology changes). Ready only while every
  * node's tracking connection is confirmed and answers its heartbeat: until
  * then the cache is neither read nor filled.
  */
@@ -211,15 +211,23 @@ export class InvalidationListener {
     waiter.done(seen)
   }
 
-  /** One tracker per Redis node (every Cluster master); nodes that left are dropped, new ones tracked. */
+  /**
+   * One tracker per Redis node, a Cluster's replicas included: Redis sends
+   * invalidations only for the writes a node executes as a master, so a
+   * replica is silent until a failover promotes it, and from that moment its
+   * writes reach every instance at once. Tracking it only once an instance
+   * noticed the new topology would leave a window in which one instance
+   * revokes on the new master while another still hears only the old one.
+   * Nodes that left are dropped, new ones tracked.
+   */
   private readonly followTopology = (): void => {
     if (this.closed) return
-    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]
+    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes('all') : [this.redis]
     const current = new Map(nodes.map((node) => [`${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`, node]))
     for (const [name, tracker] of this.trackers) {
       if (current.has(name)) continue
-      // A node that is no longer a master (a failover): its slots moved, and
-      // their new master's writes are heard only once it is tracked.
+      // A node that left: its slots moved, and what changed on their new
+      // node before it was tracked went unheard.
       tracker.close()
       this.trackers.delete(name)
       this.handlers.flush()

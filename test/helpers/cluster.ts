@@ -43,12 +43,7 @@ export async function startCluster (masters: number, replicas = 0): Promise<Test
       await run('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${ports[masters + i]}`, `127.0.0.1:${masterPorts[0]}`, '--cluster-slave', '--cluster-master-id', masterId])
     }
     if (replicas > 0) {
-      // A replica serves failover once it has synced with its master.
-      for (let attempt = 0; attempt < 200; attempt++) {
-        const infos = await Promise.all(ports.slice(masters).map((port) => cli(port, 'info', 'replication')))
-        if (infos.every((info) => info.includes('master_link_status:up'))) break
-        await sleep(50)
-      }
+      await replicasListed(cli, masterPorts, ports.slice(masters))
       await settled(cli, masterPorts[0]!)
     }
   } catch (err) {
@@ -64,4 +59,20 @@ async function settled (cli: TestCluster['cli'], port: number): Promise<void> {
     await sleep(50)
   }
   throw new Error('the cluster did not settle')
+}
+
+/**
+ * A replica serves failover once it has synced with its master, and clients
+ * learn of it from CLUSTER SLOTS, which lists it only once gossip has carried
+ * its replication offset to every master.
+ */
+async function replicasListed (cli: TestCluster['cli'], masterPorts: number[], replicaPorts: number[]): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const infos = await Promise.all(replicaPorts.map((port) => cli(port, 'info', 'replication')))
+    const slots = await Promise.all(masterPorts.map((port) => cli(port, 'cluster', 'slots')))
+    const listed = slots.every((reply) => replicaPorts.every((port) => reply.split('\n').includes(String(port))))
+    if (listed && infos.every((info) => info.includes('master_link_status:up'))) return
+    await sleep(50)
+  }
+  throw new Error('the replicas did not join the cluster')
 }

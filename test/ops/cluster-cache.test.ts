@@ -7,8 +7,9 @@ import { buildApp } from '../helpers/app.js'
 import { startCluster } from '../helpers/cluster.js'
 
 // The session cache on a real Redis Cluster: tracking is per node, so every
-// master has its invalidation connection, and a failover (a replica promoted)
-// must never leave an instance serving a revoked session.
+// node (replicas too) has each instance's invalidation connection, and a
+// failover (a replica promoted) must never leave an instance serving a
+// revoked session, whether or not it has noticed the new topology yet.
 
 const identity: Identity = { provider: 'wechat', appId: 'wx-cluster-cache', openId: 'o-cc' }
 
@@ -28,7 +29,9 @@ test('cache coherence across a 3-master cluster, through a failover', async (t) 
     await Promise.all([a.close(), b.close()])
     clients.forEach((client) => client.disconnect())
   })
-  t.ok(await caching(a) && await caching(b), 'both instances track every master')
+  t.ok(await caching(a) && await caching(b), 'both instances track every node')
+  const trackers = (await cluster.cli(replica, 'client', 'list')).split('\n').filter((line) => line.includes('name=mpa-invalidations:'))
+  t.equal(trackers.length, 2, 'the replica is tracked by both instances before any failover')
   const me = (app: FastifyInstance, skey: string) => app.inject({ url: '/me', headers: { 'x-skey': skey } })
 
   const sessions = []
