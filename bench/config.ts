@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { SYSTEM_NAMES, type System } from './systems.js'
 
 // The knobs of `npm run bench`, read once from the environment.
 
@@ -10,12 +11,21 @@ function numberFrom (name: string, fallback: number): number {
   return value
 }
 
+function systemFrom (name: string, fallback: System): System {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!(SYSTEM_NAMES as string[]).includes(raw)) throw new TypeError(`${name} must be one of ${SYSTEM_NAMES.join(', ')} (got ${JSON.stringify(raw)})`)
+  return raw as System
+}
+
 export const config = {
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  /** Measured seconds per system. */
-  seconds: numberFrom('BENCH_SECONDS', 10),
-  /** Warm-up seconds per system (JIT, connections, Redis pools), not measured. */
-  warmupSeconds: numberFrom('BENCH_WARMUP_SECONDS', 3),
+  /** Measured seconds per system and round. */
+  seconds: numberFrom('BENCH_SECONDS', 8),
+  /** Warm-up seconds per system and round (JIT, connections, Redis pools), not measured. */
+  warmupSeconds: numberFrom('BENCH_WARMUP_SECONDS', 2),
+  /** Rounds of part 1: every system is measured once per round; the tables give medians. */
+  rounds: numberFrom('BENCH_ROUNDS', 3),
   connections: numberFrom('BENCH_CONNECTIONS', 50),
   /** Users (sessions, tokens) the load cycles through, each connection in turn. */
   users: numberFrom('BENCH_USERS', 100),
@@ -27,7 +37,9 @@ export const config = {
   /** How long one revocation may stay invisible on B before the probe gives up on it. */
   pollTimeoutMs: numberFrom('BENCH_POLL_TIMEOUT_MS', 2000),
   /** Measured seconds of the CPU profile (npm run bench:profile). */
-  profileSeconds: numberFrom('BENCH_PROFILE_SECONDS', 10)
+  profileSeconds: numberFrom('BENCH_PROFILE_SECONDS', 10),
+  /** The system npm run bench:profile profiles. */
+  profileSystem: systemFrom('BENCH_PROFILE_SYSTEM', 'cached')
 }
 
 /** Every Redis key of this run starts with it; the run deletes them all at the end. */

@@ -2,6 +2,7 @@
 // (node --expose-gc; fills the session cache with 10,000 WeChat sessions as
 // Redis returns them and measures the heap before and after).
 import { randomBytes } from 'node:crypto'
+import { generateSkey, sessionIdOf } from '../lib/skey.js'
 import { SessionCache } from '../store/session-cache.js'
 import { decodeSession, encodeSession, freezeSession, recordBytes } from '../store/session-record.js'
 
@@ -25,9 +26,10 @@ for (let i = 0; i < ENTRIES; i++) {
     absoluteExpiresAt: now + 30 * 86_400_000
   })
   const fromRedis = JSON.parse(JSON.stringify(fields)) as Record<string, string> // fresh strings, as a reply brings them
-  const id = randomBytes(16).toString('base64url')
+  const skey = generateSkey()
+  const id = sessionIdOf(skey)
   counted += recordBytes(fromRedis)
-  cache.endRead(cache.beginRead(id), freezeSession(decodeSession(id, fromRedis, now + 86_400_000)), now + 86_400_000, recordBytes(fromRedis))
+  cache.endRead(cache.beginRead(id, skey), freezeSession(decodeSession(id, fromRedis, now + 86_400_000)), now + 86_400_000, recordBytes(fromRedis))
 }
 gc()
 const perEntry = (process.memoryUsage().heapUsed - before) / ENTRIES

@@ -2,7 +2,7 @@
 //   1. throughput of GET /me behind each system (bench/throughput.ts)
 //   2. how soon a session revoked on one process fails on another (bench/revocation.ts)
 // Knobs: BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS,
-// BENCH_REVOCATIONS (0 skips part 2), BENCH_BACKGROUND_RATE,
+// BENCH_ROUNDS, BENCH_REVOCATIONS (0 skips part 2), BENCH_BACKGROUND_RATE,
 // BENCH_BACKGROUND_CONNECTIONS, BENCH_POLL_TIMEOUT_MS, REDIS_URL.
 import { availableParallelism } from 'node:os'
 import { Redis } from 'ioredis'
@@ -33,12 +33,13 @@ process.on('SIGINT', () => {
 
 try {
   console.log(`Node ${process.version}, ${availableParallelism()} CPUs, Redis ${redisVersion} at ${config.redisUrl}`)
-  console.log(`${config.connections} connections, ${config.seconds} s measured after ${config.warmupSeconds} s of warm-up per system, ` +
-    `${config.users} users; every server and every load generator in a process of its own, one system at a time\n`)
+  console.log(`${config.connections} connections, ${config.seconds} s measured after ${config.warmupSeconds} s of warm-up per system ` +
+    `and round, ${config.rounds} rounds, ${config.users} users; every server and every load generator in a process of its own, ` +
+    'one system at a time\n')
 
   console.log('## Throughput: GET /me → { user }\n')
   const rows = await measureThroughput(redis, (row) => {
-    console.error(`  ${row.system}: ${Math.round(row.load.requestsPerSecond)} req/s`)
+    console.error(`  round ${row.round + 1}, ${row.system}: ${Math.round(row.load.requestsPerSecond)} req/s`)
   })
   console.log(throughputTable(rows, config.seconds))
 

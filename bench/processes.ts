@@ -76,6 +76,12 @@ export class Server extends Child {
     return server
   }
 
+  /** The server's process.hrtime (µs) and process.cpuUsage() now. */
+  async mark (name: string): Promise<{ us: number, cpu: { user: number, system: number } }> {
+    this.send({ type: 'mark', name })
+    return this.next('mark')
+  }
+
   /** The headers a client sends to be the user `name` (a new session, or token, each call). */
   async login (name: string): Promise<Record<string, string>> {
     const response = await fetch(`${this.url}/bench/login`, {

@@ -1,11 +1,11 @@
-// npm run bench:profile: a CPU profile of the uncached authenticated route
+// npm run bench:profile: a CPU profile of one system's authenticated route
 // under load. The server alone runs under `node --cpu-prof`, with the library
 // compiled as published (dist/, which the npm script builds first: tsx's
 // transpiled source would add its own helpers to the profile); autocannon runs
 // in its own process. Prints a Markdown summary of the measured window (the
 // warm-up and the start-up left out); the .cpuprofile stays in
 // bench/profiles/ (git-ignored) for Chrome DevTools or speedscope.
-//   Knobs: BENCH_PROFILE_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS, REDIS_URL.
+//   Knobs: BENCH_PROFILE_SYSTEM (cached, uncached, bare, jwt, session; default cached), BENCH_PROFILE_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS, REDIS_URL.
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
@@ -23,7 +23,7 @@ const dir = fileURLToPath(new URL(folder, import.meta.url))
 await mkdir(dir, { recursive: true })
 
 const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_US}`]
-const server = await Server.start({ system: 'uncached', redisUrl: config.redisUrl, keyPrefix: `${runPrefix}profile:`, fromDist: true }, nodeArgs)
+const server = await Server.start({ system: config.profileSystem, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}profile:`, fromDist: true }, nodeArgs)
 let load: LoadResult
 let window: { fromUs: number, toUs: number }
 let cpu: { user: number, system: number }
@@ -31,13 +31,9 @@ try {
   const requests = await server.meRequests(config.users, (i) => `user-${i}`)
   const options = { url: server.url, connections: config.connections, requests }
   if (config.warmupSeconds > 0) await runWorker<LoadResult>('./load.ts', { ...options, seconds: config.warmupSeconds })
-  const mark = async (label: string) => {
-    server.send({ type: 'mark', name: label })
-    return server.next('mark')
-  }
-  const from = await mark('from')
+  const from = await server.mark('from')
   load = await runWorker<LoadResult>('./load.ts', { ...options, seconds: config.profileSeconds })
-  const to = await mark('to')
+  const to = await server.mark('to')
   window = { fromUs: from.us, toUs: to.us }
   cpu = { user: to.cpu.user - from.cpu.user, system: to.cpu.system - from.cpu.system }
 } finally {

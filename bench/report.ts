@@ -1,9 +1,9 @@
 import type { KindResult } from './probe.js'
 import type { RevocationReport } from './revocation.js'
-import { SYSTEMS } from './systems.js'
+import { SYSTEMS, type System } from './systems.js'
 import type { ThroughputRow } from './throughput.js'
 
-// The tables `npm run bench` prints, as Markdown (ready for the README).
+// The tables `npm run bench` prints, as Markdown (ready for docs/performance.md).
 
 function table (head: string[], rows: string[][]): string {
   const widths = head.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)))
@@ -15,32 +15,60 @@ function table (head: string[], rows: string[][]): string {
 const integer = (n: number) => Math.round(n).toLocaleString('en-US')
 const fixed = (n: number, digits: number) => n.toFixed(digits)
 
+function median (values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/**
+ * One line per system: medians over the rounds, and the ratio to the bare
+ * route measured in the same round (then the median and range of those).
+ */
 export function throughputTable (rows: ThroughputRow[], seconds: number): string {
-  const bare = rows.find((row) => row.system === 'bare')
+  const systems = [...new Set(rows.map((row) => row.system))]
+  const rounds = [...new Set(rows.map((row) => row.round))]
+  const bareIn = (round: number) => rows.find((row) => row.system === 'bare' && row.round === round)
+  const ratios = (system: System) => rows.filter((row) => row.system === system && bareIn(row.round) !== undefined)
+    .map((row) => row.load.requestsPerSecond / bareIn(row.round)!.load.requestsPerSecond)
   const lines = [table(
-    ['system', 'req/s', 'vs bare', 'p99 ms', 'Redis cmds/req', 'writes/req'],
-    rows.map(({ system, load, redis }) => {
+    ['system', 'req/s (median)', 'vs bare (median)', 'vs bare (range)', 'server CPU µs/req (median)', 'p99 ms (median)', 'Redis cmds/req', 'writes/req'],
+    systems.map((system) => {
+      const own = rows.filter((row) => row.system === system)
+      const requests = own.reduce((sum, row) => sum + row.load.total, 0)
       const backed = SYSTEMS[system].redis
+      const vsBare = ratios(system)
       return [
         SYSTEMS[system].label,
-        integer(load.requestsPerSecond),
-        bare ? `${fixed(load.requestsPerSecond / bare.load.requestsPerSecond, 2)}×` : '–',
-        String(load.p99Ms),
-        backed ? fixed(redis.total / load.total, 2) : '–',
-        backed ? fixed(redis.writes / load.total, 3) : '–'
+        integer(median(own.map((row) => row.load.requestsPerSecond))),
+        vsBare.length > 0 ? `${fixed(median(vsBare), 2)}×` : '–',
+        vsBare.length > 0 ? `${fixed(Math.min(...vsBare), 2)}–${fixed(Math.max(...vsBare), 2)}×` : '–',
+        fixed(median(own.map((row) => row.cpuUsPerRequest)), 1),
+        String(median(own.map((row) => row.load.p99Ms))),
+        backed ? fixed(own.reduce((sum, row) => sum + row.redis.total, 0) / requests, 2) : '–',
+        backed ? fixed(own.reduce((sum, row) => sum + row.redis.writes, 0) / requests, 3) : '–'
       ]
     })
   )]
-  for (const { system, load, redis } of rows) {
+  lines.push(`- ${rounds.length} round(s) of ${seconds} s per system, each round in another order; ` +
+    'a ratio compares a system with the bare route of the same round; server CPU: ' +
+    'what the server process used per request (process.cpuUsage), which other load on the machine disturbs less than req/s')
+  for (const system of systems) {
     if (!SYSTEMS[system].redis) continue
-    const perRequest = [...redis.calls].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([name, calls]) => `${name} ${fixed(calls / load.total, 3)}`)
-    lines.push(`- ${system}: ${perRequest.join(', ') || 'no Redis commands'} per request (${integer(load.total)} requests)`)
+    const own = rows.filter((row) => row.system === system)
+    const requests = own.reduce((sum, row) => sum + row.load.total, 0)
+    const calls = new Map<string, number>()
+    for (const row of own) for (const [name, count] of row.redis.calls) calls.set(name, (calls.get(name) ?? 0) + count)
+    const perRequest = [...calls].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([name, count]) => `${name} ${fixed(count / requests, 3)}`)
+    lines.push(`- ${system}: ${perRequest.join(', ') || 'no Redis commands'} per request (${integer(requests)} requests)`)
   }
-  if (bare) {
+  const bare = rows.filter((row) => row.system === 'bare')
+  if (bare.length > 0) {
     // The bare route sends nothing to Redis: what commandstats counted meanwhile came from other clients.
-    const rate = bare.redis.total / seconds
-    lines.push(`- other clients of this Redis: ${integer(bare.redis.total)} commands (${integer(rate)}/s, ${integer(bare.redis.writes)} writes) ` +
-      'during the bare run, which sends none; the counts above include that background')
+    const total = bare.reduce((sum, row) => sum + row.redis.total, 0)
+    const writes = bare.reduce((sum, row) => sum + row.redis.writes, 0)
+    lines.push(`- other clients of this Redis: ${integer(total)} commands (${integer(total / (seconds * bare.length))}/s, ${integer(writes)} writes) ` +
+      'during the bare runs, which send none; the counts above include that background')
   }
   return lines.join('\n')
 }

@@ -5,14 +5,20 @@ import { runWorker, Server } from './processes.js'
 import { activityBetween, commandCounts, type RedisActivity } from './redis-stats.js'
 import { SYSTEM_NAMES, type System } from './systems.js'
 
-// Part 1: each system in turn, alone on the machine but for its load worker:
-// start its server, log in `users` users, warm up, then measure GET /me with
-// Redis's command counts read around the measured run.
+// Part 1: every system's server is started once and its `users` logged in;
+// then `rounds` rounds, each measuring every system in turn (warm-up, then
+// GET /me with Redis's command counts read around the measured run). On a
+// small shared machine one run of one system can be off by half; rounds in
+// a rotated order, compared within the round, and the median over rounds
+// keep a passing disturbance from deciding a ratio.
 
 export interface ThroughputRow {
   system: System
+  round: number
   load: LoadResult
   redis: RedisActivity
+  /** The server's CPU time (user + system, all threads) per request of the measured run. */
+  cpuUsPerRequest: number
 }
 
 async function load (options: LoadOptions): Promise<LoadResult> {
@@ -23,23 +29,38 @@ async function load (options: LoadOptions): Promise<LoadResult> {
   return result
 }
 
+/** The systems in the order of round `round`: each round starts one further along. */
+export function roundOrder (round: number): System[] {
+  const shift = round % SYSTEM_NAMES.length
+  return [...SYSTEM_NAMES.slice(shift), ...SYSTEM_NAMES.slice(0, shift)]
+}
+
 export async function measureThroughput (redis: Redis, report: (row: ThroughputRow) => void): Promise<ThroughputRow[]> {
-  const rows: ThroughputRow[] = []
-  for (const system of SYSTEM_NAMES) {
-    const server = await Server.start({ system, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}${system}:` })
-    try {
-      const requests = await server.meRequests(config.users, (i) => `user-${i}`)
-      const options = { url: server.url, connections: config.connections, requests }
-      if (config.warmupSeconds > 0) await load({ ...options, seconds: config.warmupSeconds })
-      const before = await commandCounts(redis)
-      const result = await load({ ...options, seconds: config.seconds })
-      const after = await commandCounts(redis)
-      const row = { system, load: result, redis: await activityBetween(redis, before, after) }
-      rows.push(row)
-      report(row)
-    } finally {
-      await server.stop()
+  const servers = new Map<System, { server: Server, requests: LoadOptions['requests'] }>()
+  try {
+    for (const system of SYSTEM_NAMES) {
+      const server = await Server.start({ system, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}${system}:` })
+      servers.set(system, { server, requests: await server.meRequests(config.users, (i) => `user-${i}`) })
     }
+    const rows: ThroughputRow[] = []
+    for (let round = 0; round < Math.max(1, config.rounds); round++) {
+      for (const system of roundOrder(round)) {
+        const { server, requests } = servers.get(system)!
+        const options = { url: server.url, connections: config.connections, requests }
+        if (config.warmupSeconds > 0) await load({ ...options, seconds: config.warmupSeconds })
+        const before = await commandCounts(redis)
+        const from = await server.mark('from')
+        const result = await load({ ...options, seconds: config.seconds })
+        const to = await server.mark('to')
+        const after = await commandCounts(redis)
+        const cpuUs = (to.cpu.user + to.cpu.system) - (from.cpu.user + from.cpu.system)
+        const row = { system, round, load: result, redis: await activityBetween(redis, before, after), cpuUsPerRequest: cpuUs / result.total }
+        rows.push(row)
+        report(row)
+      }
+    }
+    return rows
+  } finally {
+    for (const { server } of servers.values()) await server.stop()
   }
-  return rows
 }

@@ -1,28 +1,76 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { isWellFormedSkey } from '../lib/skey.js'
+import { rejectUnknownKeys } from '../lib/options.js'
 import { SessionExpiredError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
-import type { AuthUser, Session } from '../types.js'
+import type { AuthUser, FastifyMiniprogramAuth, Session } from '../types.js'
+
+/**
+ * The names of our decorators, for an app that registers another plugin
+ * which takes `request.user` (@fastify/jwt, @fastify/passport) or
+ * `request.session` (@fastify/session), as @fastify/jwt's `decoratorName`.
+ */
+export interface DecoratorNames {
+  /** The request property with the user. Default 'user'. */
+  user?: string
+  /** The request property with the session. Default 'session'. */
+  session?: string
+  /** The instance preHandler that sets both. Default 'authenticate'. */
+  authenticate?: string
+}
 
 export interface AuthenticatePluginOptions {
   /** The request header that carries the skey. Default 'x-skey'. */
   header?: string
+  decorators?: DecoratorNames
 }
+
+/** A preHandler (Fastify passes `done`: a cache hit answers without a promise), or awaited by the app. */
+type Authenticate = {
+  (request: FastifyRequest): Promise<void>
+  (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+}
+
+// The decorators are typed under their default names unless the app declares
+// the names it chose (README, "Living beside other plugins"):
+//   declare module 'fastify-miniprogram-auth' {
+//     interface FastifyMiniprogramAuth { decorators: { user: 'mpaUser', session: 'mpaSession', authenticate: 'mpaAuthenticate' } }
+//   }
+type Declared = FastifyMiniprogramAuth extends { decorators: infer D } ? D : object
+type NameOf<K extends keyof DecoratorNames> = Declared extends { [P in K]: infer N extends string } ? N : K
+/** `request.user` and `request.session`, or the names the app declared. */
+export type RequestDecorations = { [P in NameOf<'user'>]: AuthUser } & { [P in NameOf<'session'>]: Session }
+/** `fastify.authenticate`, or the name the app declared. */
+export type InstanceDecorations = { [P in NameOf<'authenticate'>]: Authenticate }
 
 declare module 'fastify' {
-  interface FastifyInstance {
-    /** preHandler: resolves the skey to `request.session` and `request.user`, or answers 401. */
-    authenticate: (request: FastifyRequest) => Promise<void>
-  }
-  interface FastifyRequest {
-    /** Set by `fastify.authenticate`; null on routes without it. */
-    user: AuthUser
-    /** Set by `fastify.authenticate`; null on routes without it. */
-    session: Session
+  // Typed non-null (as @fastify/jwt does) because routes behind authenticate
+  // always have them; null on routes without it.
+  interface FastifyRequest extends RequestDecorations {}
+  interface FastifyInstance extends InstanceDecorations {
+    [kAuthentication]: Authentication
   }
 }
 
+/** What our own routes use, whatever the decorators are called. */
+export interface Authentication {
+  /** The preHandler the app knows as `fastify.authenticate` (or its own name for it). */
+  authenticate: Authenticate
+  /** The session `authenticate` set on a request. */
+  sessionOf: (request: FastifyRequest) => Session
+}
+
+/** Internal, hence a symbol: our routes' way to the authentication. */
+export const kAuthentication = Symbol('mpa-authenticate')
+
+const DECORATOR_KEYS = ['user', 'session', 'authenticate'] as const
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+function live (session: Session | null): Session {
+  if (session === null) throw new SessionExpiredError()
+  return session
+}
 
 const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async (fastify, options) => {
   const header = (options.header ?? 'x-skey')
@@ -30,6 +78,7 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     throw new TypeError(`session.header must be an HTTP header name (got ${JSON.stringify(options.header)})`)
   }
   const headerName = header.toLowerCase()
+  const names = decoratorNamesOf(options.decorators)
 
   // The skey a request carries (header, else Bearer), or null. Not validated.
   function skeyOf (request: FastifyRequest): string | null {
@@ -40,20 +89,70 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     return null
   }
 
-  // Typed non-null (as @fastify/jwt does) because routes behind authenticate
-  // always have them; null elsewhere, for a stable object shape.
-  fastify.decorateRequest('user', null as unknown as AuthUser)
-  fastify.decorateRequest('session', null as unknown as Session)
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+  // Null until authenticate runs, for a stable object shape.
+  fastify.decorateRequest(names.user, null)
+  fastify.decorateRequest(names.session, null)
+  function attach (request: FastifyRequest, session: Session): void {
+    const target = request as unknown as Record<string, unknown>
+    target[names.session] = session
+    target[names.user] = session.user
+  }
+
+  // The session of the request's skey: at once on a cache hit, else a promise. Throws the 401s.
+  function sessionOfSkey (request: FastifyRequest): Session | Promise<Session> {
     const skey = skeyOf(request)
     if (skey === null) throw new SkeyMissingError(headerName)
     // Reject what cannot be an skey before it costs a Redis call.
     if (!isWellFormedSkey(skey)) throw new SkeyMalformedError()
-    const session = await fastify.sessions.get(skey)
-    if (session === null) throw new SessionExpiredError()
-    request.session = session
-    request.user = session.user
+    const found = fastify.sessions.lookup(skey)
+    return found instanceof Promise ? found.then(live) : live(found)
+  }
+
+  // As a preHandler Fastify passes `done`: a cache hit then calls it at once,
+  // without a promise (this runs on every authenticated request). Awaited
+  // by the app, `authenticate(request)`, it returns a promise.
+  function authenticate (request: FastifyRequest): Promise<void>
+  function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  function authenticate (request: FastifyRequest, reply?: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
+    let session: Session | Promise<Session>
+    try {
+      session = sessionOfSkey(request)
+    } catch (error) {
+      if (done === undefined) return Promise.reject(error)
+      done(error as Error)
+      return
+    }
+    if (session instanceof Promise) {
+      const attached = session.then((found) => attach(request, found))
+      if (done === undefined) return attached
+      attached.then(() => done(), done)
+      return
+    }
+    attach(request, session)
+    if (done === undefined) return Promise.resolve()
+    done()
+  }
+  fastify.decorate(names.authenticate, authenticate)
+  fastify.decorate(kAuthentication, {
+    authenticate,
+    sessionOf: (request: FastifyRequest) => (request as unknown as Record<string, Session>)[names.session]!
   })
+}
+
+/** The decorator names, checked: identifiers, each used once. */
+function decoratorNamesOf (decorators: DecoratorNames | undefined): Required<DecoratorNames> {
+  if (decorators !== undefined && (typeof decorators !== 'object' || decorators === null)) {
+    throw new TypeError(`decorators must be { user, session, authenticate } (got ${JSON.stringify(decorators)})`)
+  }
+  rejectUnknownKeys(decorators, DECORATOR_KEYS, 'decorators')
+  const names = { user: 'user', session: 'session', authenticate: 'authenticate', ...decorators }
+  for (const key of DECORATOR_KEYS) {
+    if (typeof names[key] !== 'string' || !IDENTIFIER.test(names[key])) {
+      throw new TypeError(`decorators.${key} must be a property name such as 'mpa${key[0]!.toUpperCase()}${key.slice(1)}' (got ${JSON.stringify(names[key])})`)
+    }
+  }
+  if (names.user === names.session) throw new TypeError(`decorators.user and decorators.session must differ (both are '${names.user}')`)
+  return names
 }
 
 export default fp(authenticatePlugin, {

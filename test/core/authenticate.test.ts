@@ -31,6 +31,42 @@ test('authenticate resolves the skey header and Bearer to request.user', async (
   t.equal(res.statusCode, 200, 'the skey header wins over Authorization')
 })
 
+test('authenticate as a preHandler and awaited by the app: the same answers, cache hit or miss', async (t) => {
+  for (const cache of [{}, false] as const) {
+    await t.test(`session.cache ${cache === false ? 'false' : 'on'}`, async (t) => {
+      const { redis, prefix } = testRedis(t, 'styles')
+      const app = await buildApp(redis, { keyPrefix: prefix, session: { cache } }, (app) => {
+        // An app's own hook that calls it (the promise form), then adds its rule.
+        app.get('/awaited', {
+          preHandler: async (request) => {
+            await app.authenticate(request)
+            if (request.user.id === 'banned') throw Object.assign(new Error('banned'), { statusCode: 403 })
+          }
+        }, async (request) => ({ user: request.user }))
+      })
+      t.teardown(() => app.close())
+      const { skey } = await login(app)
+      const banned = await login(app, 'banned')
+      for (const url of ['/me', '/awaited']) {
+        // The first read fills the cache (a miss), the second is a hit when it is on.
+        for (const read of ['first', 'second']) {
+          const res = await app.inject({ url, headers: { 'x-skey': skey } })
+          t.equal(res.statusCode, 200, `${url}, ${read} read`)
+          t.equal(res.json().user.id, 'u1', `${url}, ${read} read`)
+        }
+        t.equal((await app.inject({ url })).json().code, 'MPA_SKEY_MISSING', `${url}: no skey`)
+        t.equal((await app.inject({ url, headers: { 'x-skey': 'short' } })).json().code, 'MPA_SKEY_MALFORMED', `${url}: malformed`)
+        t.equal((await app.inject({ url, headers: { 'x-skey': 'A'.repeat(43) } })).json().code, 'MPA_SESSION_EXPIRED', `${url}: unknown`)
+      }
+      t.equal((await app.inject({ url: '/awaited', headers: { 'x-skey': banned.skey } })).statusCode, 403, 'the app\'s rule runs after it')
+      await app.sessions.revoke(skey)
+      for (const url of ['/me', '/awaited']) {
+        t.equal((await app.inject({ url, headers: { 'x-skey': skey } })).json().code, 'MPA_SESSION_EXPIRED', `${url}: revoked`)
+      }
+    })
+  }
+})
+
 test('a custom header name', async (t) => {
   const { redis, prefix } = testRedis(t, 'hdr')
   const app = await buildApp(redis, { keyPrefix: prefix, session: { header: 'X-Session-Token' } })
