@@ -37,3 +37,7 @@ export const MisconfiguredError = createError('MPA_MISCONFIGURED', 'Server misco
 // Anything unexpected (a throwing resolveUser, a database error): the cause is in the log, never in the reply.
 export const InternalError = createError('MPA_INTERNAL_ERROR', 'Internal server error', 500)
 export const StoreUnavailableError = createError('MPA_STORE_UNAVAILABLE', 'The session store is unavailable: retry later', 503)
+// Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
+export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)
+// Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
+export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)

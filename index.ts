@@ -1,17 +1,27 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import sessionsPlugin from './plugins/sessions.js'
-import authenticatePlugin from './plugins/authenticate.js'
+import authenticatePlugin, { type DecoratorNames } from './plugins/authenticate.js'
 import loginPlugin from './plugins/login.js'
 import sessionRoutes from './routes/session.js'
 import wechatPlugin from './plugins/wechat.js'
 import wechatRoutes from './routes/wechat.js'
 import alipayPlugin from './plugins/alipay.js'
 import alipayRoutes from './routes/alipay.js'
+import douyinPlugin from './plugins/douyin.js'
+import douyinRoutes from './routes/douyin.js'
+import qqPlugin from './plugins/qq.js'
+import qqRoutes from './routes/qq.js'
+import { applyAppRouteOptions, type AppRouteOptionsOption } from './routes/app-route-options.js'
+import type { LoginRoutesOptions } from './routes/scope.js'
+import { rejectUnknownKeys } from './lib/options.js'
+import type { OnLogin, OnRevoke } from './login/hooks.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
+import type { DouyinAppOptions } from './providers/douyin/options.js'
+import type { QqAppOptions } from './providers/qq/options.js'
 import type { WechatAppOptions } from './providers/wechat/options.js'
-import type { SessionOptions } from './store/session-options.js'
+import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-options.js'
 import type { ResolveUser } from './types.js'
 import type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 
@@ -26,8 +36,19 @@ export interface MiniprogramAuthOptions {
     /** The request header that carries the skey. Default 'x-skey'. */
     header?: string
   }
+  /**
+   * Other names for `request.user`, `request.session` and `fastify.authenticate`,
+   * beside a plugin that takes them (@fastify/jwt, @fastify/passport, @fastify/session).
+   */
+  decorators?: DecoratorNames
+  /** Hooks, config and documentation for every route of ours, or a function of the route that returns them. */
+  routes?: AppRouteOptionsOption
   /** Finds or creates the application's user; what it returns becomes `request.user`. */
   resolveUser?: ResolveUser
+  /** After a login created its session: awaited; if it throws, the error is logged and the login stands. */
+  onLogin?: OnLogin
+  /** After sessions were revoked (logout, logout-all, cap, admin): awaited; if it throws, the error is logged. */
+  onRevoke?: OnRevoke
   /** How long a retry of the same login code gets the same answer. Default '60s'. */
   codeReplayWindow?: number | string
   /**
@@ -40,7 +61,38 @@ export interface MiniprogramAuthOptions {
   wechat?: WechatAppOptions | WechatAppOptions[]
   /** One Alipay mini-program (key mode or certificate mode), or several. */
   alipay?: AlipayAppOptions | AlipayAppOptions[]
+  /** One Douyin (ByteDance) mini-program, or several. */
+  douyin?: DouyinAppOptions | DouyinAppOptions[]
+  /** One QQ mini-program, or several. */
+  qq?: QqAppOptions | QqAppOptions[]
 }
+
+type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq'
+
+/** A login provider: the option that turns it on, its plugin (given the option as `apps`) and its routes. */
+function provider<K extends ProviderOption> (
+  option: K,
+  plugin: FastifyPluginAsync<{ apps: NonNullable<MiniprogramAuthOptions[K]> }>,
+  routes: FastifyPluginAsync<LoginRoutesOptions & { prefix: string }>
+) {
+  return { option, routes, register: (fastify: FastifyInstance, options: MiniprogramAuthOptions) => fastify.register(plugin, { apps: options[option]! }) }
+}
+
+/** The login providers. A new platform is a row here (and its option above). */
+const PROVIDERS = [
+  provider('wechat', wechatPlugin, wechatRoutes),
+  provider('alipay', alipayPlugin, alipayRoutes),
+  provider('douyin', douyinPlugin, douyinRoutes),
+  provider('qq', qqPlugin, qqRoutes)
+]
+
+/** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
+const OPTION_KEYS = [
+  'prefix', 'redis', 'keyPrefix', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'codeReplayWindow', 'rateLimit',
+  ...PROVIDERS.map(({ option }) => option),
+  // Fastify's own options of register(), which it hands the plugin too.
+  'logLevel', 'logSerializers'
+] as const satisfies ReadonlyArray<keyof MiniprogramAuthOptions | 'logLevel' | 'logSerializers'>
 
 /**
  * Paths to pass to Fastify's `logger.redact` when your request serializer logs
@@ -59,23 +111,27 @@ export function redactPathsFor (header: string): string[] {
 }
 
 const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fastify, options) => {
+  rejectUnknownKeys(options, OPTION_KEYS)
+  rejectUnknownKeys(options.session, [...SESSION_OPTION_KEYS, 'header'], 'session')
   const prefix = options.prefix ?? '/auth'
   if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
     throw new TypeError(`prefix must be a path starting with '/' (got ${JSON.stringify(options.prefix)})`)
   }
   const { header, ...session } = options.session ?? {}
-  await fastify.register(sessionsPlugin, { ...session, redis: options.redis, keyPrefix: options.keyPrefix })
-  await fastify.register(authenticatePlugin, { header })
-  await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow })
-  await fastify.register(sessionRoutes, { prefix })
-  if (options.wechat !== undefined) {
-    await fastify.register(wechatPlugin, { apps: options.wechat })
-    await fastify.register(wechatRoutes, { prefix, rateLimit: options.rateLimit })
+  await fastify.register(sessionsPlugin, { ...session, redis: options.redis, keyPrefix: options.keyPrefix, onRevoke: options.onRevoke })
+  await fastify.register(authenticatePlugin, { header, decorators: options.decorators })
+  await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin })
+  const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
+  for (const { register } of providers) await register(fastify, options)
+  if (providers.length === 0) {
+    fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
   }
-  if (options.alipay !== undefined) {
-    await fastify.register(alipayPlugin, { apps: options.alipay })
-    await fastify.register(alipayRoutes, { prefix, rateLimit: options.rateLimit })
-  }
+  // Our routes in a scope of their own, where the app's route options reach each of them.
+  await fastify.register(async function miniprogramAuthRoutes (routes) {
+    applyAppRouteOptions(routes, options.routes)
+    await routes.register(sessionRoutes, { prefix })
+    for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit })
+  })
 }
 
 const fastifyMiniprogramAuth = fp(miniprogramAuth, {
@@ -93,7 +149,11 @@ export type {
   LoginProvider, LoginResult, Provider, ResolveUser, Session, SessionSecrets
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
-export type { AuthenticatePluginOptions } from './plugins/authenticate.js'
+export type { AuthenticatePluginOptions, DecoratorNames } from './plugins/authenticate.js'
+export type { AppRouteOptions, AppRouteOptionsOption } from './routes/app-route-options.js'
+export type { OnLogin, OnRevoke, RevokeEvent, RevokeReason } from './login/hooks.js'
+export { ReportedSessionStore } from './login/reported-sessions.js'
+export type { LoginEvent, RevocationEvent, StoreEvent, UpstreamEvent } from './lib/diagnostics.js'
 export { default as loginPlugin } from './plugins/login.js'
 export type { LoginPluginOptions } from './plugins/login.js'
 export { defaultResolveUser } from './login/flow.js'
@@ -101,17 +161,32 @@ export type { LoginOptions, MiniprogramLogin } from './login/flow.js'
 export { default as sessionRoutes } from './routes/session.js'
 export type { LoginRoutesOptions } from './routes/scope.js'
 export type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
+// For an app's own login routes (docs/custom-provider.md): our rate limit and error replies.
+export { limitLogins } from './plugins/login-rate-limit.js'
+export { errorContract } from './routes/scope.js'
 export { default as wechatPlugin } from './plugins/wechat.js'
 export type { WechatPluginOptions } from './plugins/wechat.js'
 export type { WechatAppOptions } from './providers/wechat/options.js'
-export type { PhoneNumber } from './providers/wechat/crypto.js'
+export type { PhoneNumber } from './lib/open-data.js'
 export type { Code2SessionResult, WechatClient, WechatPhonePayload, WechatUserInfoPayload } from './providers/wechat/provider.js'
+export type { Code2SessionClient } from './providers/wechat/code2session.js'
 export { default as wechatRoutes } from './routes/wechat.js'
 export { default as alipayPlugin } from './plugins/alipay.js'
 export type { AlipayPluginOptions } from './plugins/alipay.js'
 export type { AlipayAppOptions } from './providers/alipay/options.js'
 export type { AlipayAuthResult, AlipayClient, AlipayProfile } from './providers/alipay/provider.js'
+export type { AlipayPhoneNumber } from './providers/alipay/phone.js'
 export { default as alipayRoutes } from './routes/alipay.js'
+export { default as douyinPlugin } from './plugins/douyin.js'
+export type { DouyinPluginOptions } from './plugins/douyin.js'
+export type { DouyinAppOptions } from './providers/douyin/options.js'
+export type { DouyinClient, DouyinCodes, DouyinSession } from './providers/douyin/provider.js'
+export { default as douyinRoutes } from './routes/douyin.js'
+export { default as qqPlugin } from './plugins/qq.js'
+export type { QqPluginOptions } from './plugins/qq.js'
+export type { QqAppOptions } from './providers/qq/options.js'
+export type { QqClient } from './providers/qq/provider.js'
+export { default as qqRoutes } from './routes/qq.js'
 export * as errors from './errors.js'
 // For documenting your own protected routes the way ours are.
 export { ErrorReply, errorReplies, User as UserSchema } from './routes/schemas.js'

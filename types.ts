@@ -3,17 +3,25 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 // The shared vocabulary: what a login yields, what a session holds, and the
 // contract every login provider implements. Types only.
 
-export type Provider = 'wechat' | 'alipay'
+/**
+ * A login provider's name: ours, or an app's own (an SMS code, Kuaishou, its
+ * own OAuth). Any string; `string & {}` keeps ours offered by autocompletion.
+ */
+export type Provider = 'wechat' | 'alipay' | 'douyin' | 'qq' | (string & {})
 
 /** Who logged in, as the platform told us. */
 export interface Identity {
   provider: Provider
   appId: string
-  /** WeChat openid, or Alipay open_id. */
+  /** Who the user is on the platform: WeChat, QQ or Douyin openid, Alipay open_id (for a Douyin anonymous login, the anonymous_openid), or an app's own provider's id (a phone number for an SMS login). */
   openId?: string
   /** Alipay user_id (2088…), for apps that still get one. */
   alipayUserId?: string
   unionId?: string
+  /** Douyin: the anonymous_openid of the device (tt.login's anonymousCode), to carry over what the user did before logging in. */
+  anonymousOpenId?: string
+  /** Douyin: true when the user is not logged in to the host app and only the anonymousCode identified them (openId is then the anonymous_openid). */
+  anonymous?: boolean
   /** Profile fields the platform gave (Alipay auth_user scope). */
   profile?: Record<string, unknown>
 }
@@ -68,6 +76,8 @@ export interface CreatedSession {
   skey: string
   expiresAt: number
   session: Session
+  /** Ids of the user's oldest sessions the per-user cap revoked to make room. */
+  evicted: string[]
 }
 
 export interface CreateSessionOptions {

@@ -1,15 +1,19 @@
-// The mini-program side of fastify-miniprogram-auth: log in with wx.login or
-// my.getAuthCode, keep the skey in storage, send it on every request, and log
-// in again by itself when the server says the session is gone.
+// The mini-program side of fastify-miniprogram-auth: log in with the
+// platform's login call (wx.login, my.getAuthCode, tt.login, qq.login), keep
+// the skey in storage, send it on every request, and log in again by itself
+// when the server says the session is gone.
 //
 // It runs inside a mini-program, so it imports nothing: no Node built-ins, no
-// server code, only the `wx` or `my` object the platform provides. `npm run
-// build` also compiles it to ES2017 CommonJS in dist/miniprogram (package.json
-// "miniprogram"), for WeChat's npm build and older base libraries. One file
-// on purpose (above the usual size): a mini-program project copies or builds
-// exactly this, with nothing to resolve beside it.
+// server code, only the platform object (`wx`, `my`, `tt` or `qq`). What
+// differs between the platforms lives in one table, ADAPTERS; the rest of the
+// file is the same for all of them. It is compiled to ES2017 CommonJS
+// (tsconfig.client.json), for WeChat's npm build and older base libraries: the
+// package fastify-miniprogram-auth-client (client/dist) and the main
+// package's "miniprogram" folder. One file on purpose (above the usual size):
+// a mini-program project copies or builds exactly this, with nothing to
+// resolve beside it.
 
-export type Platform = 'wechat' | 'alipay'
+export type Platform = 'wechat' | 'alipay' | 'douyin' | 'qq'
 export type AlipayScope = 'auth_base' | 'auth_user'
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
@@ -22,30 +26,51 @@ export const RELOGIN_CODES: readonly string[] = [
   'MPA_SKEY_MISSING', 'MPA_SKEY_MALFORMED', 'MPA_SESSION_EXPIRED', 'MPA_CODE_INVALID', 'MPA_SESSION_KEY_EXPIRED'
 ]
 
-/** Callback options every wx / my API takes. */
+/** Callback options every platform API takes. */
 interface Callbacks<T> {
   success?: (result: T) => void
   fail?: (error: unknown) => void
 }
 
-/** What wx.request and my.request hand to `success` (and my.request to `fail` on an HTTP error). */
+/** What a platform's request call hands to `success` (and my.request to `fail` on an HTTP error). */
 interface RawResponse {
   data?: unknown
-  /** wx.request */
+  /** wx, tt and qq */
   statusCode?: number
   header?: Record<string, string>
-  /** my.request */
+  /** my */
   status?: number
   headers?: Record<string, string>
 }
 
-/** The part of `wx` this client uses. */
-export interface WxApi {
-  login: (options: Callbacks<{ code: string }>) => void
-  request: (options: Callbacks<RawResponse> & { url: string, method: string, data?: unknown, header: Record<string, string>, dataType: string }) => void
+/** wx.request, tt.request and qq.request: `header` in, `statusCode` and `header` out, `success` for any HTTP status. */
+type HeaderRequest = (options: Callbacks<RawResponse> & { url: string, method: string, data?: unknown, header: Record<string, string>, dataType: string }) => void
+
+/** Storage by key, as wx, tt and qq have it. */
+interface KeyStorage {
   getStorageSync: (key: string) => unknown
   setStorageSync: (key: string, data: string) => void
   removeStorageSync: (key: string) => void
+}
+
+/** The part of `wx` this client uses. */
+export interface WxApi extends KeyStorage {
+  login: (options: Callbacks<{ code: string }>) => void
+  request: HeaderRequest
+}
+
+/** The part of `qq` this client uses: the same shapes as `wx`. */
+export type QqApi = WxApi
+
+/**
+ * The part of `tt` (Douyin) this client uses (its documentation lists only
+ * 'json' and 'string' as tt.request's dataType). tt.login gives `code` only to a
+ * user logged in to the host app (Douyin, Toutiao), `anonymousCode` always;
+ * with `force` (its default) it first shows the host's login dialog.
+ */
+export interface TtApi extends KeyStorage {
+  login: (options: Callbacks<{ code?: string, anonymousCode?: string, isLogin?: boolean }> & { force?: boolean }) => void
+  request: HeaderRequest
 }
 
 /** The part of `my` this client uses: `headers`/`status`, and storage calls that take objects. */
@@ -55,22 +80,22 @@ export interface MyApi {
   getStorageSync: (options: { key: string }) => { data?: unknown } | null | undefined
   setStorageSync: (options: { key: string, data: string }) => void
   removeStorageSync: (options: { key: string }) => void
+  /** Only for `phoneNumber()`: call it from the onGetAuthorize of `<button open-type="getAuthorize" scope="phoneNumber">`. */
+  getPhoneNumber?: (options: Callbacks<{ response: string }>) => void
 }
 
-// A mini-program hands `wx` / `my` to each module as a free variable, not
-// always as a property of globalThis (which older base libraries lack).
-declare const wx: WxApi | undefined
-declare const my: MyApi | undefined
-
-function platformApi (platform: Platform): WxApi | MyApi | undefined {
-  if (platform === 'wechat') return typeof wx !== 'undefined' ? wx : undefined
-  return typeof my !== 'undefined' ? my : undefined
+/** The platform object of each platform. */
+export interface PlatformApis {
+  wechat: WxApi
+  alipay: MyApi
+  douyin: TtApi
+  qq: QqApi
 }
 
-export interface AuthClientOptions {
+export interface AuthClientOptions<P extends Platform = Platform> {
   /** Where the server is, such as 'https://api.example.com'. */
   baseUrl: string
-  platform: Platform
+  platform: P
   /** The header that carries the skey; the server's `session.header`. Default 'x-skey'. */
   header?: string
   /** The storage key that keeps the skey. Default 'mpa:skey'. */
@@ -79,8 +104,14 @@ export interface AuthClientOptions {
   prefix?: string
   /** Alipay: the scope of my.getAuthCode. Default 'auth_base' (silent, no consent dialog). */
   scope?: AlipayScope
-  /** The platform object. Default the global `wx` (wechat) or `my` (alipay). */
-  api?: WxApi | MyApi
+  /**
+   * Douyin: tt.login's `force`. Default true (as tt.login): a user not logged
+   * in to the host app sees its login dialog; false logs such a user in
+   * anonymously (anonymousCode only), if the server allows it.
+   */
+  force?: boolean
+  /** The platform object. Default the global `wx` (wechat), `my` (alipay), `tt` (douyin) or `qq` (qq). */
+  api?: PlatformApis[P]
 }
 
 export interface RequestOptions {
@@ -109,11 +140,42 @@ export interface LogoutOptions {
   everywhere?: boolean
 }
 
+/**
+ * What a phone number button hands its handler (`event.detail`): WeChat's
+ * `<button open-type="getPhoneNumber">` gives `{ code }` (or, on old base
+ * libraries, `{ encryptedData, iv }`), Douyin's `{ encryptedData, iv }`; a
+ * user who declines gives only `errMsg`.
+ */
+export interface PhoneNumberDetail {
+  code?: string
+  encryptedData?: string
+  iv?: string
+  errMsg?: string
+}
+
+/** The phone number replies: WeChat and Douyin `{ phoneNumber, purePhoneNumber, countryCode }`, Alipay `{ mobile }`. */
+export interface PhoneNumberReply {
+  phoneNumber?: string
+  purePhoneNumber?: string
+  countryCode?: string
+  mobile?: string
+}
+
 export interface AuthClient {
-  /** wx.login / my.getAuthCode, the login route, the skey stored. Concurrent calls for the same scope share one login. */
+  /** The platform's login call, the login route, the skey stored. Concurrent calls (for the same Alipay scope) share one login. */
   login: (options?: LoginOptions) => Promise<LoginReply>
   /** A request with the skey; resolves with the reply's data, rejects with an AuthClientError. */
   request: <T = unknown>(options: RequestOptions) => Promise<T>
+  /**
+   * The user's phone number from the server, as a request with the skey.
+   * WeChat and Douyin: pass the phone number button's `event.detail`. Alipay:
+   * pass nothing, call it from the onGetAuthorize of `<button
+   * open-type="getAuthorize" scope="phoneNumber">`; it calls
+   * my.getPhoneNumber and posts its `response`. QQ has no phone number route:
+   * it rejects with a TypeError. A declined button or a failed
+   * my.getPhoneNumber rejects with MPA_CLIENT_PHONE_FAILED.
+   */
+  phoneNumber: <T = PhoneNumberReply>(detail?: PhoneNumberDetail) => Promise<T>
   /**
    * Waits for any login in flight, then revokes the session on the server and
    * forgets the skey (forgotten even when the server cannot be reached).
@@ -126,7 +188,10 @@ export interface AuthClient {
 /** A failed request: the server's error reply, or a platform failure (statusCode 0). */
 export class AuthClientError extends Error {
   readonly statusCode: number
-  /** The server's stable code (MPA_…), or 'MPA_CLIENT_REQUEST_FAILED' / 'MPA_CLIENT_LOGIN_FAILED' for platform failures. */
+  /**
+   * The server's stable code (MPA_…), or for platform failures
+   * 'MPA_CLIENT_REQUEST_FAILED', 'MPA_CLIENT_LOGIN_FAILED' or 'MPA_CLIENT_PHONE_FAILED'.
+   */
   readonly code: string
   readonly data: unknown
 
@@ -144,7 +209,44 @@ interface Response {
   data: unknown
 }
 
-/** What the platform said when a call failed: wx gives errMsg, my gives errorMessage. */
+/** One HTTP exchange as the client hands it to the platform: the body already a JSON string. */
+interface PlatformRequest {
+  url: string
+  method: Method
+  headers: Record<string, string>
+  data: string | undefined
+}
+
+/**
+ * What the client needs of a platform, with its object bound: the same shape
+ * for every platform. The routes are the server's: `{prefix}/{platform}/login`
+ * and `{prefix}/{platform}/phone`.
+ */
+interface Port {
+  /** The platform's login call, such as 'wx.login', for messages. */
+  loginCall: string
+  /** Runs the login call; resolves with the login route's body, rejects with what the platform said. */
+  loginBody: (options: { scope: AlipayScope, force: boolean }) => Promise<Record<string, unknown>>
+  /** Alipay: logins for different scopes are different logins (their replies differ). */
+  scoped?: true
+  /** Resolves with any HTTP reply, rejects with what the platform said when none arrived. */
+  send: (request: PlatformRequest) => Promise<Response>
+  read: (key: string) => unknown
+  write: (key: string, skey: string) => void
+  remove: (key: string) => void
+  /** The phone number route's body, from the button's detail (or, on Alipay, my.getPhoneNumber); none on QQ. */
+  phoneBody?: (detail: PhoneNumberDetail) => Promise<Record<string, string>>
+}
+
+interface Adapter<Api> {
+  /** The free variable the platform provides, for messages. */
+  global: string
+  /** That variable, when this code runs inside the platform. */
+  find: () => Api | undefined
+  bind: (api: Api) => Port
+}
+
+/** What the platform said when a call failed: wx, tt and qq give errMsg, my gives errorMessage. */
 function describe (error: unknown): string {
   const { errMsg, errorMessage, error: code } = (error ?? {}) as { errMsg?: string, errorMessage?: string, error?: unknown }
   return errMsg ?? errorMessage ?? (code === undefined ? String(error) : `error ${String(code)}`)
@@ -171,9 +273,145 @@ function withQuery (url: string, data: unknown): string {
   return url + (url.includes('?') ? '&' : '?') + pairs.join('&')
 }
 
-export function createAuthClient (options: AuthClientOptions): AuthClient {
+/** A callback-style platform call as a promise. */
+function call<T> (fn: (callbacks: Callbacks<T>) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn({ success: resolve, fail: reject }))
+}
+
+/**
+ * A reply handed to `fail` is still a reply: my.request does that for a
+ * non-2xx status; tt.request's and qq.request's documentation do not say
+ * whether they ever do, so every platform's `fail` is read this way.
+ */
+function failed (resolve: (response: Response) => void, reject: (error: unknown) => void) {
+  return (error: unknown): void => {
+    const { status, statusCode, data } = (error ?? {}) as RawResponse
+    const code = status ?? statusCode
+    if (typeof code === 'number') resolve({ statusCode: code, data: parse(data) })
+    else reject(error)
+  }
+}
+
+/**
+ * Request and storage of wx, tt and qq. `dataType` is anything but 'json', so
+ * the platform does not parse the reply (an empty 204 would fail to) and the
+ * client parses it: wx and qq document "anything else", tt only 'string'.
+ */
+function headerPlatform (api: KeyStorage & { request: HeaderRequest }, dataType: 'text' | 'string'): Pick<Port, 'send' | 'read' | 'write' | 'remove'> {
+  return {
+    send: ({ url, method, headers, data }) => new Promise((resolve, reject) => {
+      api.request({ url, method, data, header: headers, dataType, success: (res) => resolve({ statusCode: res.statusCode ?? 0, data: parse(res.data) }), fail: failed(resolve, reject) })
+    }),
+    read: (key) => {
+      // tt.getStorageSync throws for a key it does not have ("data not found").
+      try {
+        return api.getStorageSync(key)
+      } catch {
+        return null
+      }
+    },
+    write: (key, skey) => api.setStorageSync(key, skey),
+    remove: (key) => api.removeStorageSync(key)
+  }
+}
+
+/** wx.login and qq.login: the body is their `code`. */
+function codeLogin (api: WxApi | QqApi): Port['loginBody'] {
+  return async () => ({ code: (await call<{ code: string }>((callbacks) => api.login(callbacks))).code })
+}
+
+/**
+ * A phone number button's detail as the route's body: the first of `shapes`
+ * whose fields it has, those fields only (the routes take nothing else), or a
+ * rejection with what the button said.
+ */
+function fromButton (...shapes: Array<ReadonlyArray<'code' | 'encryptedData' | 'iv'>>) {
+  return async (detail: PhoneNumberDetail): Promise<Record<string, string>> => {
+    for (const fields of shapes) {
+      const body: Record<string, string> = {}
+      for (const field of fields) {
+        const value = detail[field]
+        if (typeof value === 'string' && value !== '') body[field] = value
+      }
+      if (Object.keys(body).length === fields.length) return body
+    }
+    throw detail
+  }
+}
+
+// A mini-program hands its object to each module as a free variable, not
+// always as a property of globalThis (which older base libraries lack).
+declare const wx: WxApi | undefined
+declare const my: MyApi | undefined
+declare const tt: TtApi | undefined
+declare const qq: QqApi | undefined
+
+/** Everything that differs between the platforms. */
+const ADAPTERS: { [P in Platform]: Adapter<PlatformApis[P]> } = {
+  wechat: {
+    global: 'wx',
+    find: () => typeof wx !== 'undefined' ? wx : undefined,
+    bind: (api) => ({
+      ...headerPlatform(api, 'text'),
+      loginCall: 'wx.login',
+      loginBody: codeLogin(api),
+      // Current base libraries give a code; old ones the encrypted number.
+      phoneBody: fromButton(['code'], ['encryptedData', 'iv'])
+    })
+  },
+  alipay: {
+    global: 'my',
+    find: () => typeof my !== 'undefined' ? my : undefined,
+    bind: (api) => ({
+      send: ({ url, method, headers, data }) => new Promise((resolve, reject) => {
+        api.request({ url, method, data, headers, dataType: 'text', success: (res) => resolve({ statusCode: res.status ?? 0, data: parse(res.data) }), fail: failed(resolve, reject) })
+      }),
+      read: (key) => api.getStorageSync({ key })?.data,
+      write: (key, skey) => api.setStorageSync({ key, data: skey }),
+      remove: (key) => api.removeStorageSync({ key }),
+      loginCall: 'my.getAuthCode',
+      loginBody: async ({ scope }) => ({ authCode: (await call<{ authCode: string }>((callbacks) => api.getAuthCode({ scopes: scope, ...callbacks }))).authCode, scope }),
+      scoped: true,
+      // `response` is the signed and encrypted JSON string, as my.getPhoneNumber gave it.
+      phoneBody: async () => {
+        if (!api.getPhoneNumber) throw new TypeError('this my object has no getPhoneNumber')
+        return { response: (await call<{ response: string }>((callbacks) => api.getPhoneNumber!(callbacks))).response }
+      }
+    })
+  },
+  douyin: {
+    global: 'tt',
+    find: () => typeof tt !== 'undefined' ? tt : undefined,
+    bind: (api) => ({
+      loginCall: 'tt.login',
+      // What tt.login gave: `code` for a user logged in to the host app, `anonymousCode` always.
+      loginBody: async ({ force }) => {
+        const { code, anonymousCode } = await call<{ code?: string, anonymousCode?: string }>((callbacks) => api.login({ force, ...callbacks }))
+        return { ...(code ? { code } : {}), ...(anonymousCode ? { anonymousCode } : {}) }
+      },
+      ...headerPlatform(api, 'string'),
+      phoneBody: fromButton(['encryptedData', 'iv'])
+    })
+  },
+  qq: {
+    global: 'qq',
+    find: () => typeof qq !== 'undefined' ? qq : undefined,
+    bind: (api) => ({ ...headerPlatform(api, 'text'), loginCall: 'qq.login', loginBody: codeLogin(api) })
+  }
+}
+
+/** The platform's object bound into its port; typed per platform so each adapter gets its own object. */
+function portOf<P extends Platform> (platform: P, given: PlatformApis[P] | undefined): Port | undefined {
+  const adapter: Adapter<PlatformApis[P]> = ADAPTERS[platform]
+  const api = given ?? adapter.find()
+  return api ? adapter.bind(api) : undefined
+}
+
+export function createAuthClient<P extends Platform> (options: AuthClientOptions<P>): AuthClient {
   const { platform } = options
-  if (platform !== 'wechat' && platform !== 'alipay') throw new TypeError(`platform must be 'wechat' or 'alipay' (got ${JSON.stringify(platform)})`)
+  if (!Object.prototype.hasOwnProperty.call(ADAPTERS, platform)) {
+    throw new TypeError(`platform must be one of ${Object.keys(ADAPTERS).map((name) => `'${name}'`).join(', ')} (got ${JSON.stringify(platform)})`)
+  }
   if (typeof options.baseUrl !== 'string' || !/^https?:\/\/[^/?#@]+(\/[^?#]*)?$/.test(options.baseUrl)) {
     throw new TypeError(`baseUrl must be an http(s) URL (got ${JSON.stringify(options.baseUrl)})`)
   }
@@ -182,26 +420,19 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
   const storageKey = options.storageKey ?? 'mpa:skey'
   const prefix = options.prefix ?? '/auth'
   const defaultScope = options.scope ?? 'auth_base'
-  const api = options.api ?? platformApi(platform)
-  if (!api) throw new TypeError(`no ${platform === 'wechat' ? 'wx' : 'my'} object: run inside the mini-program or pass options.api`)
-  // Shadow the free variables: from here on, wx or my is the chosen api and the other is null.
-  const wx = platform === 'wechat' ? api as WxApi : null
-  const my = platform === 'alipay' ? api as MyApi : null
+  const force = options.force ?? true
+  const found = portOf(platform, options.api)
+  if (!found) throw new TypeError(`no ${ADAPTERS[platform].global} object: run inside the mini-program or pass options.api`)
+  const port: Port = found
 
   function readSkey (): string | null {
-    const stored = wx ? wx.getStorageSync(storageKey) : my!.getStorageSync({ key: storageKey })?.data
+    const stored = port.read(storageKey)
     return typeof stored === 'string' && stored !== '' ? stored : null
   }
 
   function writeSkey (skey: string | null): void {
-    if (skey === null) {
-      if (wx) wx.removeStorageSync(storageKey)
-      else my!.removeStorageSync({ key: storageKey })
-    } else if (wx) {
-      wx.setStorageSync(storageKey, skey)
-    } else {
-      my!.setStorageSync({ key: storageKey, data: skey })
-    }
+    if (skey === null) port.remove(storageKey)
+    else port.write(storageKey, skey)
   }
 
   /** The full URL of a request, and whether it goes to our server (the only one that gets the skey). */
@@ -212,8 +443,8 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     return { url: baseUrl + url, ours: true }
   }
 
-  /** One HTTP exchange through wx.request or my.request; rejects only when no reply arrived. */
-  function send (request: RequestOptions, skey: string | null): Promise<Response> {
+  /** One HTTP exchange through the platform's request call; rejects only when no reply arrived. */
+  async function send (request: RequestOptions, skey: string | null): Promise<Response> {
     const method = request.method ?? 'GET'
     const { url: base, ours } = target(request.url)
     const url = method === 'GET' ? withQuery(base, request.data) : base
@@ -221,26 +452,17 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     // Never hand the skey to another host: it is a bearer credential.
     if (skey !== null && ours) headers[header] = skey
     // JSON in, whatever the platform's default; the body is sent as a string so
-    // neither platform form-encodes it.
+    // no platform form-encodes it.
     let data: string | undefined
     if (method !== 'GET' && request.data !== undefined) {
       headers['content-type'] = 'application/json'
       data = JSON.stringify(request.data)
     }
-    return new Promise((resolve, reject) => {
-      const fail = (error: unknown): void => {
-        // my.request calls fail for a non-2xx status (error 19), with the reply attached.
-        const { status, data: body } = (error ?? {}) as RawResponse
-        if (typeof status === 'number') resolve({ statusCode: status, data: parse(body) })
-        else reject(new AuthClientError(0, 'MPA_CLIENT_REQUEST_FAILED', `${method} ${url} failed: ${describe(error)}`, error))
-      }
-      // dataType 'text': the client parses JSON itself, so an empty 204 is no parse error on either platform.
-      if (wx) {
-        wx.request({ url, method, data, header: headers, dataType: 'text', success: (res) => resolve({ statusCode: res.statusCode ?? 0, data: parse(res.data) }), fail })
-      } else {
-        my!.request({ url, method, data, headers, dataType: 'text', success: (res) => resolve({ statusCode: res.status ?? 0, data: parse(res.data) }), fail })
-      }
-    })
+    try {
+      return await port.send({ url, method, headers, data })
+    } catch (error) {
+      throw new AuthClientError(0, 'MPA_CLIENT_REQUEST_FAILED', `${method} ${url} failed: ${describe(error)}`, error)
+    }
   }
 
   function errorOf (response: Response): AuthClientError {
@@ -252,33 +474,24 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
 
   const ok = (response: Response): boolean => response.statusCode >= 200 && response.statusCode < 300
 
-  function platformCode (scope: AlipayScope): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const fail = (error: unknown): void => reject(new AuthClientError(0, 'MPA_CLIENT_LOGIN_FAILED', `${wx ? 'wx.login' : 'my.getAuthCode'} failed: ${describe(error)}`, error))
-      if (wx) wx.login({ success: (res) => resolve(res.code), fail })
-      else my!.getAuthCode({ scopes: scope, success: (res) => resolve(res.authCode), fail })
-    })
-  }
-
   async function freshLogin (scope: AlipayScope): Promise<LoginReply> {
-    const code = await platformCode(scope)
-    const request: RequestOptions = wx
-      ? { url: `${prefix}/wechat/login`, method: 'POST', data: { code } }
-      : { url: `${prefix}/alipay/login`, method: 'POST', data: { authCode: code, scope } }
-    const response = await send(request, null)
+    const body = await port.loginBody({ scope, force }).catch((error: unknown) => {
+      throw new AuthClientError(0, 'MPA_CLIENT_LOGIN_FAILED', `${port.loginCall} failed: ${describe(error)}`, error)
+    })
+    const response = await send({ url: `${prefix}/${platform}/login`, method: 'POST', data: body }, null)
     if (!ok(response)) throw errorOf(response)
     const reply = response.data as LoginReply
     writeSkey(reply.skey)
     return reply
   }
 
-  // The logins in flight, one per scope: callers asking for the same scope
-  // share it, and an auth_user caller never gets an auth_base login's reply.
+  // The logins in flight: callers share one, and on Alipay one per scope, so
+  // an auth_user caller never gets an auth_base login's reply.
   const inFlight = new Map<string, Promise<LoginReply>>()
 
   function login (loginOptions: LoginOptions = {}): Promise<LoginReply> {
     const scope = loginOptions.scope ?? defaultScope
-    const key = wx ? 'wechat' : scope // wx.login has no scopes
+    const key = port.scoped ? scope : platform
     let pending = inFlight.get(key)
     if (!pending) {
       const done = (): void => { inFlight.delete(key) }
@@ -321,6 +534,15 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     return response.data as T
   }
 
+  async function phoneNumber<T> (detail?: PhoneNumberDetail): Promise<T> {
+    const { phoneBody } = port
+    if (!phoneBody) throw new TypeError(`phoneNumber: ${platform} has no phone number route`)
+    const data = await phoneBody(detail ?? {}).catch((error: unknown) => {
+      throw new AuthClientError(0, 'MPA_CLIENT_PHONE_FAILED', `the phone number was not given: ${describe(error)}`, error)
+    })
+    return request<T>({ url: `${prefix}/${platform}/phone`, method: 'POST', data })
+  }
+
   async function logout (logoutOptions: LogoutOptions = {}): Promise<void> {
     logouts++
     // A login that finished after this would store a new skey and leave the
@@ -337,5 +559,5 @@ export function createAuthClient (options: AuthClientOptions): AuthClient {
     }
   }
 
-  return { login, request, logout, skey: readSkey }
+  return { login, request, phoneNumber, logout, skey: readSkey }
 }

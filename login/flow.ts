@@ -1,9 +1,11 @@
 import type { FastifyRequest } from 'fastify'
 import { CodeInvalidError, InternalError, MisconfiguredError } from '../errors.js'
+import { publishLogin } from '../lib/diagnostics.js'
 import { defaultUserIdOf } from '../store/session-record.js'
-import type { CodeClaims, LoginFailure } from '../store/code-claims.js'
+import type { ClaimedCode, CodeClaims, LoginFailure } from '../store/code-claims.js'
 import type { SessionStore } from '../store/sessions.js'
 import type { AuthUser, LoginProvider, LoginResult, Provider, ResolveUser } from '../types.js'
+import type { AppHooks } from './hooks.js'
 
 export interface LoginOptions {
   /** Which configured app the code belongs to; default the provider's first. */
@@ -41,7 +43,8 @@ export class LoginFlow implements MiniprogramLogin {
   constructor (
     private readonly claims: CodeClaims,
     private readonly sessions: SessionStore,
-    private readonly resolveUser: ResolveUser
+    private readonly resolveUser: ResolveUser,
+    private readonly hooks: AppHooks
   ) {}
 
   addProvider (provider: LoginProvider): void {
@@ -49,18 +52,42 @@ export class LoginFlow implements MiniprogramLogin {
     this.#providers.set(provider.name, provider)
   }
 
-  async login (request: FastifyRequest, name: Provider, code: string, { appId: requested, scope }: LoginOptions = {}): Promise<LoginResult> {
+  async login (request: FastifyRequest, name: Provider, code: string, options: LoginOptions = {}): Promise<LoginResult> {
+    const started = performance.now()
+    const seen: { appId?: string } = {}
+    try {
+      const { result, replay } = await this.#login(request, name, code, options, seen)
+      publishLogin({ provider: name, ...seen, outcome: 'success', replay, durationMs: performance.now() - started })
+      return result
+    } catch (err) {
+      const { statusCode, code } = failureOf(err)
+      publishLogin({ provider: name, ...seen, outcome: 'failure', replay: false, code, statusCode, durationMs: performance.now() - started })
+      throw err
+    }
+  }
+
+  /** The login; `seen` learns the appId once it is resolved, for the login event. */
+  async #login (request: FastifyRequest, name: Provider, code: string, { appId: requested, scope }: LoginOptions, seen: { appId?: string }) {
     const provider = this.#providers.get(name)
     if (!provider) throw new MisconfiguredError(`no ${name} login provider is registered`)
     const appId = provider.resolveAppId(requested)
+    seen.appId = appId
     const claim = await this.claims.claim(`${name}:${appId}`, code, this.#pendingMs(provider, appId))
     if (!claim.claimed) {
       if ('failure' in claim) {
         const { statusCode, code, message } = claim.failure
         throw Object.assign(new Error(message), { statusCode, code })
       }
-      return this.#replay(claim.replay)
+      return { result: await this.#replay(claim.replay), replay: true }
     }
+    const { identity, session, result } = await this.#firstLogin(request, provider, claim, code, { appId, scope })
+    // After the claim is settled: the login stands whatever the hook does.
+    await this.hooks.login(identity, session, request)
+    return { result, replay: false }
+  }
+
+  /** The first post of a code: exchange, resolveUser, the session; the claim settled with the answer, or failed. */
+  async #firstLogin (request: FastifyRequest, provider: LoginProvider, claim: ClaimedCode, code: string, { appId, scope }: { appId: string, scope?: string }) {
     try {
       const { identity, secrets, reply } = await provider.exchange(code, { appId, scope, log: request.log })
       const user = await this.resolveUser(identity, request)
@@ -68,8 +95,8 @@ export class LoginFlow implements MiniprogramLogin {
       const { skey, expiresAt, session } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) })
       const result: LoginResult = { skey, expiresAt, user, ...reply }
       await this.claims.settle(claim, JSON.stringify(result))
-      request.log.info({ provider: name, appId, sessionId: session.id, userId: session.user.id }, 'login')
-      return result
+      request.log.info({ provider: provider.name, appId, sessionId: session.id, userId: session.user.id }, 'login')
+      return { identity, session, result }
     } catch (err) {
       await this.claims.fail(claim, failureOf(err))
       throw err

@@ -3,6 +3,7 @@ import fastifyRateLimit, { normalizeIP, type FastifyRateLimitStoreCtor } from '@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { RateLimitedError } from '../errors.js'
 import { parseDuration } from '../lib/duration.js'
+import { rejectUnknownKeys } from '../lib/options.js'
 import { RateLimitCounters } from '../store/rate-limits.js'
 import { kGateway } from './sessions.js'
 
@@ -61,6 +62,7 @@ export async function limitLogins (fastify: FastifyInstance, options: LoginRateL
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new TypeError(`rateLimit must be false or { max, timeWindow, keyGenerator } (got ${JSON.stringify(options)})`)
   }
+  rejectUnknownKeys(options, ['max', 'timeWindow', 'keyGenerator'], 'rateLimit')
   await fastify.register(loginRateLimitPlugin, options ?? {})
   return { rateLimit: {} }
 }

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { parseDuration } from '../lib/duration.js'
 import { defaultResolveUser, LoginFlow, type MiniprogramLogin } from '../login/flow.js'
+import { AppHooks, type OnLogin } from '../login/hooks.js'
 import { CodeClaims } from '../store/code-claims.js'
 import type { ResolveUser } from '../types.js'
 import { kGateway } from './sessions.js'
@@ -14,6 +15,8 @@ export interface LoginPluginOptions {
    * (its first reply was lost). Seconds or a string. Default '60s'.
    */
   codeReplayWindow?: number | string
+  /** Called, awaited, after a login created its session; a hook that throws is logged and changes nothing. */
+  onLogin?: OnLogin
 }
 
 declare module 'fastify' {
@@ -28,7 +31,8 @@ const loginPlugin: FastifyPluginAsync<LoginPluginOptions> = async (fastify, opti
   if (typeof resolveUser !== 'function') throw new TypeError('resolveUser must be a function (identity, request) => user')
   const replayWindowMs = parseDuration(options.codeReplayWindow ?? '60s', 'codeReplayWindow')
   const claims = new CodeClaims(fastify[kGateway], replayWindowMs)
-  fastify.decorate('miniprogramLogin', new LoginFlow(claims, fastify.sessions, resolveUser))
+  const hooks = new AppHooks(fastify.log.child({ plugin: 'mpa-login' }), { onLogin: options.onLogin })
+  fastify.decorate('miniprogramLogin', new LoginFlow(claims, fastify.sessions, resolveUser, hooks))
 }
 
 export default fp(loginPlugin, {

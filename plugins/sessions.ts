@@ -1,14 +1,17 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
+import { AppHooks, type OnRevoke } from '../login/hooks.js'
+import { ReportedSessionStore } from '../login/reported-sessions.js'
 import { evictionPolicies } from '../store/eviction-policy.js'
 import { RedisGateway } from '../store/gateway.js'
 import type { SessionStoreOptions } from '../store/session-options.js'
-import { SessionStore } from '../store/sessions.js'
 
 export interface SessionsPluginOptions extends SessionStoreOptions {
   /** An ioredis Redis or Cluster; defaults to `fastify.redis` from @fastify/redis. */
   redis?: Redis | Cluster
+  /** Called, awaited, after sessions were revoked: logout, logout-all, the per-user cap, the app's own calls. */
+  onRevoke?: OnRevoke
 }
 
 /** The Redis gateway the other store modules share; internal, hence a symbol. */
@@ -16,7 +19,7 @@ export const kGateway = Symbol('fastify-miniprogram-auth.gateway')
 
 declare module 'fastify' {
   interface FastifyInstance {
-    sessions: SessionStore
+    sessions: ReportedSessionStore
     [kGateway]: RedisGateway
   }
 }
@@ -27,9 +30,10 @@ const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify
   if (!redis || typeof (redis as Redis).pipeline !== 'function') {
     throw new TypeError('redis: pass an ioredis Redis or Cluster instance as options.redis, or register @fastify/redis first')
   }
-  // The session cache is on unless the app says `cache: false`.
-  const store = new SessionStore(redis, { ...options, cache: options.cache ?? {} })
+  const { onRevoke, ...storeOptions } = options
   const log = fastify.log.child({ plugin: 'mpa-sessions' })
+  // The session cache is on unless the app says `cache: false`.
+  const store = new ReportedSessionStore(redis, { ...storeOptions, cache: options.cache ?? {} }, new AppHooks(log, { onRevoke }))
   store.log = log
   store.onBackgroundError = (err) => log.warn({ err }, 'session renewal failed')
   // Connections of the cache open once the app is whole: a registration that fails leaves none behind.

@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { kAuthentication } from '../plugins/authenticate.js'
 import { limitLogins } from '../plugins/login-rate-limit.js'
 import { Type } from 'typebox'
+import { requireProvider } from './guards.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
-import { LoginReply, errorReplies } from './schemas.js'
+import { AUTHENTICATED_ERRORS, BODY_ERRORS, LOGIN_ERRORS, LoginReply, errorReplies } from './schemas.js'
+import { BadEncryptedDataError, MisconfiguredError, PhoneRefusedError, UpstreamBadSignatureError, UpstreamError, WrongProviderError } from '../errors.js'
 
 const AlipayLoginBody = Type.Object({
   authCode: Type.String({ minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$', description: 'From my.getAuthCode.' }),
@@ -18,12 +21,21 @@ const AlipayLoginReply = Type.Object({
   profile: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], {
     description: 'auth_user only: whether alipay.user.info.share gave the profile passed to resolveUser.'
   }))
-})
+}, { description: 'Logged in: a new session (or, for a retried authCode, the first answer again).' })
 
-/** POST /alipay/login: my.getAuthCode's authCode → a session. */
+// A real payload is about 600 characters (an 88-character ciphertext, a 344-character signature).
+const AlipayPhoneBody = Type.Object({
+  response: Type.String({ minLength: 1, maxLength: 4096, description: 'my.getPhoneNumber\'s res.response, as it is: a JSON string with response and sign.' })
+}, { additionalProperties: false })
+
+const AlipayPhoneReply = Type.Object({
+  mobile: Type.String({ description: 'As Alipay gave it: mainland numbers without a country code.' })
+}, { description: 'The user\'s phone number, as Alipay gave it.' })
+
+/** POST /alipay/login: my.getAuthCode's authCode → a session; POST /alipay/phone: my.getPhoneNumber's response → the number. */
 const alipayRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
-  routeScope(fastify, 'alipay routes', ['alipay', 'miniprogramLogin'])
-  const { miniprogramLogin } = fastify
+  routeScope(fastify, 'alipay routes', ['alipay', 'miniprogramLogin', kAuthentication])
+  const { alipay, miniprogramLogin, [kAuthentication]: { authenticate, sessionOf } } = fastify
   const loginConfig = await limitLogins(fastify, options.rateLimit)
   fastify.post('/alipay/login', {
     config: loginConfig,
@@ -31,12 +43,23 @@ const alipayRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
       summary: 'Log in with an Alipay authCode (my.getAuthCode)',
       tags: ['alipay'],
       body: AlipayLoginBody,
-      response: { 200: AlipayLoginReply, ...errorReplies(400, 401, 409, 429, 500, 502, 503, 504) }
+      response: { 200: AlipayLoginReply, ...errorReplies(...LOGIN_ERRORS, UpstreamBadSignatureError) }
     }
   }, async (request) => {
     const { authCode, appId, scope } = request.body
     return miniprogramLogin.login(request, 'alipay', authCode, { appId, scope })
   })
+
+  fastify.post('/alipay/phone', {
+    preHandler: [authenticate, requireProvider('alipay')],
+    schema: {
+      summary: 'The user\'s phone number, from my.getPhoneNumber (checked with the Alipay public key, opened with aesKey)',
+      tags: ['alipay'],
+      body: AlipayPhoneBody,
+      // 403: Alipay gave no number; 500: aesKey or the platform settings.
+      response: { 200: AlipayPhoneReply, ...errorReplies(...AUTHENTICATED_ERRORS, ...BODY_ERRORS, WrongProviderError, BadEncryptedDataError, PhoneRefusedError, MisconfiguredError, UpstreamError) }
+    }
+  }, async (request) => alipay.phoneNumber(request.body.response, sessionOf(request).appId))
 }
 
 export default alipayRoutes

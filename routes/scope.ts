@@ -14,7 +14,7 @@ export const BODY_LIMIT = 32 * 1024
  * default would turn { code: 123 } into '123'), the body limit, and the
  * error contract.
  */
-export function routeScope (fastify: FastifyInstance, routes: string, needs: string[]): void {
+export function routeScope (fastify: FastifyInstance, routes: string, needs: Array<string | symbol>): void {
   requireDecorators(fastify, routes, needs)
   fastify.setValidatorCompiler(TypeBoxValidatorCompiler)
   fastify.addHook('onRoute', (route) => {
@@ -30,7 +30,7 @@ export function routeScope (fastify: FastifyInstance, routes: string, needs: str
  * 5xx gets MPA_INTERNAL_ERROR and a generic message, its cause goes to the
  * log only.
  */
-function errorContract (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function errorContract (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = statusOf(error, reply)
   reply.code(status)
   if (status >= 500) {

@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { SessionNotFoundError } from '../errors.js'
+import { kAuthentication } from '../plugins/authenticate.js'
 import { routeScope } from './scope.js'
-import { SessionView, User, errorReplies } from './schemas.js'
+import { AUTHENTICATED_ERRORS, SessionView, User, VALIDATION_ERRORS, errorReplies } from './schemas.js'
 import { SESSION_ID_PATTERN } from '../lib/skey.js'
 import type { Session } from '../types.js'
-
-// 401: no valid skey; 503: Redis unavailable. Every route here needs a session.
-const AUTH_ERRORS = [401, 503]
 
 function view (session: Session, current?: boolean) {
   return current === undefined ? session : { ...session, current }
@@ -15,26 +13,34 @@ function view (session: Session, current?: boolean) {
 
 /** GET/DELETE /session and /sessions: the current session and this user's devices. */
 const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
-  routeScope(fastify, 'session routes', ['sessions', 'authenticate'])
-  const sessions = fastify.sessions
-  fastify.addHook('preHandler', fastify.authenticate)
+  routeScope(fastify, 'session routes', ['sessions', kAuthentication])
+  const { sessions, [kAuthentication]: { authenticate, sessionOf } } = fastify
+  // Every route here needs a session.
+  fastify.addHook('preHandler', authenticate)
 
   fastify.get('/session', {
     schema: {
       summary: 'The current user and session (a server-side checkSession)',
       tags: ['session'],
-      response: { 200: Type.Object({ user: User, session: SessionView }), ...errorReplies(...AUTH_ERRORS) }
+      response: {
+        200: Type.Object({ user: User, session: SessionView }, { description: 'The session is live; its idle lifetime was renewed if due.' }),
+        ...errorReplies(...AUTHENTICATED_ERRORS)
+      }
     }
-  }, async (request) => ({ user: request.user, session: view(request.session) }))
+  }, async (request) => {
+    const session = sessionOf(request)
+    return { user: session.user, session: view(session) }
+  })
 
   fastify.delete('/session', {
     schema: {
       summary: 'Log out this device',
       tags: ['session'],
-      response: { 204: Type.Null(), ...errorReplies(...AUTH_ERRORS) }
+      response: { 204: Type.Null({ description: 'Logged out: the skey is refused from now on, on every instance.' }), ...errorReplies(...AUTHENTICATED_ERRORS) }
     }
   }, async (request, reply) => {
-    await sessions.revokeById(request.user.id, request.session.id)
+    const session = sessionOf(request)
+    await sessions.revokeByIdAs('logout', session.user.id, session.id, request)
     return reply.code(204).send(null)
   })
 
@@ -42,30 +48,43 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       summary: 'This user\'s live sessions (devices), newest first',
       tags: ['session'],
-      response: { 200: Type.Object({ sessions: Type.Array(SessionView) }), ...errorReplies(...AUTH_ERRORS) }
+      response: {
+        200: Type.Object({ sessions: Type.Array(SessionView) }, { description: 'The live sessions; `current` marks this one.' }),
+        ...errorReplies(...AUTHENTICATED_ERRORS)
+      }
     }
   }, async (request) => {
-    const live = await sessions.list(request.user.id)
-    return { sessions: live.map((session) => view(session, session.id === request.session.id)) }
+    const current = sessionOf(request)
+    const live = await sessions.list(current.user.id)
+    return { sessions: live.map((session) => view(session, session.id === current.id)) }
   })
 
   fastify.delete('/sessions', {
     schema: {
       summary: 'Log out every device of this user',
       tags: ['session'],
-      response: { 200: Type.Object({ revoked: Type.Integer() }), ...errorReplies(...AUTH_ERRORS) }
+      response: {
+        200: Type.Object({ revoked: Type.Integer() }, { description: 'How many sessions were logged out, this one included.' }),
+        ...errorReplies(...AUTHENTICATED_ERRORS)
+      }
     }
-  }, async (request) => ({ revoked: await sessions.revokeUser(request.user.id) }))
+  }, async (request) => {
+    const revoked = await sessions.revokeUserSessionsAs('logout-all', sessionOf(request).user.id, request)
+    return { revoked: revoked.length }
+  })
 
   fastify.delete('/sessions/:id', {
     schema: {
       summary: 'Log out one device of this user',
       tags: ['session'],
       params: Type.Object({ id: Type.String({ pattern: SESSION_ID_PATTERN.source }) }),
-      response: { 204: Type.Null(), ...errorReplies(...AUTH_ERRORS, 400, 404) }
+      response: {
+        204: Type.Null({ description: 'That device is logged out.' }),
+        ...errorReplies(...AUTHENTICATED_ERRORS, SessionNotFoundError, ...VALIDATION_ERRORS)
+      }
     }
   }, async (request, reply) => {
-    if (!await sessions.revokeById(request.user.id, request.params.id)) throw new SessionNotFoundError()
+    if (!await sessions.revokeByIdAs('logout', sessionOf(request).user.id, request.params.id, request)) throw new SessionNotFoundError()
     return reply.code(204).send(null)
   })
 }

@@ -21,6 +21,8 @@ export interface AlipaySandboxApp {
   appCertContent?: string | Buffer
   /** Which ids oauth.token returns. New Alipay apps get open_id only. Default 'open_id'. */
   identityMode?: AlipayIdentityMode
+  /** The app's AES key (接口内容加密方式), base64: what phone payloads are encrypted with. None: they come in clear, refused. */
+  aesKey?: string
 }
 
 export interface AlipaySandboxProfile {
@@ -38,6 +40,8 @@ export interface AlipaySandboxUser {
   unionId?: string
   scope?: AlipayAuthScope
   profile?: AlipaySandboxProfile
+  /** What my.getPhoneNumber gives; '' for an account with no phone bound. Default a random mainland number. */
+  mobile?: string
 }
 
 export interface GatewayOptions {
@@ -54,6 +58,7 @@ interface RegisteredApp {
   readonly appId: string
   readonly publicKey: KeyObject
   readonly certSn: string | undefined
+  readonly aesKey: string | undefined
   identityMode: AlipayIdentityMode
 }
 
@@ -100,7 +105,7 @@ export class AlipayGateway {
     } else {
       throw new TypeError('registerApp: give the app publicKey or appCertContent')
     }
-    this.apps.set(app.appId, { appId: app.appId, publicKey, certSn, identityMode: app.identityMode ?? 'open_id' })
+    this.apps.set(app.appId, { appId: app.appId, publicKey, certSn, aesKey: app.aesKey, identityMode: app.identityMode ?? 'open_id' })
   }
 
   /** Moves an app to another identity mode, as Alipay moves apps from user_id to open_id; live codes and tokens follow. */
@@ -110,9 +115,13 @@ export class AlipayGateway {
     app.identityMode = identityMode
   }
 
+  /** The AES key an app was registered with: what its phone payloads are encrypted with. */
+  aesKeyOf (appId?: string): string | undefined {
+    return this.registered('phonePayload', appId).aesKey
+  }
+
   issueAuthCode (user: AlipaySandboxUser = {}, appId?: string): string {
-    const app = appId ?? this.apps.keys().next().value
-    if (app === undefined || !this.apps.has(app)) throw new TypeError(`issueAuthCode: no registered app ${appId ?? ''}`)
+    const app = this.registered('issueAuthCode', appId).appId
     const code = randomBytes(16).toString('hex')
     this.codes.set(code, {
       appId: app,
@@ -124,6 +133,13 @@ export class AlipayGateway {
       expiresAt: this.now() + this.codeTtlMs
     })
     return code
+  }
+
+  /** The app a call names, else the only (or first) registered one. */
+  private registered (caller: string, appId?: string): RegisteredApp {
+    const app = this.apps.get(appId ?? this.apps.keys().next().value ?? '')
+    if (!app) throw new TypeError(`${caller}: no registered app ${appId ?? ''}`)
+    return app
   }
 
   /** The success node of a method call; a GatewayError when refused. */

@@ -32,6 +32,10 @@ const ERRORS: Record<string, [code: string, msg: string]> = {
   'isv.method-call-limited': ['40005', 'Call Limited'],
   'isv.insufficient-isv-permissions': ['40006', 'Insufficient Permissions'],
   'isv.insufficient-user-permissions': ['40006', 'Insufficient Permissions'],
+  'isv.invalid-auth-relations': ['40003', 'Insufficient Conditions'],
+  'isv.missing-encrypt-key': ['40001', 'Missing Required Arguments'],
+  'isv.missing-default-signature-type': ['40001', 'Missing Required Arguments'],
+  'isv.invalid-encrypt': ['40002', 'Invalid Arguments'],
   'aop.invalid-auth-token': ['20001', 'Insufficient Token Permissions'],
   'aop.auth-token-time-out': ['20001', 'Insufficient Token Permissions'],
   'isp.unknow-error': ['20000', 'Service Currently Unavailable'],
@@ -106,10 +110,15 @@ export class AlipaySigner {
     }
   }
 
+  /** SHA256withRSA over the UTF-8 bytes of `content`, base64: how Alipay signs everything it sends. */
+  sign (content: string): string {
+    return createSign('RSA-SHA256').update(content, 'utf8').sign(this.privateKey, 'base64')
+  }
+
   /** The response body, signed over the exact bytes of the node as emitted. */
   envelope (key: string, node: Node, faults: EnvelopeFaults = {}): string {
     const nodeJson = emit(node)
-    const sign = createSign('RSA-SHA256').update(nodeJson, 'utf8').sign(this.privateKey, 'base64')
+    const sign = this.sign(nodeJson)
     const emitted = faults.badSignature ? nodeJson.replace('{', '{"tampered":"1",') : nodeJson
     let body = `{"${key}":${emitted}`
     if (this.alipayCertSn) body += `,"alipay_cert_sn":"${this.alipayCertSn}"`

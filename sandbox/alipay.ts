@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { parseChinaTime } from './china-time.js'
 import { htmlReply, NOT_FOUND, SandboxServer, type Sandbox, type SandboxFault, type SandboxRequest, type SandboxReply } from './kit.js'
 import { AlipayGateway, USER_INFO_SHARE, type AlipayIdentityMode, type AlipaySandboxApp, type AlipaySandboxUser } from './alipay-gateway.js'
+import { phoneResponse, type AlipayPhoneOptions } from './alipay-phone.js'
 import { AlipaySigner, GatewayError, type Node } from './alipay-signing.js'
 
 // A local stand-in for Alipay's gateway.do, for alipay.system.oauth.token and
-// alipay.user.info.share, faithful where the real alipay-sdk cares: RSA2
+// alipay.user.info.share (and for my.getPhoneNumber's signed payloads), faithful where the real alipay-sdk cares: RSA2
 // request signatures are verified, every response (error_response included)
 // is signed over the exact bytes of its node, certificate mode carries SNs;
 // only a refusal of an app_id the gateway does not know comes unsigned, in the
@@ -15,6 +16,7 @@ export {
   OAUTH_TOKEN, USER_INFO_SHARE,
   type AlipayAuthScope, type AlipayIdentityMode, type AlipaySandboxApp, type AlipaySandboxProfile, type AlipaySandboxUser
 } from './alipay-gateway.js'
+export type { AlipayPhoneOptions } from './alipay-phone.js'
 
 export interface AlipaySandboxFault extends SandboxFault {
   /** Answer with this error sub_code (its usual code and msg unless given). */
@@ -88,6 +90,13 @@ export interface AlipaySandbox extends Sandbox<string, AlipaySandboxFault> {
    */
   issueAuthCode: (user?: AlipaySandboxUser, appId?: string) => string
   /**
+   * Plays my.getPhoneNumber: the `response` string the mini-program gets, with
+   * `user.mobile` (default a random mainland number) encrypted under the AES
+   * key the app was registered with and signed with the sandbox key; the
+   * options give each failure Alipay can hand a client.
+   */
+  phonePayload: (user?: AlipaySandboxUser, options?: AlipayPhoneOptions) => string
+  /**
    * Moves a registered app to another identity mode, as Alipay moves apps from
    * user_id to open_id (through 'both', its validation phase).
    */
@@ -146,6 +155,7 @@ export async function createAlipaySandbox (options: AlipaySandboxOptions = {}): 
     requests,
     registerApp: (app) => gateway.registerApp(app),
     issueAuthCode: (user, appId) => gateway.issueAuthCode(user, appId),
+    phonePayload: (user = {}, options = {}) => phoneResponse(signer, gateway.aesKeyOf(options.appId), user, options),
     setIdentityMode: (appId, mode) => gateway.setIdentityMode(appId, mode)
   }
 }

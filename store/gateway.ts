@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
+import { publishStoreTimeout } from '../lib/diagnostics.js'
 
 // Client states of a lost connection: a command would wait in ioredis's
 // offline queue and run when Redis is back, long after we answered 503.
@@ -73,6 +74,7 @@ export class RedisGateway {
       if (call.deadline > now) break
       this.#inFlight.delete(call)
       call.abandoned = true
+      publishStoreTimeout(this.timeoutMs)
       call.reject(new StoreUnavailableError())
     }
     if (this.#inFlight.size === 0 && this.#sweeper !== null) {

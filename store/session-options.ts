@@ -1,4 +1,5 @@
 import { parseDuration } from '../lib/duration.js'
+import { rejectUnknownKeys } from '../lib/options.js'
 import type { SessionCacheOptions } from './session-cache.js'
 
 export interface SessionCacheConfig {
@@ -26,6 +27,9 @@ export interface SessionOptions {
    */
   cache?: SessionCacheConfig | false
 }
+
+/** The keys of SessionOptions, for refusing unknown ones. */
+export const SESSION_OPTION_KEYS = ['ttl', 'maxAge', 'maxPerUser', 'storeTimeout', 'cache'] as const satisfies ReadonlyArray<keyof SessionOptions>
 
 /** What the store says about itself, for the app's log. */
 export interface StoreLog {
@@ -66,6 +70,7 @@ export function sessionConfigOf (options: SessionStoreOptions): SessionConfig {
 function cacheConfigOf (cache: SessionCacheConfig | false): SessionConfig['cache'] {
   if (cache === false) return null
   if (typeof cache !== 'object' || cache === null) throw new TypeError(`session.cache must be false or { max, maxBytes, heartbeat } (got ${JSON.stringify(cache)})`)
+  rejectUnknownKeys(cache, ['max', 'maxBytes', 'heartbeat'], 'session.cache')
   const maxEntries = cache.max ?? 10_000
   const maxBytes = cache.maxBytes ?? 16 * 1024 * 1024
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError(`session.cache.max must be a positive integer (got ${JSON.stringify(cache.max)})`)

@@ -117,7 +117,7 @@ export class SessionStore {
     })
     await this.#acknowledged(evicted.ack, evicted.ids)
     const session = decodeSession(id, fields, createdAt + lifetime)
-    return { skey, expiresAt: session.expiresAt, session }
+    return { skey, expiresAt: session.expiresAt, session, evicted: evicted.ids }
   }
 
   /**
@@ -125,18 +125,28 @@ export class SessionStore {
    * else one Redis round trip. Renews lazily. The session is read-only.
    */
   async get (skey: string): Promise<Session | null> {
+    return this.lookup(skey)
+  }
+
+  /**
+   * get() for the hot path: a cache hit, or an skey that cannot be one,
+   * answers at once, without a promise (every authenticated request would
+   * otherwise pay for two); anything else is get()'s promise.
+   */
+  lookup (skey: string): Session | null | Promise<Session | null> {
     if (!isWellFormedSkey(skey)) return null
-    const id = sessionIdOf(skey)
     this.#invalidations?.start()
-    const cache = this.#invalidations?.ready === true ? this.#cache : null
-    let read: PendingRead | null = null
-    if (cache !== null) {
-      const now = Date.now()
-      const cached = cache.get(id, now)
-      // Past half the idle TTL it is read again and renewed, like a miss.
-      if (cached !== null && !this.#renewalDue(cached.expiresAt - now, cached.absoluteExpiresAt - now)) return cached
-      read = cache.beginRead(id)
-    }
+    if (this.#invalidations?.ready !== true) return this.#load(sessionIdOf(skey), null)
+    const now = Date.now()
+    const cached = this.#cache!.get(skey, now)
+    // Past half the idle TTL it is read again and renewed, like a miss.
+    if (cached !== null && !this.#renewalDue(cached.expiresAt - now, cached.absoluteExpiresAt - now)) return cached
+    const id = sessionIdOf(skey)
+    return this.#load(id, this.#cache!.beginRead(id, skey))
+  }
+
+  /** One Redis round trip for session `id`; `read`, when the cache is on, lets it keep what was read. */
+  async #load (id: string, read: PendingRead | null): Promise<Session | null> {
     let session: Session | null = null
     let cacheUntil = 0
     let bytes = 0
@@ -226,10 +236,19 @@ export class SessionStore {
 
   /** Revokes every session of a user. Returns how many were live. */
   async revokeUser (userId: string | number): Promise<number> {
+    return (await this.#revokeUser(userId)).length
+  }
+
+  /** Revokes every session of a user. Returns the ids of those that were live. */
+  async revokeUserSessions (userId: string | number): Promise<string[]> {
+    return this.#revokeUser(userId)
+  }
+
+  async #revokeUser (userId: string | number): Promise<string[]> {
     const indexKey = this.#indexKey(String(userId))
     let ack: Acknowledgement | null = null
     let revoked: string[] = []
-    const count = await this.#gateway.run(async (redis) => {
+    await this.#gateway.run(async (redis) => {
       const entries = await this.#indexEntries(redis, indexKey)
       ack = this.#expectInvalidation(entries.map(({ id }) => id))
       const deleted = await Promise.all(entries.map(({ id }) => redis.del(this.#sessionKey(id))))
@@ -240,10 +259,9 @@ export class SessionStore {
       const now = Date.now()
       const done = entries.filter(({ createdAt }, i) => deleted[i] === 1 || this.#isStale(createdAt, now)).map(({ id }) => id)
       if (done.length > 0) await redis.zrem(indexKey, ...done)
-      return revoked.length
     })
     await this.#acknowledged(ack, revoked)
-    return count
+    return revoked
   }
 
   /** The live sessions of a user, newest first. Prunes stale index entries. */

@@ -1,7 +1,8 @@
-// The demo server (npm start): the plugin for both platforms on the local
+// The demo server (npm start): the plugin for every platform on the local
 // sandboxes or real credentials, two protected routes, OpenAPI docs, and the
-// simulator page's loopback-only endpoints. One job, the demo's wiring, which
-// runs past the usual size; Redis discovery is in redis.ts, users in users.ts.
+// simulator page with its loopback-only endpoints. One job, the demo's
+// wiring; the platforms are in platforms.ts, the simulator's endpoints in
+// simulator.ts, its users in users.ts, Redis discovery in redis.ts.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import fastifySwagger from '@fastify/swagger'
@@ -11,12 +12,14 @@ import { Type } from 'typebox'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import miniprogramAuth, { defaultResolveUser, errorReplies, type AlipayAppOptions, type ResolveUser, type WechatAppOptions } from '../../index.js'
-import { createAlipaySandbox, createWechatSandbox, generateRsaKeyPair, type AlipaySandbox, type WechatSandbox } from '../../sandbox/index.js'
+import miniprogramAuth, { defaultResolveUser, errorReplies, type ResolveUser } from '../../index.js'
+import { closeUpstreams, pluck, startUpstreams, type Mode, type PlatformName, type Upstreams } from './platforms.js'
 import { DemoExit, connectRedis, type RedisChoice } from './redis.js'
-import { ALIPAY_USERS, WECHAT_USERS, findUser } from './users.js'
+import { simulatorRoutes } from './simulator.js'
 
 export { DemoExit } from './redis.js'
+export { isLoopback } from './simulator.js'
+export { PLATFORMS, type Mode, type PlatformName } from './platforms.js'
 
 export interface DemoOptions {
   /** Default 3000; 0 for any free port. */
@@ -33,21 +36,21 @@ export interface DemoOptions {
   logger?: FastifyServerOptions['logger']
 }
 
-export type Mode = 'sandbox' | 'real'
-
 export interface Demo {
   app: FastifyInstance
   url: string
   /** Which Redis, in words. */
   redisDescription: string
-  modes: { wechat: Mode, alipay: Mode }
+  modes: Record<PlatformName, Mode>
   /** The sandboxes standing in for the platforms without credentials. */
-  sandboxes: { wechat?: WechatSandbox, alipay?: AlipaySandbox }
+  sandboxes: { [P in PlatformName]?: Upstreams[P]['sandbox'] }
   close: () => Promise<void>
 }
 
-const SANDBOX_WECHAT_APP = { appId: 'wxd0000000000demo1', appSecret: 'demo-sandbox-secret-0123456789abcdef' }
-const SANDBOX_ALIPAY_APP_ID = '2021000000000demo'
+/** The package's version, for the API document. */
+function packageVersion (root: string): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+}
 
 /** The project root: the nearest folder with a package.json, from the sources or from dist/. */
 export function projectRoot (from = dirname(fileURLToPath(import.meta.url))): string {
@@ -73,12 +76,6 @@ async function clientModule (): Promise<string> {
   return ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText
 }
 
-/** 127.0.0.0/8 and ::1, IPv4-mapped or not. */
-export function isLoopback (address = ''): boolean {
-  const ip = address.replace(/^::ffff:/i, '')
-  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip)
-}
-
 /** One paragraph for a setup problem a person can fix; undefined for a bug (its stack trace is useful). */
 export function setupProblem (err: unknown, port: number, host: string): string | undefined {
   if (err instanceof DemoExit) return err.message
@@ -90,44 +87,6 @@ export function setupProblem (err: unknown, port: number, host: string): string 
     case 'EACCES': return `Port ${port} needs privileges this user does not have (ports below 1024 usually do): use a higher one, e.g. PORT=3000 npm start.`
     default: return undefined
   }
-}
-
-interface Platforms {
-  wechat: { mode: Mode, app: WechatAppOptions, sandbox?: WechatSandbox }
-  alipay: { mode: Mode, app: AlipayAppOptions, sandbox?: AlipaySandbox }
-}
-
-/** Real credentials when the environment has them, else a sandbox for each platform. */
-async function platforms (env: Record<string, string | undefined>): Promise<Platforms> {
-  let wechat: Platforms['wechat']
-  if (env.WECHAT_APP_ID && env.WECHAT_APP_SECRET) {
-    wechat = { mode: 'real', app: { appId: env.WECHAT_APP_ID, appSecret: env.WECHAT_APP_SECRET } }
-  } else {
-    const sandbox = await createWechatSandbox({ apps: { [SANDBOX_WECHAT_APP.appId]: SANDBOX_WECHAT_APP.appSecret } })
-    wechat = { mode: 'sandbox', app: { ...SANDBOX_WECHAT_APP, baseUrl: sandbox.url }, sandbox }
-  }
-
-  let alipay: Platforms['alipay']
-  if (env.ALIPAY_APP_ID && env.ALIPAY_PRIVATE_KEY && env.ALIPAY_PUBLIC_KEY) {
-    alipay = {
-      mode: 'real',
-      app: {
-        appId: env.ALIPAY_APP_ID,
-        privateKey: env.ALIPAY_PRIVATE_KEY,
-        alipayPublicKey: env.ALIPAY_PUBLIC_KEY,
-        ...(env.ALIPAY_GATEWAY ? { gateway: env.ALIPAY_GATEWAY } : {})
-      }
-    }
-  } else {
-    const appKeys = generateRsaKeyPair()
-    const sandbox = await createAlipaySandbox({ apps: [{ appId: SANDBOX_ALIPAY_APP_ID, publicKey: appKeys.publicKey }] })
-    alipay = {
-      mode: 'sandbox',
-      app: { appId: SANDBOX_ALIPAY_APP_ID, privateKey: appKeys.privateKey, alipayPublicKey: sandbox.publicKey, gateway: sandbox.url },
-      sandbox
-    }
-  }
-  return { wechat, alipay }
 }
 
 interface Order {
@@ -192,77 +151,6 @@ const demoRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
-const UserKey = Type.Object({ user: Type.String({ maxLength: 32 }) })
-
-/** An error Fastify answers with its status code and message: what the person at the page did wrong. */
-const refusal = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode })
-
-/**
- * What the phone does in the real world, played by the sandboxes for the
- * simulator page: wx.login, wx.getUserInfo, the getPhoneNumber button,
- * my.getAuthCode. Not part of the API, so not in the docs. Register it
- * encapsulated: its loopback-only hook must not reach the other routes.
- */
-async function simulatorRoutes (app: FastifyInstance, { wechat, alipay }: Platforms, codeReplayWindow: string): Promise<void> {
-  // Anyone who can reach these can log in as the demo users.
-  app.addHook('onRequest', async (request) => {
-    if (!isLoopback(request.socket.remoteAddress)) {
-      throw refusal(403, 'The simulator answers only on the machine that runs the demo (it hands out login codes for the demo users): open the page there.')
-    }
-  })
-
-  const hide = { hide: true }
-  const unknownUser = (key: string) => refusal(404, `no sandbox user ${JSON.stringify(key)}`)
-  const wechatUser = (key: string) => {
-    const user = findUser(WECHAT_USERS, key)
-    if (!user) throw unknownUser(key)
-    return user
-  }
-  // The sandbox throws a plain Error (a 500) for what a person can simply do
-  // in the wrong order or pick wrongly: check it here and say what to do.
-  const codesIssued = new Set<string>()
-  const wechatUserAfterLogin = (key: string) => {
-    const user = wechatUser(key)
-    if (!codesIssued.has(user.openId)) throw refusal(409, `Tap wx.login or Log in first: WeChat gives this only once ${user.profile?.nickName ?? key} has run wx.login.`)
-    return user
-  }
-
-  app.get('/demo/config', { schema: hide }, async () => ({
-    codeReplayWindow,
-    wechat: { mode: wechat.mode, appId: wechat.app.appId, users: wechat.mode === 'sandbox' ? WECHAT_USERS.map(({ key, label }) => ({ key, label })) : [] },
-    alipay: { mode: alipay.mode, appId: alipay.app.appId, users: alipay.mode === 'sandbox' ? ALIPAY_USERS.map(({ key, label }) => ({ key, label })) : [] }
-  }))
-
-  const { sandbox: wechatSandbox } = wechat
-  if (wechatSandbox) {
-    app.post<{ Body: { user: string } }>('/demo/wechat/code', { schema: { ...hide, body: UserKey } }, async (request) => {
-      const user = wechatUser(request.body.user)
-      const code = wechatSandbox.issueCode(user)
-      codesIssued.add(user.openId)
-      return { code }
-    })
-    app.post<{ Body: { user: string } }>('/demo/wechat/userinfo', { schema: { ...hide, body: UserKey } }, async (request) => {
-      const { encryptedData, iv, rawData, signature } = wechatSandbox.userInfo(wechatUserAfterLogin(request.body.user).openId)
-      return { encryptedData, iv, rawData, signature, userInfo: JSON.parse(rawData) }
-    })
-    app.post<{ Body: { user: string } }>('/demo/wechat/phone-code', { schema: { ...hide, body: UserKey } }, async (request) => {
-      const user = wechatUser(request.body.user)
-      if (!user.phone) throw refusal(400, `${user.profile?.nickName ?? request.body.user} has no phone number: pick another user to try "Get phone number".`)
-      return { code: wechatSandbox.phoneCode(wechatUserAfterLogin(request.body.user).openId) }
-    })
-  }
-
-  const { sandbox: alipaySandbox } = alipay
-  if (alipaySandbox) {
-    const body = Type.Object({ user: Type.String({ maxLength: 32 }), scope: Type.Union([Type.Literal('auth_base'), Type.Literal('auth_user')]) })
-    app.post<{ Body: { user: string, scope: 'auth_base' | 'auth_user' } }>('/demo/alipay/auth-code', { schema: { ...hide, body } }, async (request) => {
-      const user = findUser(ALIPAY_USERS, request.body.user)
-      if (!user) throw unknownUser(request.body.user)
-      return { authCode: alipaySandbox.issueAuthCode({ ...user, scope: request.body.scope }) }
-    })
-  }
-}
-
 // The demo keeps the Alipay nickname (auth_user) with the user, so the page can greet them.
 const resolveUser: ResolveUser = async (identity, request) => {
   const user = await defaultResolveUser(identity, request)
@@ -274,11 +162,10 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
   const root = projectRoot()
   const client = await clientModule()
   const connection = await connectRedis(options.redis)
-  const upstreams = await platforms(options.env ?? {}).catch(async (err: unknown) => {
+  const upstreams = await startUpstreams(options.env ?? {}).catch(async (err: unknown) => {
     await connection.close()
     throw err
   })
-  const closeUpstreams = () => Promise.all([upstreams.wechat.sandbox?.close(), upstreams.alipay.sandbox?.close()])
 
   const codeReplayWindow = options.codeReplayWindow ?? '10s'
   const app = Fastify({ logger: options.logger ?? false })
@@ -288,7 +175,7 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       openapi: {
         info: {
           title: 'fastify-miniprogram-auth demo',
-          version: '1.0.0',
+          version: packageVersion(root),
           description: 'Mini-program login (WeChat, Alipay) with Redis skey sessions. Errors are `{ statusCode, code, error, message }`; the codes are listed in the README.'
         },
         components: { securitySchemes: { skey: { type: 'apiKey', in: 'header', name: 'x-skey', description: 'The skey of the login reply.' } } }
@@ -303,8 +190,7 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       keyPrefix: options.keyPrefix ?? 'mpa-demo:',
       codeReplayWindow,
       resolveUser,
-      wechat: upstreams.wechat.app,
-      alipay: upstreams.alipay.app
+      ...pluck(upstreams, 'app')
     })
     await app.register(demoRoutes)
 
@@ -315,7 +201,7 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     await app.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' })
   } catch (err) {
     await app.close()
-    await Promise.all([closeUpstreams(), connection.close()])
+    await Promise.all([closeUpstreams(upstreams), connection.close()])
     throw err
   }
 
@@ -325,11 +211,11 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     app,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     redisDescription: connection.description,
-    modes: { wechat: upstreams.wechat.mode, alipay: upstreams.alipay.mode },
-    sandboxes: { wechat: upstreams.wechat.sandbox, alipay: upstreams.alipay.sandbox },
+    modes: pluck(upstreams, 'mode'),
+    sandboxes: pluck(upstreams, 'sandbox'),
     close: async () => {
       await app.close()
-      await Promise.all([closeUpstreams(), connection.close()])
+      await Promise.all([closeUpstreams(upstreams), connection.close()])
     }
   }
 }

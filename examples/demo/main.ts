@@ -2,7 +2,7 @@
 import closeWithGrace from 'close-with-grace'
 import type { AddressInfo } from 'node:net'
 import { redactPaths } from '../../index.js'
-import { DemoExit, isLoopback, setupProblem, startDemo, type Demo } from './app.js'
+import { DemoExit, isLoopback, PLATFORMS, setupProblem, startDemo, type Demo, type PlatformName } from './app.js'
 
 const env = process.env
 const port = env.PORT === undefined ? 3000 : Number(env.PORT)
@@ -26,12 +26,15 @@ try {
   process.exit(1)
 }
 
-const upstream = (name: string, mode: string) => mode === 'sandbox' ? `${name}: local sandbox` : `${name}: real ${name} (credentials from the environment)`
+const upstreams = (Object.keys(PLATFORMS) as PlatformName[]).map((name) => {
+  const { title } = PLATFORMS[name]
+  return demo.modes[name] === 'sandbox' ? `${title}: local sandbox` : `${title}: real ${title} (credentials from the environment)`
+})
 console.log([
   'fastify-miniprogram-auth demo',
   `  simulator page   ${demo.url}/`,
   `  API docs         ${demo.url}/docs  (OpenAPI: ${demo.url}/docs/json)`,
-  `  ${upstream('WeChat', demo.modes.wechat)}; ${upstream('Alipay', demo.modes.alipay)}`,
+  `  ${upstreams.join('; ')}`,
   `  sessions in ${demo.redisDescription}`,
   'Ctrl+C stops it.'
 ].join('\n'))

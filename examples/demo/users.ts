@@ -1,4 +1,5 @@
-import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import type { AlipaySandboxUser, DouyinSandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import type { PlatformName } from './platforms.js'
 
 // The people the simulator page can log in as. Their ids are fixed, so logging
 // in again is the same user with a new session (a second device).
@@ -39,15 +40,55 @@ export const WECHAT_USERS: Array<DemoUser<WechatSandboxUser>> = [
 export const ALIPAY_USERS: Array<DemoUser<AlipaySandboxUser>> = [
   {
     key: 'alice',
-    label: 'Alice 支付宝',
-    user: { openId: '074a1d3d0000000000000000000demo1', profile: { nickName: 'Alice 支付宝', gender: 'F', province: '浙江省', city: '杭州市' } }
+    label: 'Alice 支付宝 (phone)',
+    user: { openId: '074a1d3d0000000000000000000demo1', mobile: '13700137000', profile: { nickName: 'Alice 支付宝', gender: 'F', province: '浙江省', city: '杭州市' } }
+  },
+  {
+    key: 'panda',
+    label: '🐼 熊猫 (emoji nickname, no phone bound)',
+    user: { openId: '074a1d3d0000000000000000000demo2', mobile: '', profile: { nickName: '🐼 熊猫 Panda 🎋', city: '成都市' } }
+  }
+]
+
+export const DOUYIN_USERS: Array<DemoUser<DouyinSandboxUser>> = [
+  {
+    key: 'dora',
+    label: 'Dora 抖音 (logged in to Douyin, phone)',
+    user: {
+      anonymousOpenId: 'aDemoDoraDevice00000000001',
+      openId: 'dDemoDora000000000000000001',
+      phone: '13900139000',
+      profile: { nickName: 'Dora 抖音', gender: 2, city: 'Beijing', country: 'China' }
+    }
+  },
+  {
+    key: 'panda',
+    label: '🐼 熊猫 (emoji nickname, no phone)',
+    user: { anonymousOpenId: 'aDemoPandaDevice0000000002', openId: 'dDemoPanda00000000000000002', profile: { nickName: '🐼 熊猫 Panda 🎵' } }
+  },
+  {
+    key: 'guest',
+    label: 'Guest (not logged in to Douyin: anonymous)',
+    user: { anonymousOpenId: 'aDemoGuestDevice0000000003' }
+  }
+]
+
+// QQ's login is WeChat's protocol: the same user shape.
+export const QQ_USERS: Array<DemoUser<WechatSandboxUser>> = [
+  {
+    key: 'quinn',
+    label: 'Quinn QQ',
+    user: { openId: 'QQDemoQuinn000000000000000000001', profile: { nickName: 'Quinn QQ', gender: 1, city: 'Shenzhen', country: 'China' } }
   },
   {
     key: 'panda',
     label: '🐼 熊猫 (emoji nickname)',
-    user: { openId: '074a1d3d0000000000000000000demo2', profile: { nickName: '🐼 熊猫 Panda 🎋', city: '成都市' } }
+    user: { openId: 'QQDemoPanda000000000000000000002', profile: { nickName: '🐼 熊猫 Panda 🐧' } }
   }
 ]
+
+/** The users of each platform's sandbox. */
+export const USERS = { wechat: WECHAT_USERS, alipay: ALIPAY_USERS, douyin: DOUYIN_USERS, qq: QQ_USERS } satisfies { [P in PlatformName]: Array<DemoUser<unknown>> }
 
 export function findUser<T> (users: Array<DemoUser<T>>, key: string): T | undefined {
   return users.find((entry) => entry.key === key)?.user

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { AlipayRequestError } from 'alipay-sdk'
 import { UpstreamBadSignatureError, UpstreamError, UpstreamTimeoutError } from '../../errors.js'
 import { chinaTimestamp } from '../../lib/china-time.js'
+import { observeUpstream, withErrcode } from '../../lib/diagnostics.js'
 import type { AlipayApp } from './options.js'
 import { UnsignedResponseError } from './sdk.js'
 import { errorForNode, unsignedErrorNode } from './sub-codes.js'
@@ -21,6 +22,10 @@ export class AlipayCaller {
   }
 
   async exec (method: string, params: Record<string, string>): Promise<Record<string, unknown>> {
+    return observeUpstream({ provider: 'alipay', operation: method, appId: this.appId }, () => this.verifiedExec(method, params), () => undefined)
+  }
+
+  private async verifiedExec (method: string, params: Record<string, string>): Promise<Record<string, unknown>> {
     let result: Record<string, unknown>
     try {
       // China time: alipay-sdk 4 would send the server's local time.
@@ -40,7 +45,7 @@ export class AlipayCaller {
     // The fix goes to the log only: the client learns no more than that the server is at fault.
     if (fix) this.log.error({ alipay: { ...alipay, gateway: this.app.sdk.config.gateway } }, `Alipay refused app ${this.app.appId}: ${fix}${unsigned}`)
     else this.log.warn({ alipay }, `Alipay answered with an error${unsigned}`)
-    return error
+    return withErrcode(error, String(alipay.subCode ?? alipay.code ?? ''))
   }
 
   private badSignature (method: string, detail: string, extra: object = {}): FastifyError {

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 
 // Reading the keys and certificates people paste from the Alipay open
@@ -59,6 +59,18 @@ export function parsePublicKey (value: unknown, option: string): KeyObject {
     throw new TypeError(`${option} is not a readable RSA public key: give the Alipay public key (支付宝公钥) as PEM or bare base64`)
   }
   return key
+}
+
+/**
+ * The content-encryption key (接口内容加密方式 → AES密钥): base64 of 16 bytes,
+ * as the open platform shows it. A KeyObject, so no log or JSON shows it.
+ */
+export function parseAesKey (value: unknown, option: string): KeyObject {
+  const text = typeof value === 'string' ? value.trim() : undefined
+  if (text === undefined || !/^[A-Za-z0-9+/]{22}==$/.test(text)) {
+    throw new TypeError(`${option} must be the app's AES key (接口内容加密方式) as the Alipay open platform shows it: 24 characters of base64 (16 bytes)`)
+  }
+  return createSecretKey(Buffer.from(text, 'base64'))
 }
 
 /** A certificate's PEM from its content option or, failing that, its path option. */

@@ -1,8 +1,8 @@
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type KeyObject } from 'node:crypto'
 import type { AlipaySdkConfig } from 'alipay-sdk'
 import { appOptionsOf } from '../../lib/apps.js'
 import { parseDuration } from '../../lib/duration.js'
-import { parseCertificate, parsePrivateKey, parsePublicKey, readCertificate, type KeyInput } from './keys.js'
+import { parseAesKey, parseCertificate, parsePrivateKey, parsePublicKey, readCertificate, type KeyInput } from './keys.js'
 import { VerifyingAlipaySdk } from './sdk.js'
 import { CERTIFICATE_PROBLEM } from './sub-codes.js'
 
@@ -15,6 +15,12 @@ export interface AlipayAppOptions {
   alipayPublicKey?: KeyInput
   /** Default Alipay's production gateway. */
   gateway?: string
+  /**
+   * The AES key (接口内容加密方式) set for the app on the open platform, base64:
+   * what opens my.getPhoneNumber's payloads. Without it the app's phone route
+   * answers 500 MPA_MISCONFIGURED.
+   */
+  aesKey?: string
   /** Upstream timeout: seconds, or a string like '1500ms' or '5s'. Default '5s'. */
   timeout?: number | string
   /** Certificate mode: appCertPublicKey_<appId>.crt. */
@@ -33,6 +39,9 @@ export interface AlipayApp {
   appId: string
   sdk: VerifyingAlipaySdk
   timeoutMs: number
+  /** What Alipay signs with for this app: the Alipay public key, or the key of alipayPublicCert. */
+  alipayPublicKey: KeyObject
+  aesKey?: KeyObject
 }
 
 const DEFAULT_GATEWAY = 'https://openapi.alipay.com/gateway.do'
@@ -54,6 +63,7 @@ export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp
     throw new TypeError(`${name}.gateway must be an http(s) URL (got ${JSON.stringify(options.gateway)})`)
   }
   const timeoutMs = parseDuration(options.timeout ?? '5s', `${name}.timeout`)
+  const aesKey = options.aesKey === undefined ? undefined : parseAesKey(options.aesKey, `${name}.aesKey`)
   const config: AlipaySdkConfig = {
     appId,
     // PKCS8 base64 whatever the user gave: alipay-sdk wraps it in the PEM lines keyType names.
@@ -68,6 +78,7 @@ export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp
   const publicCert = readCertificate(options.alipayPublicCertContent, options.alipayPublicCertPath, `${name}.alipayPublicCert`)
   const certificateMode = appCert !== undefined || rootCert !== undefined || publicCert !== undefined
   const ownPublicKey = createPublicKey(privateKey)
+  let alipayPublicKey: KeyObject
 
   if (certificateMode) {
     if (options.alipayPublicKey !== undefined) {
@@ -79,14 +90,14 @@ export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp
     if (!parseCertificate(appCert, `${name}.appCertContent`).publicKey.equals(ownPublicKey)) {
       throw new TypeError(`${name}.appCertContent does not certify the public key of ${name}.privateKey: use the app certificate made from this private key`)
     }
-    parseCertificate(publicCert, `${name}.alipayPublicCertContent`)
+    alipayPublicKey = parseCertificate(publicCert, `${name}.alipayPublicCertContent`).publicKey
     parseCertificate(rootCert, `${name}.alipayRootCertContent`)
     Object.assign(config, { appCertContent: appCert, alipayRootCertContent: rootCert, alipayPublicCertContent: publicCert })
   } else {
     if (options.alipayPublicKey === undefined) {
       throw new TypeError(`${name}.alipayPublicKey is required (or certificate mode): Alipay responses are always verified`)
     }
-    const alipayPublicKey = parsePublicKey(options.alipayPublicKey, `${name}.alipayPublicKey`)
+    alipayPublicKey = parsePublicKey(options.alipayPublicKey, `${name}.alipayPublicKey`)
     if (alipayPublicKey.equals(ownPublicKey)) {
       throw new TypeError(`${name}.alipayPublicKey is your app public key: it must be the Alipay public key (支付宝公钥) shown next to it on the open platform`)
     }
@@ -94,7 +105,7 @@ export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp
   }
 
   try {
-    return { appId, sdk: new VerifyingAlipaySdk(config), timeoutMs }
+    return { appId, sdk: new VerifyingAlipaySdk(config), timeoutMs, alipayPublicKey, ...(aesKey ? { aesKey } : {}) }
   } catch {
     throw new TypeError(`${name}: alipay-sdk cannot read the certificates: ${CERTIFICATE_PROBLEM}`)
   }

@@ -4,6 +4,7 @@ import { Apps } from '../../lib/apps.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider } from '../../types.js'
 import { AlipayCaller } from './caller.js'
 import type { AlipayApp } from './options.js'
+import { openPhoneResponse, type AlipayPhoneNumber } from './phone.js'
 
 /** What alipay.system.oauth.token gave. The tokens are secrets: keep them server-side. */
 export interface AlipayAuthResult {
@@ -35,6 +36,14 @@ export interface AlipayClient {
   exchangeAuthCode: (authCode: string, appId?: string) => Promise<AlipayAuthResult>
   /** alipay.user.info.share with an access token of an auth_user code. */
   getUserInfo: (accessToken: string, appId?: string) => Promise<AlipayProfile>
+  /**
+   * The phone number in my.getPhoneNumber's `response`, checked with the app's
+   * Alipay public key and opened with its aesKey. Throws 400
+   * MPA_BAD_ENCRYPTED_DATA for a payload Alipay did not sign, 403
+   * MPA_PHONE_REFUSED when Alipay gave no number, 500 MPA_MISCONFIGURED (what
+   * to fix in the log) when the app's keys or platform settings are wrong.
+   */
+  phoneNumber: (response: string, appId?: string) => AlipayPhoneNumber
 }
 
 const OAUTH_TOKEN = 'alipay.system.oauth.token'
@@ -45,9 +54,11 @@ const PROFILE_FIELDS = ['nickName', 'avatar', 'province', 'city'] as const
 export class AlipayProvider implements LoginProvider, AlipayClient {
   readonly name = 'alipay'
   readonly appIds: readonly string[]
+  private readonly apps: Apps<AlipayApp>
   private readonly callers: Apps<AlipayCaller>
 
-  constructor (apps: AlipayApp[], log: FastifyBaseLogger) {
+  constructor (apps: AlipayApp[], private readonly log: FastifyBaseLogger) {
+    this.apps = new Apps(apps)
     this.callers = new Apps(apps.map((app) => new AlipayCaller(app, log)))
     this.appIds = this.callers.ids
   }
@@ -108,6 +119,17 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
     const gender = typeof info.gender === 'string' ? info.gender.toUpperCase() : undefined
     if (gender === 'F' || gender === 'M') profile.gender = gender
     return profile
+  }
+
+  phoneNumber (response: string, appId?: string): AlipayPhoneNumber {
+    const app = this.apps.get(appId)
+    // Apps whose Alipay key is the same sign each other's payloads: the other keys tell a wrong session from a wrong aesKey.
+    const otherAesKeys = this.appIds.flatMap((id) => (id === app.appId ? [] : this.apps.get(id).aesKey ?? []))
+    const answer = openPhoneResponse(response, app.appId, { ...app, otherAesKeys })
+    if ('mobile' in answer) return answer
+    // The client is told the server is at fault; the operator is told what to fix.
+    if (answer.fix) this.log.error({ alipay: { appId: app.appId, api: 'my.getPhoneNumber' } }, `Alipay phone numbers for app ${app.appId}: ${answer.fix}`)
+    throw answer.error
   }
 }
 

@@ -1,9 +1,19 @@
 import type { FastifyError } from '@fastify/error'
 import { CodeBlockedError, CodeInvalidError, MisconfiguredError, UpstreamError, UpstreamRateLimitedError } from '../../errors.js'
+import { upstreamMessage, type JsonReply } from '../common/json-http.js'
 
 // WeChat's errcodes (HTTP 200 with an errcode field) and what each becomes.
+// QQ answers its jscode2session with the same errcodes.
 
-export type WechatReply = Record<string, unknown>
+export type WechatReply = JsonReply
+
+/** Who answers in WeChat's format: its name in messages, and the plugin option to check. */
+export interface Platform {
+  label: string
+  option: string
+}
+
+export const WECHAT: Platform = { label: 'WeChat', option: 'wechat' }
 
 /** WeChat is busy: worth one retry. */
 export const BUSY = -1
@@ -29,14 +39,11 @@ export function errcodeOf (reply: WechatReply): number {
  * The documented error for an errcode (unknown ones are a 502), and for
  * errcodes the operator must fix, what to fix: for the log only, the client
  * learns no more than that the server is at fault. `secrets` are scrubbed
- * from WeChat's errmsg, which can echo them.
+ * from the errmsg, which can echo them.
  */
-export function errcodeError (appId: string, endpoint: string, reply: WechatReply, secrets: string[]): { error: FastifyError, errmsg: string, fix?: string } {
+export function errcodeError (appId: string, endpoint: string, reply: WechatReply, secrets: string[], { label, option }: Platform = WECHAT): { error: FastifyError, errmsg: string, fix?: string } {
   const errcode = errcodeOf(reply)
-  // Scrubbed before it is cut short: a secret cut in two would survive in part.
-  let errmsg = typeof reply.errmsg === 'string' ? reply.errmsg : ''
-  for (const secret of secrets) errmsg = errmsg.replaceAll(secret, '[redacted]')
-  errmsg = errmsg.slice(0, 200)
+  const errmsg = upstreamMessage(reply.errmsg, secrets)
   const detail = `${endpoint} errcode ${Number.isNaN(errcode) ? JSON.stringify(reply.errcode) : errcode}${errmsg ? `: ${errmsg}` : ''}`
   switch (errcode) {
     case 40029:
@@ -51,9 +58,9 @@ export function errcodeError (appId: string, endpoint: string, reply: WechatRepl
   const problem = MISCONFIGURED.get(errcode)
   if (problem) {
     return {
-      error: new MisconfiguredError(`WeChat refused app ${appId} (${endpoint} errcode ${errcode}); the server log says what to fix`),
+      error: new MisconfiguredError(`${label} refused app ${appId} (${endpoint} errcode ${errcode}); the server log says what to fix`),
       errmsg,
-      fix: `WeChat refused app ${appId}: ${problem}; check the wechat appId/appSecret options and the console's IP whitelist`
+      fix: `${label} refused app ${appId}: ${problem}; check the ${option} appId/appSecret options and the console's IP whitelist`
     }
   }
   return { error: new UpstreamError(detail), errmsg }

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { UpstreamError, UpstreamTimeoutError } from '../../errors.js'
 import type { WechatTokenRecords } from '../../store/wechat-tokens.js'
 import { STALE_TOKEN, errcodeOf, type WechatReply } from './errcodes.js'
-import { stringField, type WechatApp, type WechatCall, type WechatHttp } from './http.js'
+import { stringField } from '../common/json-http.js'
+import type { WechatApp, WechatCall, WechatHttp } from './http.js'
 
 const STABLE_TOKEN = 'cgi-bin/stable_token'
 const TOKEN_POLL_MS = 50

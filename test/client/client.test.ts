@@ -1,4 +1,5 @@
 import tap, { test, type Test } from 'tap'
+import { createPublicKey, randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createContext, runInContext } from 'node:vm'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -6,27 +7,42 @@ import { parse } from 'acorn'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../index.js'
-import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
-import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type WxApi } from '../../client/index.js'
+import { createDouyinSandbox, createQqSandbox, type AlipayPhoneOptions, type AlipaySandboxUser, type DouyinSandboxUser, type WechatSandbox, type WechatSandboxUser } from '../../sandbox/index.js'
+import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type Platform, type TtApi, type WxApi } from '../../client/index.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 
 // The client helper against the real server over HTTP, the real sandboxes and
-// Redis. The fake wx and my do real HTTP, with each platform's shape.
+// Redis. The fakes of wx, my, tt and qq do real HTTP, each with its platform's
+// shapes, and their login calls hand out the sandboxes' codes.
 
 const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test-secret-0123456789abcdef' }
+const DOUYIN_APP = { appId: 'tt0000000000client', appSecret: 'client-douyin-secret-0123456789abcdef' }
+const QQ_APP = { appId: '1112000000', appSecret: 'client-qq-secret-0123456789abcdef' }
+const douyinSandbox = await createDouyinSandbox({ apps: { [DOUYIN_APP.appId]: DOUYIN_APP.appSecret } })
+const qqSandbox = await createQqSandbox({ apps: { [QQ_APP.appId]: QQ_APP.appSecret } })
+tap.teardown(() => Promise.all([douyinSandbox.close(), qqSandbox.close()])) // first registered, last run: after the apps close
 const world = await PlatformsWorld.create(tap, 'client', WECHAT_APP, '2021000000client1')
+world.watch(() => [...douyinSandbox.secrets(), ...qqSandbox.secrets()])
 const { wechat: wechatSandbox, alipay: alipaySandbox } = world
+// The Alipay app again, now with the AES key that opens my.getPhoneNumber's payloads.
+const ALIPAY_AES_KEY = randomBytes(16).toString('base64')
+const alipayApp = { ...world.platforms.options.alipay, aesKey: ALIPAY_AES_KEY }
+alipaySandbox.registerApp({ appId: alipayApp.appId, publicKey: createPublicKey(alipayApp.privateKey).export({ type: 'spki', format: 'pem' }).toString(), aesKey: ALIPAY_AES_KEY })
+world.watch(() => [ALIPAY_AES_KEY])
 
 interface ServerOptions {
   ttl?: string
   header?: string
 }
 
-/** A listening app with both platforms, a protected route and a route that always says "log in again". */
+/** A listening app with every platform, a protected route and a route that always says "log in again". */
 async function server (t: Test, options: ServerOptions = {}): Promise<{ app: FastifyInstance, baseUrl: string }> {
   const app = await world.build({
     keyPrefix: world.subPrefix('client'),
     session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) },
+    alipay: alipayApp,
+    douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true },
+    qq: { ...QQ_APP, baseUrl: qqSandbox.url },
     me: false
   }, (app) => {
     app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
@@ -62,36 +78,76 @@ async function http (sent: Sent[], url: string, method: string, data: unknown, h
   return { status: response.status, text: await response.text(), headers: Object.fromEntries(response.headers) }
 }
 
-/** A fake `wx`: callback APIs, `header`/`statusCode`, storage by key. */
-function fakeWx (user: WechatSandboxUser) {
+interface LoginState {
+  logins: number
+  loginFails: boolean
+  /** The login call answers only once it settles, to act while a login is in flight. */
+  hold: Promise<void> | null
+}
+
+/** Plays a platform login call with wx's callbacks: a result from the sandbox, or `errMsg` while `loginFails`. */
+function playLogin<T> (state: LoginState, result: () => T, { success, fail }: { success?: (result: T) => void, fail?: (error: unknown) => void }) {
+  state.logins++
+  const answer = () => setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.(result()))
+  if (state.hold) state.hold.then(answer, answer)
+  else answer()
+}
+
+/**
+ * Request and storage as wx, tt and qq have them: `header`/`statusCode`,
+ * success for any HTTP status, storage by key; `missing` is what reading a
+ * key never written gives.
+ */
+function keyedPlatform (missing: (key: string) => unknown) {
   const storage = new Map<string, string>()
   const sent: Sent[] = []
-  // hold: wx.login answers only once it settles, to act while a login is in flight.
-  const state = { logins: 0, loginFails: false, hold: null as Promise<void> | null }
-  const wx: WxApi = {
-    login ({ success, fail }) {
-      state.logins++
-      const answer = () => setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.({ code: wechatSandbox.issueCode(user) }))
-      if (state.hold) state.hold.then(answer, answer)
-      else answer()
-    },
+  const api: Omit<WxApi, 'login'> = {
     request ({ url, method, data, header, dataType, success, fail }) {
       http(sent, url, method, data, header).then(({ status, text, headers }) => {
         success?.({ statusCode: status, header: headers, data: dataType === 'json' ? JSON.parse(text) : text })
       }, (err: Error) => fail?.({ errMsg: `request:fail ${err.message}` }))
     },
-    getStorageSync: (key) => storage.get(key) ?? '',
+    getStorageSync: (key) => storage.has(key) ? storage.get(key) : missing(key),
     setStorageSync: (key, data) => { storage.set(key, data) },
     removeStorageSync: (key) => { storage.delete(key) }
   }
-  return { wx, storage, sent, state }
+  return { api, storage, sent }
 }
 
-/** A fake `my`: `headers`/`status`, fail on a non-2xx status (error 19), storage by object. */
+/** A fake `wx` or `qq` (the same shapes): its login hands out the sandbox's codes; a key never written reads as ''. */
+function fakeCodePlatform (sandbox: WechatSandbox, user: WechatSandboxUser) {
+  const { api: keyed, storage, sent } = keyedPlatform(() => '')
+  const state: LoginState = { logins: 0, loginFails: false, hold: null }
+  const api: WxApi = { ...keyed, login: (callbacks) => playLogin(state, () => ({ code: sandbox.issueCode(user) }), callbacks) }
+  return { api, storage, sent, state }
+}
+
+const fakeWx = (user: WechatSandboxUser) => fakeCodePlatform(wechatSandbox, user)
+const fakeQq = (user: WechatSandboxUser) => fakeCodePlatform(qqSandbox, user)
+
+/** A fake `tt`: tt.login gives what the sandbox's does (no code for a user not logged in to Douyin); a key never written throws, as on Douyin. */
+function fakeTt (user: DouyinSandboxUser) {
+  const { api: keyed, storage, sent } = keyedPlatform((key) => { throw new Error(`getStorageSync:fail data not found, key == ${key}`) })
+  const state: LoginState & { forces: Array<boolean | undefined> } = { logins: 0, loginFails: false, hold: null, forces: [] }
+  const api: TtApi = {
+    ...keyed,
+    login: ({ force, ...callbacks }) => {
+      state.forces.push(force)
+      playLogin(state, () => ({ ...douyinSandbox.login(user), isLogin: user.openId !== undefined, errMsg: 'login:ok' }), callbacks)
+    }
+  }
+  return { api, storage, sent, state }
+}
+
+/**
+ * A fake `my`: `headers`/`status`, fail on a non-2xx status (error 19),
+ * storage by object; my.getPhoneNumber gives the sandbox's payload made with
+ * `state.phone`, or fails while `state.phoneDeclined`.
+ */
 function fakeMy (user: AlipaySandboxUser) {
   const storage = new Map<string, string>()
   const sent: Sent[] = []
-  const state = { logins: 0, scopes: [] as string[] }
+  const state = { logins: 0, scopes: [] as string[], phone: {} as AlipayPhoneOptions, phoneDeclined: false }
   const my: MyApi = {
     getAuthCode ({ scopes, success }) {
       state.logins++
@@ -107,21 +163,25 @@ function fakeMy (user: AlipaySandboxUser) {
     },
     getStorageSync: ({ key }) => ({ data: storage.get(key) }),
     setStorageSync: ({ key, data }) => { storage.set(key, data) },
-    removeStorageSync: ({ key }) => { storage.delete(key) }
+    removeStorageSync: ({ key }) => { storage.delete(key) },
+    getPhoneNumber ({ success, fail }) {
+      setImmediate(() => state.phoneDeclined ? fail?.({ error: 11, errorMessage: 'the user declined' }) : success?.({ response: alipaySandbox.phonePayload(user, state.phone) }))
+    }
   }
-  return { my, storage, sent, state }
+  return { my, api: my, storage, sent, state }
 }
 
 const alice: WechatSandboxUser = { openId: 'oClientAlice000000000000001' }
+const dora: DouyinSandboxUser = { anonymousOpenId: 'aClientDoraDevice0000000001', openId: 'dClientDora0000000000000001', phone: '13900139000', profile: { nickName: 'Dora 抖音' } }
 const userIdOf = (openId: string) => `wechat:${WECHAT_APP.appId}:${openId}`
 
 function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: Partial<AuthClientOptions> = {}) {
   const fake = fakeWx(user)
-  return { ...fake, client: createAuthClient({ baseUrl, platform: 'wechat', api: fake.wx, ...extra }) }
+  return { ...fake, client: createAuthClient({ baseUrl, platform: 'wechat', api: fake.api, ...extra }) }
 }
 
 /** The mini-program build, as `npm run build` makes it: client/ compiled with tsconfig.client.json, in memory. */
-function miniprogramBuild () {
+const miniprogramBuild = memo(() => {
   const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) } }
   const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../../tsconfig.client.json', import.meta.url)), {}, host)!
   const program = ts.createProgram(config.fileNames, config.options)
@@ -129,25 +189,31 @@ function miniprogramBuild () {
   program.emit(undefined, (name, text) => { files[name.slice(name.lastIndexOf('/') + 1)] = text })
   const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
   return { config, files, diagnostics }
+})
+
+/** Runs `make` once, on first use: the build takes seconds. */
+function memo<T> (make: () => T): () => T {
+  let made: { value: T } | undefined
+  return () => (made ??= { value: make() }).value
 }
 
 /**
  * Runs a CommonJS module the way a mini-program does: inside a function whose
- * parameters are the module's free variables (`wx` or `my` among them), in a
+ * parameters are the module's free variables (the platform object among them), in a
  * realm that has nothing but the ECMAScript built-ins.
  */
-function loadInMiniprogram (code: string, injected: { wx: WxApi } | { my: MyApi }) {
+function loadInMiniprogram (code: string, injected: Record<string, unknown>) {
   const context = createContext({})
   const names = Object.keys(injected)
   const run = runInContext(`(function (module, exports, ${names.join(', ')}) {${code}\n})`, context) as (...args: unknown[]) => void
   const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../../client/index.js') }
   run(module, module.exports, ...Object.values(injected))
-  const missing = ['URL', 'fetch', 'TextEncoder', 'Buffer', 'setImmediate', 'setTimeout', 'process', 'require', 'wx', 'my']
+  const missing = ['URL', 'fetch', 'TextEncoder', 'Buffer', 'setImmediate', 'setTimeout', 'process', 'require', 'wx', 'my', 'tt', 'qq']
     .filter((name) => runInContext(`typeof globalThis.${name}`, context) !== 'undefined')
   return { exports: module.exports, leaked: missing }
 }
 
-test('the mini-program build: ES2017 CommonJS that runs with nothing but wx or my', async (t) => {
+test('the mini-program build: ES2017 CommonJS that requires nothing', async (t) => {
   const { config, files, diagnostics } = miniprogramBuild()
   t.same(diagnostics, [], 'type-checks against the ES2017 library alone, no Node or DOM types')
   t.match(config.options, { target: ts.ScriptTarget.ES2017, module: ts.ModuleKind.CommonJS })
@@ -155,23 +221,75 @@ test('the mini-program build: ES2017 CommonJS that runs with nothing but wx or m
   t.ok(code, 'emits index.js')
   t.doesNotThrow(() => parse(code, { ecmaVersion: 2017, sourceType: 'script' }), 'parses as ES2017: no class fields, ??=, ?. or ??')
   t.notMatch(code, /\brequire\(/, 'requires nothing')
+})
 
+interface PlatformCase {
+  platform: Platform
+  /** The platform object's free variable. */
+  global: string
+  /** A fake of the platform object, its login call handing out the sandbox's codes. */
+  fake: () => { api: unknown, storage: Map<string, string>, sent: Sent[], state: { logins: number } }
+  loginRoute: string
+}
+
+const PLATFORM_CASES: PlatformCase[] = [
+  { platform: 'wechat', global: 'wx', fake: () => fakeWx(alice), loginRoute: '/auth/wechat/login' },
+  { platform: 'alipay', global: 'my', fake: () => fakeMy({ openId: '074a1d3d0000000000000000vmvm' }), loginRoute: '/auth/alipay/login' },
+  { platform: 'douyin', global: 'tt', fake: () => fakeTt(dora), loginRoute: '/auth/douyin/login' },
+  { platform: 'qq', global: 'qq', fake: () => fakeQq({ openId: 'QQClientQuinn00000000000000000001' }), loginRoute: '/auth/qq/login' }
+]
+
+for (const { platform, global, fake, loginRoute } of PLATFORM_CASES) {
+  test(`${platform}, built, in a realm with only ${global}: login, the skey on requests, a re-login after a revoke, logout`, async (t) => {
+    const { app, baseUrl } = await server(t)
+    const phone = fake()
+    const { exports, leaked } = loadInMiniprogram(miniprogramBuild().files['index.js']!, { [global]: phone.api })
+    t.same(leaked, [], `the realm has no Node or web globals, and ${global} only as a free variable`)
+    const client = exports.createAuthClient({ baseUrl, platform }) // no api: finds the free variable
+
+    const first = await client.login()
+    t.equal(phone.storage.get('mpa:skey'), first.skey, 'the skey stored')
+    const me = await client.request<{ user: { id: string }, query: Record<string, string> }>({ url: '/me?a=1', data: { b: 'x y' } })
+    t.same(me, { user: { id: first.user.id }, query: { a: '1', b: 'x y' } })
+    t.equal(phone.sent.at(-1)?.headers['x-skey'], first.skey, 'sent with the skey')
+    t.same(await client.request({ url: '/orders', method: 'POST', data: { n: 1 } }), { n: 1, by: first.user.id }, 'a JSON body')
+
+    t.ok(await app.sessions.revoke(first.skey), 'revoked on the server')
+    const again = await client.request<{ user: { id: string } }>({ url: '/me' })
+    t.equal(again.user.id, first.user.id, 'the same user, after a re-login')
+    const second = client.skey()
+    t.not(second, first.skey, 'with a new skey')
+    t.equal(phone.state.logins, 2, 'one login call for the re-login')
+
+    await client.logout()
+    t.equal(phone.storage.has('mpa:skey'), false, 'logged out: forgotten')
+    t.equal(await app.sessions.get(second!), null, 'and revoked on the server')
+    t.same(phone.sent.map((s) => `${s.method} ${new URL(s.url).pathname}`), [
+      `POST ${loginRoute}`, 'GET /me', 'POST /orders', 'GET /me', `POST ${loginRoute}`, 'GET /me', 'DELETE /auth/session'
+    ])
+  })
+}
+
+test('alipay, built, in a realm with only my: phoneNumber() posts what my.getPhoneNumber gave', async (t) => {
   const { baseUrl } = await server(t)
-  const fake = fakeWx(alice)
-  const wechat = loadInMiniprogram(code, { wx: fake.wx })
-  t.same(wechat.leaked, [], 'the realm has no Node or web globals, and wx only as a free variable')
-  const client = wechat.exports.createAuthClient({ baseUrl, platform: 'wechat' }) // no api: finds the free wx
-  const { skey } = await client.login()
-  t.equal(fake.storage.get('mpa:skey'), skey)
-  const me = await client.request<{ user: { id: string }, query: Record<string, string> }>({ url: '/me?a=1', data: { b: 'x y' } })
-  t.same(me, { user: { id: userIdOf(alice.openId) }, query: { a: '1', b: 'x y' } })
-  t.same(await client.request({ url: '/orders', method: 'POST', data: { n: 1 } }), { n: 1, by: userIdOf(alice.openId) })
+  const phone = fakeMy({ openId: '074a1d3d000000000000000phone', mobile: '13800138000' })
+  const client = loadInMiniprogram(miniprogramBuild().files['index.js']!, { my: phone.api }).exports.createAuthClient({ baseUrl, platform: 'alipay' })
+  await client.login()
+  t.same(await client.phoneNumber(), { mobile: '13800138000' }, 'checked and opened on the server')
+  const body = JSON.parse(phone.sent.at(-1)!.body!)
+  t.same(Object.keys(body), ['response'])
+  t.match(JSON.parse(body.response), { response: String, sign: String, sign_type: 'RSA2', encrypt_type: 'AES' }, 'the string my.getPhoneNumber gave, as it is')
 
-  const phone = fakeMy({ openId: '074a1d3d0000000000000000vmvm' })
-  const alipay = loadInMiniprogram(code, { my: phone.my }).exports.createAuthClient({ baseUrl, platform: 'alipay' })
-  const reply = await alipay.login()
-  t.equal(phone.storage.get('mpa:skey'), reply.skey, 'alipay: the free my, no wx in scope at all')
-  t.equal((await alipay.request<{ user: { id: string } }>({ url: '/me' })).user.id, reply.user.id)
+  phone.state.phone = { subCode: 'isv.invalid-auth-relations' }
+  await t.rejects(client.phoneNumber(), { statusCode: 403, code: 'MPA_PHONE_REFUSED' }, 'Alipay\'s refusal, as the server words it')
+
+  phone.state.phoneDeclined = true
+  const before = phone.sent.length
+  await t.rejects(client.phoneNumber(), { statusCode: 0, code: 'MPA_CLIENT_PHONE_FAILED', message: 'the phone number was not given: the user declined' })
+  t.equal(phone.sent.length, before, 'nothing sent when my.getPhoneNumber failed')
+
+  const older = createAuthClient({ baseUrl, platform: 'alipay', api: { ...phone.api, getPhoneNumber: undefined } })
+  await t.rejects(older.phoneNumber(), { code: 'MPA_CLIENT_PHONE_FAILED', message: /this my object has no getPhoneNumber/ }, 'a base library without my.getPhoneNumber')
 })
 
 test('wechat: login stores the skey, request sends it and resolves with the data', async (t) => {
@@ -264,6 +382,70 @@ test('wechat: data under a rotated session_key: one re-login, then the caller ge
   t.same(sent.slice(before).map((s) => s.url.replace(baseUrl, '')), ['/auth/wechat/userinfo', '/auth/wechat/login'], 'the stale data was not sent twice')
   const fresh = await client.request<{ openId: string }>({ url: '/auth/wechat/userinfo', method: 'POST', data: wechatSandbox.userInfo(alice.openId) })
   t.equal(fresh.openId, alice.openId, 'fresh data opens with the new key')
+})
+
+test('wechat: phoneNumber posts what the button gave, and nothing when it gave nothing', async (t) => {
+  const { app, baseUrl } = await server(t)
+  const carol: WechatSandboxUser = { openId: 'oClientCarol000000000000003', phone: { purePhoneNumber: '91234567', countryCode: '852' } }
+  const { client, sent, state } = wechatClient(baseUrl, carol)
+  const number = { phoneNumber: '+85291234567', purePhoneNumber: '91234567', countryCode: '852' }
+  const { skey } = await client.login()
+  await app.sessions.revoke(skey) // the session ended meanwhile
+
+  // The code is bound to the user, not to a session_key: after the re-login, it is sent again.
+  const code = wechatSandbox.phoneCode(carol.openId)
+  t.same(await client.phoneNumber({ errMsg: 'getPhoneNumber:ok', code }), number, 'from the code')
+  t.same(sent.slice(-3).map((s) => new URL(s.url).pathname), ['/auth/wechat/phone', '/auth/wechat/login', '/auth/wechat/phone'], 'a 401, the re-login, the retry')
+  t.same(sent.at(-1)?.body, JSON.stringify({ code }), 'only the code: not errMsg, which the route would refuse')
+
+  const legacy = wechatSandbox.phoneData(carol.openId)
+  t.same(await client.phoneNumber({ errMsg: 'getPhoneNumber:ok', ...legacy }), number, 'from the encrypted data of old base libraries')
+  t.same(JSON.parse(sent.at(-1)!.body!), { encryptedData: legacy.encryptedData, iv: legacy.iv })
+
+  const before = sent.length
+  const declined = await client.phoneNumber({ errMsg: 'getPhoneNumber:fail user deny' }).catch((err: unknown) => err)
+  t.type(declined, AuthClientError)
+  t.match(declined, { statusCode: 0, code: 'MPA_CLIENT_PHONE_FAILED', message: 'the phone number was not given: getPhoneNumber:fail user deny' })
+  await t.rejects(client.phoneNumber(), { code: 'MPA_CLIENT_PHONE_FAILED' }, 'no detail at all')
+  await t.rejects(client.phoneNumber({ encryptedData: legacy.encryptedData }), { code: 'MPA_CLIENT_PHONE_FAILED' }, 'encrypted data without its iv')
+  t.equal(sent.length, before, 'nothing was sent for them')
+  t.equal(state.logins, 2, 'no login for them either')
+})
+
+test('douyin: tt.login\'s codes as it gave them, force passed on, user info and the phone number', async (t) => {
+  const { baseUrl } = await server(t)
+  const phone = fakeTt(dora)
+  const client = createAuthClient({ baseUrl, platform: 'douyin', api: phone.api })
+  t.equal(client.skey(), null, 'nothing stored: tt.getStorageSync threw, which reads as no skey')
+  const reply = await client.login()
+  t.same(Object.keys(JSON.parse(phone.sent[0]!.body!)), ['code', 'anonymousCode'], 'both codes of a user logged in to Douyin')
+  t.same(phone.state.forces, [true], 'force: true by default, as tt.login')
+  t.equal(phone.storage.get('mpa:skey'), reply.skey)
+
+  const info = douyinSandbox.userInfo(dora.openId!)
+  const profile = await client.request<{ nickName: string }>({ url: '/auth/douyin/userinfo', method: 'POST', data: info })
+  t.equal(profile.nickName, 'Dora 抖音', 'user info decrypted with the session\'s session_key')
+  const number = await client.phoneNumber({ errMsg: 'getPhoneNumber:ok', ...douyinSandbox.phoneData(dora.openId!) })
+  t.same(number, { phoneNumber: '13900139000', purePhoneNumber: '13900139000', countryCode: '86' })
+  t.same(Object.keys(JSON.parse(phone.sent.at(-1)!.body!)), ['encryptedData', 'iv'], 'only the encrypted data: not errMsg')
+  await t.rejects(client.phoneNumber({ errMsg: 'getPhoneNumber:fail auth deny' }), { code: 'MPA_CLIENT_PHONE_FAILED', message: /getPhoneNumber:fail auth deny/ })
+  // Newer Douyin base libraries add a code for phonenumber.getPhoneNumber, which the route does not take.
+  await t.rejects(client.phoneNumber({ code: 'a-phone-code' }), { code: 'MPA_CLIENT_PHONE_FAILED' }, 'a code alone: nothing the route takes')
+
+  // A user not logged in to Douyin, with force: false: no dialog, only the device's anonymousCode.
+  const guest = fakeTt({ anonymousOpenId: 'aClientGuestDevice000000001' })
+  const anonymous = createAuthClient({ baseUrl, platform: 'douyin', api: guest.api, force: false })
+  const { user } = await anonymous.login()
+  t.same(guest.state.forces, [false])
+  t.same(Object.keys(JSON.parse(guest.sent[0]!.body!)), ['anonymousCode'])
+  t.not(user.id, reply.user.id, 'a session of the device, which this app allows')
+})
+
+test('qq: phoneNumber is a TypeError (no phone number route), before anything is sent', async (t) => {
+  const phone = fakeQq(alice)
+  const client = createAuthClient({ baseUrl: 'http://127.0.0.1:1', platform: 'qq', api: phone.api })
+  await t.rejects(client.phoneNumber({ code: 'abc' }), new TypeError('phoneNumber: qq has no phone number route'))
+  t.same(phone.sent, [])
 })
 
 test('wechat: login failures reach the caller', async (t) => {
@@ -423,10 +605,13 @@ test('alipay: concurrent logins share one my.getAuthCode per scope', async (t) =
 })
 
 test('options are checked', async (t) => {
-  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'qq' as 'wechat', api: fakeWx(alice).wx }), /platform must be 'wechat' or 'alipay'/)
-  t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/)
-  t.throws(() => createAuthClient({ baseUrl: 'https://user@api.example.com', platform: 'wechat', api: fakeWx(alice).wx }), /baseUrl must be an http\(s\) URL/, 'no credentials in baseUrl')
-  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'alipay' }), /no my object/)
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'line' as 'wechat', api: fakeWx(alice).api }), /^platform must be one of 'wechat', 'alipay', 'douyin', 'qq' \(got "line"\)$/)
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'toString' as 'wechat', api: fakeWx(alice).api }), /platform must be one of/, 'not a property every object has')
+  t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api: fakeWx(alice).api }), /baseUrl must be an http\(s\) URL/)
+  t.throws(() => createAuthClient({ baseUrl: 'https://user@api.example.com', platform: 'wechat', api: fakeWx(alice).api }), /baseUrl must be an http\(s\) URL/, 'no credentials in baseUrl')
+  for (const [platform, global] of [['wechat', 'wx'], ['alipay', 'my'], ['douyin', 'tt'], ['qq', 'qq']] as const) {
+    t.throws(() => createAuthClient({ baseUrl: 'http://x', platform }), new TypeError(`no ${global} object: run inside the mini-program or pass options.api`))
+  }
 })
 
 test('no session_key, token, app secret or private key in any reply, no skey in any log line', async (t) => {

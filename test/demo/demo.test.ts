@@ -14,7 +14,8 @@ import { freePort, REDIS_URL, testRedis } from '../helpers/redis.js'
 // The documented API: every route of the plugin and of the demo. The
 // simulator's /demo/* routes stand in for the phone and stay out of the docs.
 const API = [
-  'POST /auth/wechat/login', 'POST /auth/wechat/userinfo', 'POST /auth/wechat/phone', 'POST /auth/alipay/login',
+  'POST /auth/wechat/login', 'POST /auth/wechat/userinfo', 'POST /auth/wechat/phone', 'POST /auth/alipay/login', 'POST /auth/alipay/phone',
+  'POST /auth/douyin/login', 'POST /auth/douyin/userinfo', 'POST /auth/douyin/phone', 'POST /auth/qq/login', 'POST /auth/qq/userinfo',
   'GET /auth/session', 'DELETE /auth/session', 'GET /auth/sessions', 'DELETE /auth/sessions', 'DELETE /auth/sessions/{id}',
   'GET /api/profile', 'POST /api/orders'
 ]
@@ -27,7 +28,7 @@ interface Operation {
 test('the demo serves the page, the client module and OpenAPI docs of every route, then closes', async (t) => {
   const { prefix: keyPrefix } = testRedis(t, 'demo')
   const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL } })
-  t.same(demo.modes, { wechat: 'sandbox', alipay: 'sandbox' }, 'no credentials: both sandboxes')
+  t.same(demo.modes, { wechat: 'sandbox', alipay: 'sandbox', douyin: 'sandbox', qq: 'sandbox' }, 'no credentials: every platform\'s sandbox')
   t.match(demo.redisDescription, /\(REDIS_URL\)/)
 
   const page = await fetch(`${demo.url}/`)
@@ -55,14 +56,16 @@ test('the demo serves the page, the client module and OpenAPI docs of every rout
     }
   }
 
-  const config = await (await fetch(`${demo.url}/demo/config`)).json() as Record<string, { mode: string, users: Array<{ label: string }> }>
-  t.ok(config.wechat?.users.some((user) => /\p{Extended_Pictographic}/u.test(user.label)), 'a sandbox user with an emoji nickname')
+  const config = await (await fetch(`${demo.url}/demo/config`)).json() as { platforms: Record<string, { mode: string, users: Array<{ label: string }> }> }
+  t.ok(config.platforms.wechat?.users.some((user) => /\p{Extended_Pictographic}/u.test(user.label)), 'a sandbox user with an emoji nickname')
 
   await demo.close()
   await t.rejects(fetch(`${demo.url}/`), 'the server is closed')
   t.equal(demo.sandboxes.wechat?.calls('jscode2session'), 0)
   await t.rejects(fetch(`${demo.sandboxes.wechat?.url}/sns/jscode2session`), 'the WeChat sandbox is closed')
   await t.rejects(fetch(demo.sandboxes.alipay?.url ?? ''), 'the Alipay sandbox is closed')
+  await t.rejects(fetch(demo.sandboxes.douyin?.url ?? ''), 'the Douyin sandbox is closed')
+  await t.rejects(fetch(demo.sandboxes.qq?.url ?? ''), 'the QQ sandbox is closed')
 })
 
 test('with credentials in the environment, the platforms are the real ones', async (t) => {
@@ -77,15 +80,20 @@ test('with credentials in the environment, the platforms are the real ones', asy
       WECHAT_APP_SECRET: 'a-real-looking-secret',
       ALIPAY_APP_ID: '2021000123456789',
       ALIPAY_PRIVATE_KEY: appKeys.privateKey,
-      ALIPAY_PUBLIC_KEY: alipayKeys.publicKey
+      ALIPAY_PUBLIC_KEY: alipayKeys.publicKey,
+      DOUYIN_APP_ID: 'tt0123456789abcdef',
+      DOUYIN_APP_SECRET: 'a-real-looking-douyin-secret',
+      QQ_APP_ID: '1112345678',
+      QQ_APP_SECRET: 'a-real-looking-qq-secret'
     }
   })
   t.teardown(() => demo.close())
-  t.same(demo.modes, { wechat: 'real', alipay: 'real' })
-  t.same(demo.sandboxes, { wechat: undefined, alipay: undefined }, 'no sandbox started')
+  t.same(demo.modes, { wechat: 'real', alipay: 'real', douyin: 'real', qq: 'real' })
+  t.same(demo.sandboxes, { wechat: undefined, alipay: undefined, douyin: undefined, qq: undefined }, 'no sandbox started')
   const config = await (await fetch(`${demo.url}/demo/config`)).json()
-  t.match(config, { wechat: { mode: 'real', appId: 'wx0123456789abcdef', users: [] }, alipay: { mode: 'real', appId: '2021000123456789', users: [] } })
-  t.notMatch(JSON.stringify(config), /a-real-looking-secret|PRIVATE/, 'no secret in the page config')
+  t.match(config, { platforms: { wechat: { mode: 'real', appId: 'wx0123456789abcdef', users: [] }, alipay: { mode: 'real', appId: '2021000123456789', users: [] } } })
+  t.match(config, { platforms: { douyin: { mode: 'real', appId: 'tt0123456789abcdef', users: [] }, qq: { mode: 'real', appId: '1112345678', users: [] } } })
+  t.notMatch(JSON.stringify(config), /a-real-looking|PRIVATE/, 'no secret in the page config')
   t.equal((await fetch(`${demo.url}/demo/wechat/code`, { method: 'POST' })).status, 404, 'no code minting against the real WeChat')
 })
 
@@ -93,7 +101,7 @@ test('the simulator: a 4xx that says what to do for a step out of order, and onl
   const demo = await startDemo({ port: 0, keyPrefix: testRedis(t, 'demo-sim').prefix, redis: { url: REDIS_URL } })
   t.teardown(() => demo.close())
   const post = async (path: string, user: string, remoteAddress?: string) => {
-    const reply = await demo.app.inject({ method: 'POST', url: `/demo/wechat/${path}`, payload: { user }, ...(remoteAddress ? { remoteAddress } : {}) })
+    const reply = await demo.app.inject({ method: 'POST', url: path.startsWith('/') ? path : `/demo/wechat/${path}`, payload: { user }, ...(remoteAddress ? { remoteAddress } : {}) })
     return { status: reply.statusCode, message: (reply.json() as { message?: string }).message }
   }
 
@@ -106,6 +114,16 @@ test('the simulator: a 4xx that says what to do for a step out of order, and onl
   t.equal((await post('phone-code', 'bob')).status, 400, 'still no phone')
   t.equal((await post('code', 'alice')).status, 200)
   t.equal((await post('phone-code', 'alice')).status, 200, 'after wx.login: the phone code')
+
+  t.match(await post('/demo/douyin/phone', 'dora'), { status: 409, message: /^Tap tt\.login or Log in first: Douyin gives this only once Dora 抖音 has run tt\.login\.$/ })
+  t.match(await post('/demo/douyin/userinfo', 'guest'), { status: 400, message: /^guest is not logged in to Douyin: a device, not a user, with no user info or phone number\.$/ })
+  t.equal((await post('/demo/douyin/login', 'guest')).status, 200, 'the guest gets an anonymousCode')
+  t.equal((await post('/demo/douyin/login', 'dora')).status, 200)
+  t.equal((await post('/demo/douyin/phone', 'dora')).status, 200, 'after tt.login: the encrypted number')
+  t.match(await post('/demo/douyin/phone', 'panda'), { status: 400, message: /has no phone number/ })
+  t.match(await post('/demo/qq/userinfo', 'quinn'), { status: 409, message: /^Tap qq\.login or Log in first: QQ gives this only once Quinn QQ has run qq\.login\.$/ })
+  t.equal((await post('/demo/qq/code', 'quinn')).status, 200)
+  t.equal((await post('/demo/qq/userinfo', 'quinn')).status, 200, 'after qq.login: the user info')
 
   // What the code comment promises, whatever HOST is: codes only for this machine.
   for (const remoteAddress of ['192.0.2.7', '2001:db8::7', '::ffff:192.0.2.7']) {
@@ -182,7 +200,7 @@ test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (
   const url = /simulator page\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(output.stdout)?.[1]
   t.ok(url, `prints the page URL:\n${output.stdout}${output.stderr}`)
   t.match(output.stdout, /API docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/)
-  t.match(output.stdout, /WeChat: local sandbox; Alipay: local sandbox/)
+  t.match(output.stdout, /WeChat: local sandbox; Alipay: local sandbox; Douyin: local sandbox; QQ: local sandbox/)
   t.equal((await fetch(`${url}/`)).status, 200)
   t.ok(output.stdout.includes(`sessions in Redis at ${displayUrl(REDIS_URL)} (REDIS_URL)`), 'says which Redis')
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Locator, type Page } from 'playwright-core'
-import { startDemo } from '../../examples/demo/app.js'
+import { startDemo, type PlatformName } from '../../examples/demo/app.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 
 // The simulator page in a real headless Chromium (Debian's package: the
@@ -27,12 +27,13 @@ if (!existsSync(CHROMIUM)) {
     test('browser end-to-end', { skip: `${CHROMIUM} is missing (apt-get install -y chromium)` }, () => {})
   }
 } else {
-  test('the simulator page, both platforms, in Chromium', async (t) => {
+  test('the simulator page, every platform, in Chromium', async (t) => {
     const { prefix: keyPrefix } = testRedis(t, 'e2e')
     const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL }, codeReplayWindow: `${REPLAY_WINDOW_MS}ms` })
     const userDataDir = mkdtempSync(join(tmpdir(), 'mpa-e2e-chromium-'))
     const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM, args: ARGS, viewport: { width: 1000, height: 1000 }
+      // Wide enough for the four phones side by side.
+      executablePath: CHROMIUM, args: ARGS, viewport: { width: 1720, height: 1000 }
     })
     t.teardown(async () => {
       await context.close()
@@ -48,10 +49,11 @@ if (!existsSync(CHROMIUM)) {
 
     const wechat = phone(page, 'wechat')
     const alipay = phone(page, 'alipay')
-    const phones = [['WeChat', wechat], ['Alipay', alipay]] as const
-    await t.test('both phones start logged out', async (t) => {
-      t.equal(await wechat.status(), 'Not logged in')
-      t.equal(await alipay.status(), 'Not logged in')
+    const douyin = phone(page, 'douyin')
+    const qq = phone(page, 'qq')
+    const phones = [['WeChat', wechat], ['Alipay', alipay], ['Douyin', douyin], ['QQ', qq]] as const
+    await t.test('every phone starts logged out', async (t) => {
+      for (const [name, panel] of phones) t.equal(await panel.status(), 'Not logged in', name)
     })
 
     await t.test('WeChat: a step out of order says what to do', async (t) => {
@@ -78,19 +80,51 @@ if (!existsSync(CHROMIUM)) {
       t.match(await wechat.run('phone'), /"phoneNumber": "\+85291234567"/)
     })
 
-    await t.test('Alipay: auth_user login with the profile, protected calls', async (t) => {
+    await t.test('Alipay: the phone number; auth_user login with the profile, protected calls', async (t) => {
+      await alipay.pickUser('alice')
+      await alipay.run('login')
+      t.match(await alipay.run('phone'), /"mobile": "13700137000"/, 'my.getPhoneNumber\'s payload, checked and opened on the server')
+      t.match(await alipay.log(), [/^200 POST \/auth\/alipay\/phone/, /^POST \/auth\/alipay\/phone[\s\S]*"response": "\{/, /^my\.getPhoneNumber/])
       await alipay.pickUser('panda')
       await alipay.page.locator('[data-platform="alipay"] [data-testid="scope"]').selectOption('auth_user')
       t.match(await alipay.run('code'), /"code": "[0-9a-f]{32}"/, 'my.getAuthCode gave a code')
       t.match(await alipay.run('login'), /"profile": "ok"/)
       t.match(await alipay.status(), /^Logged in as 🐼 熊猫 Panda 🎋 · skey /, 'the nickname from alipay.user.info.share')
+      t.match(await alipay.run('phone'), /^403 MPA_PHONE_REFUSED\nAlipay gave no phone number: the Alipay account has no phone number bound$/)
       t.match(await alipay.run('order'), /"quantity": 2/)
       t.match(await alipay.run('profile'), /"provider": "alipay"[\s\S]*"orders": 1/)
     })
 
+    await t.test('Douyin: a guest logs in as the device; a user: code, login, user info, phone number', async (t) => {
+      await douyin.pickUser('guest')
+      t.match(await douyin.run('userinfo'), /^getUserInfo:fail guest is not logged in to Douyin: a device, not a user/)
+      t.match(await douyin.run('login'), /"skey": "[A-Za-z0-9_-]{6}…"/, 'only the anonymousCode, which this app accepts')
+      t.match(await douyin.log(), [/^200 POST \/auth\/douyin\/login/, /^POST \/auth\/douyin\/login[\s\S]*"anonymousCode"/])
+      t.notMatch((await douyin.log())[1], /"code"/, 'no code: the guest is not logged in to Douyin')
+      await douyin.pickUser('dora')
+      t.match(await douyin.run('phone'), /^getPhoneNumber:fail Tap tt\.login or Log in first/)
+      t.match(await douyin.run('code'), /"code": "[A-Za-z0-9_-]{32}"/, 'tt.login gave a code')
+      await douyin.run('login')
+      t.match(await douyin.status(), /^Logged in as douyin:ttd0000000000demo1:dDemoDora\S+ · skey /)
+      t.match(await douyin.run('profile'), /"provider": "douyin"/)
+      t.match(await douyin.run('userinfo'), /"nickName": "Dora 抖音"/, 'decrypted with the session\'s session_key')
+      t.match(await douyin.run('phone'), /"phoneNumber": "13900139000"/)
+    })
+
+    await t.test('QQ: code, login, protected call, user info', async (t) => {
+      await qq.pickUser('quinn')
+      t.match(await qq.run('userinfo'), /^getUserInfo:fail Tap qq\.login or Log in first/)
+      t.match(await qq.run('code'), /"code": "[A-Za-z0-9+/]{32}"/, 'qq.login gave a code')
+      await qq.run('login')
+      t.match(await qq.status(), /^Logged in as qq:1112000000:QQDemoQuinn\S+ · skey /)
+      t.match(await qq.run('order'), /"quantity": 2/)
+      t.match(await qq.run('profile'), /"provider": "qq"[\s\S]*"orders": 1/)
+      t.match(await qq.run('userinfo'), /"nickName": "Quinn QQ"/)
+    })
+
     if (process.env.DEMO_SCREENSHOT) await page.screenshot({ path: process.env.DEMO_SCREENSHOT, fullPage: true })
 
-    await t.test('both: a replayed code is the same session within the window, refused after it', async (t) => {
+    await t.test('every platform: a replayed code is the same session within the window, refused after it', async (t) => {
       let lastLogin = 0
       for (const [name, panel] of phones) {
         await panel.run('login')
@@ -100,7 +134,7 @@ if (!existsSync(CHROMIUM)) {
       }
       await page.waitForTimeout(Math.max(0, lastLogin + REPLAY_WINDOW_MS + 200 - Date.now()))
       for (const [name, panel] of phones) {
-        t.match(await panel.run('replay'), /"statusCode": 401,\s+"code": "MPA_CODE_INVALID"/, `${name}: an old code: refused`)
+        t.match(await panel.run('replay'), /"statusCode": 401,[\s\S]*"code": "MPA_CODE_INVALID"/, `${name}: an old code: refused`)
       }
     })
 
@@ -111,7 +145,7 @@ if (!existsSync(CHROMIUM)) {
         t.equal(await panel.status(), 'Not logged in')
 
         // The revoked skey: a 401, then the helper logs in again and retries.
-        t.match(await panel.run('revoked'), /"provider": "(wechat|alipay)"/, 'the call succeeded after a re-login')
+        t.match(await panel.run('revoked'), /"provider": "(wechat|alipay|douyin|qq)"/, 'the call succeeded after a re-login')
         const log = await panel.log()
         const refused = log.findIndex((entry) => /^401 GET \/api\/profile/.test(entry))
         t.ok(refused > 0 && /MPA_SESSION_EXPIRED/.test(log[refused]!), 'the page shows the 401 MPA_SESSION_EXPIRED')
@@ -129,8 +163,8 @@ if (!existsSync(CHROMIUM)) {
 
     await t.test('no upstream secret ever reached the page', async (t) => {
       const text = await page.locator('#phones').innerText()
-      const secrets = demo.sandboxes.wechat!.secrets()
-      t.ok(secrets.length > 3, 'the WeChat sandbox issued session keys and an access token')
+      const secrets = [demo.sandboxes.wechat!, demo.sandboxes.douyin!, demo.sandboxes.qq!].flatMap((sandbox) => sandbox.secrets())
+      t.ok(secrets.length > 6, 'the sandboxes issued session keys and an access token')
       t.same(secrets.filter((secret) => text.includes(secret)), [], 'no app secret, session_key or access token')
       t.notMatch(text, /authusrB|access_token|session_key/, 'no Alipay token')
       t.same(pageErrors, [], 'no error in the page')
@@ -138,7 +172,7 @@ if (!existsSync(CHROMIUM)) {
   })
 }
 
-function phone (page: Page, platform: 'wechat' | 'alipay') {
+function phone (page: Page, platform: PlatformName) {
   const panel = page.locator(`[data-platform="${platform}"]`)
   const text = async (locator: Locator) => (await locator.innerText()).trim()
   return {

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { decrypt, phoneNumberOf, verifyRawData } from '../../providers/wechat/crypto.js'
+import { decrypt, phoneNumberOf, verifyRawData } from '../../lib/open-data.js'
 import { errcodeError, errcodeOf } from '../../providers/wechat/errcodes.js'
 import { wechatAppsOf, type WechatAppOptions } from '../../providers/wechat/options.js'
 // The sandbox is independent of the product code (docs/architecture.md): its

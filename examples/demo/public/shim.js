@@ -1,9 +1,10 @@
-// Browser stand-ins for the mini-program `wx` and `my` objects, with the same
-// callback APIs and the same differences (header/statusCode vs
+// Browser stand-ins for the mini-program objects `wx`, `my`, `tt` and `qq`,
+// with the same callback APIs and the same differences (header/statusCode vs
 // headers/status, storage by key vs by object, my.request failing on a
-// non-2xx status), so the client helper runs here unchanged. What the phone
-// itself does (wx.login, my.getAuthCode, wx.getUserInfo, the phone number
-// button) is played by the demo's sandboxes through /demo/*.
+// non-2xx status, tt.getStorageSync throwing for a key it does not have), so
+// the client helper runs here unchanged. What the phone itself does (the
+// login calls, user info, the phone number buttons) is played by the demo's
+// sandboxes through /demo/*.
 
 // A whole 43-character base64url token, not a slice of a longer code.
 const SKEY = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g
@@ -22,7 +23,7 @@ function parseJson (text) {
 }
 
 /** What the simulated phone asks the sandbox for. */
-async function phone (path, body) {
+async function sandbox (path, body) {
   const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
   const reply = await response.json()
   if (!response.ok) throw new Error(reply.message ?? `HTTP ${response.status}`)
@@ -42,7 +43,8 @@ async function exchange ({ url, method = 'GET', data, headers }, log) {
   return { status: response.status, text, headers: Object.fromEntries(response.headers) }
 }
 
-function storage (prefix) {
+/** The phone's storage, in localStorage under a prefix of its own; what the page reads and plants directly. */
+function phoneStorage (prefix) {
   return {
     get: (key) => localStorage.getItem(prefix + key),
     set: (key, data) => localStorage.setItem(prefix + key, data),
@@ -50,50 +52,59 @@ function storage (prefix) {
   }
 }
 
-/** `user()` names the sandbox user; `log(kind, title, data)` records each step. */
-export function createWx ({ user, log }) {
-  const store = storage('wx:')
+/**
+ * A platform call played by the sandbox: `path` answers, `show` picks what
+ * the log shows, `result` what `success` gets; a refusal fails as the platform
+ * fails (`failure(message)`).
+ */
+function played (path, body, { log, title, show = (reply) => reply, result = (reply) => reply, failure }) {
+  return ({ success, fail }) => {
+    sandbox(path, body).then((reply) => {
+      log('platform', title, show(reply))
+      success(result(reply))
+    }, (err) => fail(failure(err.message)))
+  }
+}
+
+/**
+ * Request and storage as wx, tt and qq have them: `header` in, `statusCode`
+ * and `header` out, success for any HTTP status, storage by key. `missing` is
+ * what reading a key never written does.
+ */
+function keyedPlatform (store, log, missing) {
   return {
-    login ({ success, fail }) {
-      phone('/demo/wechat/code', { user: user() }).then(({ code }) => {
-        log('platform', 'wx.login', { code })
-        success({ code, errMsg: 'login:ok' })
-      }, (err) => fail({ errMsg: `login:fail ${err.message}` }))
-    },
     request ({ url, method, data, header, dataType = 'json', success, fail }) {
       exchange({ url, method, data, headers: header }, log).then(({ status, text, headers }) => {
         success({ data: dataType === 'json' ? parseJson(text) : text, statusCode: status, header: headers })
       }, (err) => fail({ errMsg: `request:fail ${err.message}` }))
     },
-    getStorageSync: (key) => store.get(key) ?? '',
+    getStorageSync: (key) => store.get(key) ?? missing(key),
     setStorageSync: (key, data) => store.set(key, data),
-    removeStorageSync: (key) => store.remove(key),
-    /** wx.getUserInfo: the profile, and the same encrypted and signed for the server. */
-    getUserInfo ({ success, fail }) {
-      phone('/demo/wechat/userinfo', { user: user() }).then((info) => {
-        log('platform', 'wx.getUserInfo', { rawData: info.rawData, signature: info.signature, iv: info.iv, encryptedData: `${info.encryptedData.slice(0, 24)}…` })
-        success(info)
-      }, (err) => fail({ errMsg: `getUserInfo:fail ${err.message}` }))
-    },
-    /** What <button open-type="getPhoneNumber"> hands the page: a code for the server. */
-    getPhoneNumber ({ success, fail }) {
-      phone('/demo/wechat/phone-code', { user: user() }).then(({ code }) => {
-        log('platform', 'getPhoneNumber button', { code })
-        success({ code, errMsg: 'getPhoneNumber:ok' })
-      }, (err) => fail({ errMsg: `getPhoneNumber:fail ${err.message}` }))
-    }
+    removeStorageSync: (key) => store.remove(key)
   }
 }
 
-export function createMy ({ user, log }) {
-  const store = storage('my:')
+/** The encrypted user info, shown shortened in the log. */
+const userInfoLog = (info) => ({ rawData: info.rawData, signature: info.signature, iv: info.iv, encryptedData: `${info.encryptedData.slice(0, 24)}…` })
+const failWith = (call) => (message) => ({ errMsg: `${call}:fail ${message}` })
+
+function createWx ({ user, log }, store) {
   return {
-    getAuthCode ({ scopes, success, fail }) {
-      phone('/demo/alipay/auth-code', { user: user(), scope: scopes }).then(({ authCode }) => {
-        log('platform', `my.getAuthCode (${scopes})`, { authCode })
-        success({ authCode })
-      }, (err) => fail({ error: 11, errorMessage: err.message }))
-    },
+    ...keyedPlatform(store, log, () => ''),
+    login: (options) => played('/demo/wechat/code', { user: user() }, { log, title: 'wx.login', result: ({ code }) => ({ code, errMsg: 'login:ok' }), failure: failWith('login') })(options),
+    /** wx.getUserInfo: the profile, and the same encrypted and signed for the server. */
+    getUserInfo: (options) => played('/demo/wechat/userinfo', { user: user() }, { log, title: 'wx.getUserInfo', show: userInfoLog, failure: failWith('getUserInfo') })(options),
+    /** What <button open-type="getPhoneNumber"> hands the page: a code for the server. */
+    getPhoneNumber: (options) => played('/demo/wechat/phone-code', { user: user() }, {
+      log, title: 'getPhoneNumber button', result: ({ code }) => ({ code, errMsg: 'getPhoneNumber:ok' }), failure: failWith('getPhoneNumber')
+    })(options)
+  }
+}
+
+function createMy ({ user, log }, store) {
+  const failure = (message) => ({ error: 11, errorMessage: message })
+  return {
+    getAuthCode: ({ scopes, ...options }) => played('/demo/alipay/auth-code', { user: user(), scope: scopes }, { log, title: `my.getAuthCode (${scopes})`, failure })(options),
     request ({ url, method, data, headers, dataType = 'json', success, fail }) {
       exchange({ url, method, data, headers }, log).then(({ status, text, headers: replyHeaders }) => {
         const reply = { data: dataType === 'json' ? parseJson(text) : text, status, headers: replyHeaders }
@@ -104,6 +115,46 @@ export function createMy ({ user, log }) {
     },
     getStorageSync: ({ key }) => ({ data: store.get(key) ?? undefined }),
     setStorageSync: ({ key, data }) => store.set(key, data),
-    removeStorageSync: ({ key }) => store.remove(key)
+    removeStorageSync: ({ key }) => store.remove(key),
+    /** my.getPhoneNumber, after the user allowed it: `response`, signed and encrypted for the server. */
+    getPhoneNumber: (options) => played('/demo/alipay/phone', { user: user() }, {
+      log, title: 'my.getPhoneNumber', show: ({ response }) => ({ response: `${response.slice(0, 60)}…` }), failure
+    })(options)
   }
+}
+
+function createTt ({ user, log }, store) {
+  return {
+    // tt.getStorageSync throws for a key it does not have.
+    ...keyedPlatform(store, log, (key) => { throw new Error(`getStorageSync:fail data not found, key == ${key}`) }),
+    // Whatever `force` is, the demo's guest stays logged out of Douyin (declines its login dialog): only an anonymousCode.
+    login: (options) => played('/demo/douyin/login', { user: user() }, {
+      log, title: 'tt.login', result: (codes) => ({ ...codes, errMsg: 'login:ok' }), failure: failWith('login')
+    })(options),
+    getUserInfo: (options) => played('/demo/douyin/userinfo', { user: user() }, { log, title: 'tt.getUserInfo', show: userInfoLog, failure: failWith('getUserInfo') })(options),
+    /** What <button open-type="getPhoneNumber"> hands the page on Douyin: the number, encrypted. */
+    getPhoneNumber: (options) => played('/demo/douyin/phone', { user: user() }, {
+      log, title: 'getPhoneNumber button', show: ({ iv }) => ({ iv, encryptedData: '…' }), result: (data) => ({ ...data, errMsg: 'getPhoneNumber:ok' }), failure: failWith('getPhoneNumber')
+    })(options)
+  }
+}
+
+function createQq ({ user, log }, store) {
+  return {
+    ...keyedPlatform(store, log, () => ''),
+    login: (options) => played('/demo/qq/code', { user: user() }, { log, title: 'qq.login', result: ({ code }) => ({ code, errMsg: 'login:ok' }), failure: failWith('login') })(options),
+    getUserInfo: (options) => played('/demo/qq/userinfo', { user: user() }, { log, title: 'qq.getUserInfo', show: userInfoLog, failure: failWith('getUserInfo') })(options)
+  }
+}
+
+const FACTORIES = { wechat: ['wx', createWx], alipay: ['my', createMy], douyin: ['tt', createTt], qq: ['qq', createQq] }
+
+/**
+ * The platform object of `platform` and the phone's storage behind it.
+ * `user()` names the sandbox user; `log(kind, title, data)` records each step.
+ */
+export function createPlatform (platform, options) {
+  const [global, create] = FACTORIES[platform]
+  const storage = phoneStorage(`${global}:`)
+  return { api: create(options, storage), storage }
 }

@@ -1,18 +1,62 @@
 // The simulator page: one phone per platform, each running the client helper
-// (/client/index.js, built from client/index.ts) over a shim of wx or my.
+// (/client/index.js, built from client/index.ts) over a shim of its platform
+// object. What differs between the platforms is in PLATFORMS.
 import { createAuthClient } from '/client/index.js'
-import { createMy, createWx, shorten } from '/shim.js'
+import { createPlatform, shorten } from '/shim.js'
 
 const STORAGE_KEY = 'mpa:skey'
-
-const PLATFORMS = {
-  wechat: { title: 'WeChat', app: '微信小程序', createApi: createWx, codeStep: 'wx.login' },
-  alipay: { title: 'Alipay', app: '支付宝小程序', createApi: createMy, codeStep: 'my.getAuthCode' }
-}
 
 /** Promise form of a callback-style platform call. */
 function call (fn, options = {}) {
   return new Promise((resolve, reject) => fn({ ...options, success: resolve, fail: reject }))
+}
+
+/**
+ * Per platform: its names, its login call (`code`, for the "1 ·" button),
+ * how its request call takes headers (for "Replay an old code"), and what it
+ * has besides logging in: user info to decrypt, a phone number button
+ * (`phone` gives what the client's phoneNumber() takes), Alipay's scopes.
+ */
+const PLATFORMS = {
+  wechat: {
+    title: 'WeChat',
+    app: '微信小程序',
+    codeStep: 'wx.login',
+    code: async (api) => (await call(api.login)).code,
+    headers: 'header',
+    userInfo: true,
+    phone: (api) => call(api.getPhoneNumber)
+  },
+  alipay: {
+    title: 'Alipay',
+    app: '支付宝小程序',
+    codeStep: 'my.getAuthCode',
+    code: async (api, scope) => (await call(api.getAuthCode, { scopes: scope })).authCode,
+    headers: 'headers',
+    scopes: true,
+    // The helper calls my.getPhoneNumber itself.
+    phone: async () => undefined
+  },
+  douyin: {
+    title: 'Douyin',
+    app: '抖音小程序',
+    codeStep: 'tt.login',
+    code: async (api) => {
+      const { code, anonymousCode } = await call(api.login)
+      return code ?? anonymousCode
+    },
+    headers: 'header',
+    userInfo: true,
+    phone: (api) => call(api.getPhoneNumber)
+  },
+  qq: {
+    title: 'QQ',
+    app: 'QQ小程序',
+    codeStep: 'qq.login',
+    code: async (api) => (await call(api.login)).code,
+    headers: 'header',
+    userInfo: true
+  }
 }
 
 function element (tag, attributes = {}, ...children) {
@@ -25,7 +69,7 @@ function element (tag, attributes = {}, ...children) {
 const show = (value) => shorten(typeof value === 'string' ? value : JSON.stringify(value, null, 2))
 
 function phonePanel (platform, config) {
-  const { title, app, createApi, codeStep } = PLATFORMS[platform]
+  const { title, app, codeStep, code, headers, userInfo, phone, scopes } = PLATFORMS[platform]
   const sandboxed = config.mode === 'sandbox'
   const userSelect = element('select', { 'data-testid': 'user' }, ...config.users.map(({ key, label }) => element('option', { value: key }, label)))
   const scopeSelect = element('select', { 'data-testid': 'scope' },
@@ -35,10 +79,10 @@ function phonePanel (platform, config) {
   const log = element('ol', { class: 'log', 'data-testid': 'log' })
 
   function addLog (kind, heading, data) {
-    // Every login, the helper's own re-logins included: its code for "replay
+    // Every login, the helper's own re-logins included: its body for "replay
     // an old code", its user for the status line.
     if (heading.endsWith('/login')) {
-      if (kind === 'request') lastCode = data.body?.code ?? data.body?.authCode
+      if (kind === 'request') lastLogin = data.body
       if (kind === 'reply') loggedInAs = data.user.nickName ?? data.user.id
     }
     const entry = element('li', { class: kind }, element('b', {}, heading))
@@ -47,10 +91,10 @@ function phonePanel (platform, config) {
   }
 
   // What the buttons "replay an old code" and "use a revoked skey" replay.
-  let lastCode = null
+  let lastLogin = null
   let revokedSkey = null
   let loggedInAs = null
-  const api = createApi({ user: () => userSelect.value, log: addLog })
+  const { api, storage } = createPlatform(platform, { user: () => userSelect.value, log: addLog })
   const client = createAuthClient({ baseUrl: window.location.origin, platform, api, storageKey: STORAGE_KEY })
 
   function refreshStatus () {
@@ -72,21 +116,15 @@ function phonePanel (platform, config) {
   }
 
   const actions = {
-    code: async () => {
-      const reply = platform === 'wechat' ? await call(api.login) : await call(api.getAuthCode, { scopes: scopeSelect.value })
-      return { code: reply.code ?? reply.authCode, note: `a one-time code from ${codeStep}; "Log in" gets a fresh one` }
-    },
+    code: async () => ({ code: await code(api, scopeSelect.value), note: `a one-time code from ${codeStep}; "Log in" gets a fresh one` }),
     login: () => client.login({ scope: scopeSelect.value }),
     profile: () => client.request({ url: '/api/profile' }),
     order: () => client.request({ url: '/api/orders', method: 'POST', data: { item: '☕ Flat white', quantity: 2 } }),
     userinfo: async () => {
       const { encryptedData, iv, rawData, signature } = await call(api.getUserInfo)
-      return client.request({ url: '/auth/wechat/userinfo', method: 'POST', data: { encryptedData, iv, rawData, signature } })
+      return client.request({ url: `/auth/${platform}/userinfo`, method: 'POST', data: { encryptedData, iv, rawData, signature } })
     },
-    phone: async () => {
-      const { code } = await call(api.getPhoneNumber)
-      return client.request({ url: '/auth/wechat/phone', method: 'POST', data: { code } })
-    },
+    phone: async () => client.phoneNumber(await phone(api)),
     devices: async () => {
       const { sessions } = await client.request({ url: '/auth/sessions' })
       return sessions.map(({ id, current, createdAt }) => `${current ? '▶ this device' : '  other device'} ${id.slice(0, 8)}… since ${new Date(createdAt).toLocaleTimeString()}`).join('\n')
@@ -94,24 +132,24 @@ function phonePanel (platform, config) {
     logout: () => forget(false),
     logoutAll: () => forget(true),
     replay: async () => {
-      if (!lastCode) throw new Error('Log in first: this replays the code of the last login.')
+      if (!lastLogin) throw new Error('Log in first: this replays the code of the last login.')
       // Straight through the platform API, as a client retrying a lost reply would.
-      const body = platform === 'wechat' ? { code: lastCode } : { authCode: lastCode }
-      const headers = { [platform === 'wechat' ? 'header' : 'headers']: { 'content-type': 'application/json' } }
+      const options = { url: `/auth/${platform}/login`, method: 'POST', data: JSON.stringify(lastLogin), [headers]: { 'content-type': 'application/json' } }
       // my.request fails on a 401 with the reply attached: either way, show the reply.
-      const reply = await call(api.request, { url: `/auth/${platform}/login`, method: 'POST', data: JSON.stringify(body), ...headers }).catch((failure) => failure)
+      const reply = await call(api.request, options).catch((failure) => failure)
       return { statusCode: reply.statusCode ?? reply.status, ...reply.data, note: `within ${config.codeReplayWindow} of the login: the same session (retry-safe); later: MPA_CODE_INVALID` }
     },
     revoked: async () => {
       if (!revokedSkey) throw new Error('Log out first: this sends the skey that logout revoked.')
-      api.setStorageSync(...(platform === 'wechat' ? [STORAGE_KEY, revokedSkey] : [{ key: STORAGE_KEY, data: revokedSkey }]))
+      storage.set(STORAGE_KEY, revokedSkey)
       return client.request({ url: '/api/profile' })
     }
   }
 
   const buttons = [
     ['code', `1 · ${codeStep}`], ['login', '2 · Log in'], ['profile', 'GET /api/profile'], ['order', 'POST /api/orders'],
-    ...(platform === 'wechat' ? [['userinfo', 'Decrypt user info'], ['phone', 'Get phone number']] : []),
+    ...(userInfo ? [['userinfo', 'Decrypt user info']] : []),
+    ...(phone ? [['phone', 'Get phone number']] : []),
     ['devices', 'List devices'], ['logout', 'Log out'], ['logoutAll', 'Log out everywhere'],
     ['replay', 'Replay an old code'], ['revoked', 'Use a revoked skey']
   ].map(([action, label]) => {
@@ -122,7 +160,7 @@ function phonePanel (platform, config) {
       try {
         setResult('ok', await actions[action]())
       } catch (err) {
-        // The helper's errors have a code; a platform call fails as wx ({ errMsg }) or my ({ errorMessage }) does.
+        // The helper's errors have a code; a platform call fails with errMsg (wx, tt, qq) or errorMessage (my).
         setResult('failed', err.code ? `${err.statusCode} ${err.code}\n${err.message}` : err.message ?? err.errMsg ?? err.errorMessage ?? String(err))
       }
       refreshStatus()
@@ -132,7 +170,7 @@ function phonePanel (platform, config) {
 
   userSelect.addEventListener('change', () => {
     // Another person on the phone: the stored skey is not theirs.
-    api.removeStorageSync(...(platform === 'wechat' ? [STORAGE_KEY] : [{ key: STORAGE_KEY }]))
+    storage.remove(STORAGE_KEY)
     loggedInAs = null
     addLog('step', `▸ switched to ${userSelect.selectedOptions[0].textContent}: the local skey is forgotten`)
     refreshStatus()
@@ -140,7 +178,7 @@ function phonePanel (platform, config) {
 
   const controls = element('div', { class: 'controls' },
     element('label', {}, 'User ', userSelect),
-    ...(platform === 'alipay' ? [element('label', {}, 'Scope ', scopeSelect)] : []))
+    ...(scopes ? [element('label', {}, 'Scope ', scopeSelect)] : []))
   const notice = sandboxed
     ? element('p', { class: 'hint' }, `Sandbox app ${config.appId}. Each button is one step of the real flow; the log below shows every request and reply.`)
     : element('p', { class: 'hint real' }, `Real ${title} (app ${config.appId}): login codes come only from a real mini-program, so the simulator is off. Use the client helper in your mini-program against this server.`)
@@ -163,8 +201,9 @@ const phones = document.querySelector('#phones')
 if (!response.ok) {
   phones.append(element('p', { class: 'refused', 'data-testid': 'refused' }, config.message ?? `HTTP ${response.status}`))
 } else {
-  phones.append(
-    phonePanel('wechat', { ...config.wechat, codeReplayWindow: config.codeReplayWindow }),
-    phonePanel('alipay', { ...config.alipay, codeReplayWindow: config.codeReplayWindow }))
+  // The platforms this server serves, in the page's order.
+  for (const platform of Object.keys(PLATFORMS).filter((name) => config.platforms[name])) {
+    phones.append(phonePanel(platform, { ...config.platforms[platform], codeReplayWindow: config.codeReplayWindow }))
+  }
 }
 document.body.dataset.ready = 'true'

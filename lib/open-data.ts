@@ -1,8 +1,9 @@
 import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto'
-import { BadEncryptedDataError, SessionKeyExpiredError, SignatureMismatchError, WatermarkMismatchError } from '../../errors.js'
+import { BadEncryptedDataError, SessionKeyExpiredError, SignatureMismatchError, WatermarkMismatchError } from '../errors.js'
 
-// WeChat's encrypted-data scheme (AES-128-CBC under the session_key, checked
-// by the watermark) and the rawData signature. Pure: no I/O.
+// The mini-program "open data" scheme WeChat started and QQ and Douyin
+// copied: user data encrypted with AES-128-CBC under the session_key, checked
+// by its watermark, and the rawData signature. Pure: no I/O.
 
 export interface PhoneNumber {
   /** With the country code for numbers outside mainland China. */
@@ -15,14 +16,20 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 function strictBase64 (value: string, field: string): Buffer {
   if (value.includes(' ')) {
-    throw new BadEncryptedDataError(`${field} contains a space: a '+' was probably turned into a space by form or URL decoding on the way; send the value exactly as WeChat gave it, in a JSON body`)
+    throw new BadEncryptedDataError(`${field} contains a space: a '+' was probably turned into a space by form or URL decoding on the way; send the value exactly as the platform gave it, in a JSON body`)
   }
   if (!BASE64.test(value)) throw new BadEncryptedDataError(`${field} is not base64`)
   return Buffer.from(value, 'base64')
 }
 
-/** AES-128-CBC decryption of wx.getUserInfo / legacy getPhoneNumber data; checks watermark.appid. */
-export function decrypt (sessionKey: string, encryptedData: string, iv: string, appId: string): Record<string, unknown> {
+/**
+ * How decrypted data must name its app: WeChat and QQ always add a watermark;
+ * Douyin's docs do not promise one, so its data is checked when it has one.
+ */
+export type WatermarkRule = 'required' | 'when-present'
+
+/** AES-128-CBC decryption of user info / legacy phone data; checks watermark.appid. */
+export function decrypt (sessionKey: string, encryptedData: string, iv: string, appId: string, watermarkRule: WatermarkRule = 'required'): Record<string, unknown> {
   const ivBytes = strictBase64(iv, 'iv')
   if (ivBytes.length !== 16) throw new BadEncryptedDataError(`iv must be 16 bytes (got ${ivBytes.length})`)
   const data = strictBase64(encryptedData, 'encryptedData')
@@ -40,6 +47,7 @@ export function decrypt (sessionKey: string, encryptedData: string, iv: string, 
   }
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) throw new SessionKeyExpiredError()
   const watermark = (plain as { watermark?: { appid?: unknown } }).watermark
+  if (watermark === undefined && watermarkRule === 'when-present') return plain as Record<string, unknown>
   if (watermark?.appid !== appId) throw new WatermarkMismatchError()
   return plain as Record<string, unknown>
 }
@@ -51,7 +59,7 @@ export function verifyRawData (rawData: string, signature: string, sessionKey: s
   if (!given || !timingSafeEqual(expected, given)) throw new SignatureMismatchError()
 }
 
-/** phone_info, or legacy decrypted phone data, with countryCode always a string (WeChat has sent both); null when incomplete. */
+/** phone_info, or decrypted phone data, with countryCode always a string (WeChat has sent both); null when incomplete. */
 export function phoneNumberOf (info: Record<string, unknown>): PhoneNumber | null {
   const { phoneNumber, purePhoneNumber, countryCode } = info
   if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || (typeof countryCode !== 'string' && typeof countryCode !== 'number')) {

@@ -1,0 +1,63 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { Identity, Session } from '../types.js'
+
+/** After a login created its session (not for a retried code answered again): an audit trail, a welcome. */
+export type OnLogin = (identity: Identity, session: Session, request: FastifyRequest) => void | Promise<void>
+
+/** Why sessions ended. */
+export type RevokeReason =
+  /** The user logged out this device, or one of their devices (DELETE /session, /sessions/:id). */
+  | 'logout'
+  /** The user logged out every device (DELETE /sessions). */
+  | 'logout-all'
+  /** A login went past session.maxPerUser: the user's oldest sessions made room. */
+  | 'cap'
+  /** The app called `fastify.sessions.revoke`, `revokeById`, `revokeUser` or `revokeUserSessions`. */
+  | 'admin'
+
+export interface RevokeEvent {
+  reason: RevokeReason
+  /** The ids of the revoked sessions (as `fastify.sessions.list` shows them): never empty. */
+  sessionIds: string[]
+  /** Whose sessions, when the call knew it (`sessions.revoke(skey)` does not). */
+  userId?: string
+}
+
+/** After sessions were revoked; `request` is the one of our route that revoked them (logout, logout-all). */
+export type OnRevoke = (event: RevokeEvent, request?: FastifyRequest) => void | Promise<void>
+
+/**
+ * The app's hooks, each awaited and isolated: a hook that throws is logged
+ * and changes nothing else (the login or the logout stands, the reply is the
+ * same). The log line names the hook and carries the hook's error, never the
+ * session or the identity.
+ */
+export class AppHooks {
+  readonly #onLogin?: OnLogin
+  readonly #onRevoke?: OnRevoke
+
+  constructor (private readonly log: FastifyBaseLogger, { onLogin, onRevoke }: { onLogin?: OnLogin, onRevoke?: OnRevoke }) {
+    if (onLogin !== undefined && typeof onLogin !== 'function') throw new TypeError('onLogin must be a function (identity, session, request) => void')
+    if (onRevoke !== undefined && typeof onRevoke !== 'function') throw new TypeError('onRevoke must be a function ({ reason, sessionIds, userId }, request) => void')
+    this.#onLogin = onLogin
+    this.#onRevoke = onRevoke
+  }
+
+  async login (identity: Identity, session: Session, request: FastifyRequest): Promise<void> {
+    const hook = this.#onLogin
+    if (hook) await this.#isolated('onLogin', request.log, () => hook(identity, session, request))
+  }
+
+  async revoked (event: RevokeEvent, request?: FastifyRequest): Promise<void> {
+    const hook = this.#onRevoke
+    if (hook) await this.#isolated('onRevoke', request?.log ?? this.log, () => hook(event, request))
+  }
+
+  async #isolated (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): Promise<void> {
+    try {
+      await run()
+    } catch (err) {
+      log.error({ hook, err }, `the app's ${hook} hook failed; the request went on without it`)
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { Pool } from 'undici'
+import { UpstreamError, UpstreamTimeoutError } from '../../errors.js'
+
+// The HTTP side every platform that answers JSON shares (WeChat, QQ, Douyin):
+// one undici pool per base URL, a deadline on each call, replies parsed as JSON
+// objects, and transport failures as our 502/504. What a reply means is left
+// to the platform's provider.
+
+export type JsonReply = Record<string, unknown>
+
+/** Where an app's calls go, and how long one may take. */
+export interface HttpTarget {
+  origin: string
+  pathPrefix: string
+  timeoutMs: number
+}
+
+export interface JsonCall {
+  method: 'GET' | 'POST'
+  query?: Record<string, string>
+  body?: Record<string, unknown>
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024
+// Platform messages go into errors: long enough to explain, too short to carry a payload.
+const MAX_MESSAGE_LENGTH = 200
+
+export class JsonHttp<Config extends HttpTarget> {
+  readonly apps: Array<Config & { pool: Pool }>
+  private readonly pools: Pool[]
+
+  constructor (configs: Config[]) {
+    // One pool per base URL, with the connect timeout of its most impatient app.
+    const pools = new Map<string, Pool>()
+    for (const { origin } of configs) {
+      if (pools.has(origin)) continue
+      const connectMs = Math.min(...configs.filter((c) => c.origin === origin).map((c) => c.timeoutMs))
+      pools.set(origin, new Pool(origin, { connect: { timeout: connectMs }, maxResponseSize: MAX_RESPONSE_BYTES, keepAliveTimeout: 10_000 }))
+    }
+    this.pools = [...pools.values()]
+    this.apps = configs.map((config) => ({ ...config, pool: pools.get(config.origin)! }))
+  }
+
+  /** One HTTP exchange: the parsed JSON object with its status, or a 502/504 (a 5xx status is a 502). */
+  async fetchJson (app: Config & { pool: Pool }, endpoint: string, call: JsonCall): Promise<{ status: number, reply: JsonReply }> {
+    const query = call.query ? `?${new URLSearchParams(call.query)}` : ''
+    let status: number
+    let text: string
+    try {
+      const response = await app.pool.request({
+        method: call.method,
+        path: `${app.pathPrefix}/${endpoint}${query}`,
+        headers: call.body ? { 'content-type': 'application/json' } : {},
+        body: call.body ? JSON.stringify(call.body) : null,
+        headersTimeout: app.timeoutMs,
+        bodyTimeout: app.timeoutMs,
+        // Also bounds a body that trickles in just under bodyTimeout per chunk.
+        signal: AbortSignal.timeout(app.timeoutMs)
+      })
+      status = response.statusCode
+      text = await response.body.text()
+    } catch (err) {
+      // Only the error code: undici messages are harmless today, but the cause stays out of replies and logs.
+      const { code, name } = err as { code?: string, name?: string }
+      if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        throw new UpstreamTimeoutError(`${endpoint} after ${app.timeoutMs} ms`)
+      }
+      throw new UpstreamError(`${endpoint}: ${code ?? name ?? 'network error'}`)
+    }
+    if (status >= 500) throw new UpstreamError(`${endpoint} answered HTTP ${status}`)
+    let reply: unknown
+    try {
+      // By content: WeChat has served JSON as text/plain.
+      reply = JSON.parse(text)
+    } catch {
+      reply = null
+    }
+    if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
+      throw new UpstreamError(`${endpoint} answered HTTP ${status} with a body that is not a JSON object`)
+    }
+    return { status, reply: reply as JsonReply }
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.pools.map((pool) => pool.close()))
+  }
+}
+
+/** A non-empty string field of a reply, or a 502 naming it. */
+export function stringField (reply: JsonReply, field: string, endpoint: string): string {
+  const value = reply[field]
+  if (typeof value !== 'string' || value === '') throw new UpstreamError(`${endpoint} answered without ${field}`)
+  return value
+}
+
+/** A platform's error message, fit for an error: `secrets` (which platforms echo) scrubbed, then cut short. */
+export function upstreamMessage (message: unknown, secrets: string[]): string {
+  // Scrubbed before it is cut short: a secret cut in two would survive in part.
+  let text = typeof message === 'string' ? message : ''
+  for (const secret of secrets) text = text.replaceAll(secret, '[redacted]')
+  return text.slice(0, MAX_MESSAGE_LENGTH)
+}

@@ -1,0 +1,66 @@
+import { BadEncryptedDataError, SessionKeyExpiredError } from '../../errors.js'
+import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber, type WatermarkRule } from '../../lib/open-data.js'
+import type { SessionKeyRecords } from '../../store/session-keys.js'
+import type { Session } from '../../types.js'
+
+/** What getUserInfo gives the mini-program; rawData and signature go together. */
+export interface UserInfoPayload {
+  encryptedData: string
+  iv: string
+  rawData?: string
+  signature?: string
+}
+
+/** What the legacy getPhoneNumber button gives. */
+export interface EncryptedPayload {
+  encryptedData: string
+  iv: string
+}
+
+/**
+ * The open data a session's client sends (user info, phone numbers), for the
+ * platforms whose login rotates a session_key (WeChat, QQ, Douyin): each
+ * login records the key it gave as the openid's latest, and data opens with
+ * that key, else with the session's own.
+ */
+export class SessionOpenData {
+  constructor (private readonly records: SessionKeyRecords, private readonly watermark: WatermarkRule = 'required') {}
+
+  /** After a login: the session_key the platform just gave becomes the openid's latest. */
+  remember (appId: string, openId: string, sessionKey: string): Promise<void> {
+    return this.records.remember(appId, openId, sessionKey)
+  }
+
+  /** Decrypted data, and the key that opened it (for the rawData signature). */
+  async open (session: Session, encryptedData: string, iv: string): Promise<{ data: Record<string, unknown>, sessionKey: string }> {
+    const { appId, openId } = session
+    const latest = openId ? await this.records.latest(appId, openId) : null
+    // The latest key first; then the session's own, for data the client
+    // captured before a later login rotated the key.
+    const keys = [...new Set([latest, session.secrets.sessionKey].filter((key): key is string => Boolean(key)))]
+    for (const [i, sessionKey] of keys.entries()) {
+      try {
+        return { data: decrypt(sessionKey, encryptedData, iv, appId, this.watermark), sessionKey }
+      } catch (err) {
+        if (!(err instanceof SessionKeyExpiredError) || i === keys.length - 1) throw err
+      }
+    }
+    // No key at all (a session without one, such as a Douyin anonymous login).
+    throw new SessionKeyExpiredError()
+  }
+
+  /** A session's decrypted user info; with rawData and signature, the signature is checked too. */
+  async userInfo (session: Session, { encryptedData, iv, rawData, signature }: UserInfoPayload): Promise<Record<string, unknown>> {
+    // Decrypt first: a rotated key then gives the "log in again" 401, not a signature error.
+    const { data, sessionKey } = await this.open(session, encryptedData, iv)
+    if (rawData !== undefined && signature !== undefined) verifyRawData(rawData, signature, sessionKey)
+    return data
+  }
+
+  /** A session's phone number from encrypted data. */
+  async phoneNumber (session: Session, { encryptedData, iv }: EncryptedPayload): Promise<PhoneNumber> {
+    const phone = phoneNumberOf((await this.open(session, encryptedData, iv)).data)
+    if (!phone) throw new BadEncryptedDataError('it holds no phone number')
+    return phone
+  }
+}

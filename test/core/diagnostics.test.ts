@@ -1,0 +1,138 @@
+import t, { test } from 'tap'
+import diagnostics from 'node:diagnostics_channel'
+import type { FastifyInstance } from 'fastify'
+import { miniprogramAuthMetrics } from '../../examples/metrics.js'
+import { buildApp, LogCapture } from '../helpers/app.js'
+import { PlatformsWorld } from '../helpers/platforms.js'
+import { privateRedis } from '../helpers/redis.js'
+import { assertNoSecrets } from '../helpers/secrets.js'
+
+// What the package publishes on node:diagnostics_channel, as a subscriber
+// (an APM agent, metrics code) sees it: names, payloads, and never a secret.
+
+const CHANNELS = ['login', 'revocation', 'upstream', 'store'] as const
+type Channel = typeof CHANNELS[number]
+type Message = Record<string, any>
+
+const WECHAT_APP = { appId: 'wx000000000000diag', appSecret: 'secret-of-the-diagnostics-test-0123' }
+const ALIPAY_APP_ID = '2021000000000diag'
+
+const world = await PlatformsWorld.create(t, 'diagnostics', WECHAT_APP, ALIPAY_APP_ID)
+// Every message published, as the leak check reads it (like a log line), and the login codes, which are secrets here too.
+const published = new LogCapture()
+const codes: string[] = []
+
+/** Subscribes to every channel until `t` ends; returns what each one published. */
+function listen (t: { teardown: (fn: () => void) => void }): Record<Channel, Message[]> {
+  const seen = Object.fromEntries(CHANNELS.map((channel) => [channel, []])) as unknown as Record<Channel, Message[]>
+  for (const channel of CHANNELS) {
+    const subscriber = (message: unknown) => {
+      seen[channel].push(message as Message)
+      published.lines.push(JSON.stringify(message) + '\n')
+    }
+    diagnostics.subscribe(`fastify-miniprogram-auth:${channel}`, subscriber)
+    t.teardown(() => diagnostics.unsubscribe(`fastify-miniprogram-auth:${channel}`, subscriber))
+  }
+  return seen
+}
+
+const wechatCode = (openId: string) => {
+  const code = world.wechat.issueCode({ openId })
+  codes.push(code)
+  return code
+}
+const alipayCode = (openId: string) => {
+  const code = world.alipay.issueAuthCode({ openId })
+  codes.push(code)
+  return code
+}
+
+const app: FastifyInstance = await world.build({ rateLimit: false, wechat: { ...world.platforms.options.wechat, timeout: '300ms' } })
+
+test('a login: its outcome, provider, appId and duration; the upstream call it made', async (t) => {
+  const seen = listen(t)
+  const code = wechatCode('o-diag-login')
+  const login = await world.post(app, '/auth/wechat/login', { code })
+  t.equal(login.statusCode, 200)
+  t.match(seen.login, [{ provider: 'wechat', appId: WECHAT_APP.appId, outcome: 'success', replay: false, durationMs: Number }])
+  t.notOk('code' in seen.login[0]!, 'no error code on success')
+  t.match(seen.upstream, [{ provider: 'wechat', operation: 'sns/jscode2session', appId: WECHAT_APP.appId, outcome: 'ok', durationMs: Number }])
+
+  await world.post(app, '/auth/wechat/login', { code })
+  t.match(seen.login[1], { outcome: 'success', replay: true }, 'a retried code: a success, told apart')
+  t.equal(seen.upstream.length, 1, 'and no second upstream call')
+
+  const alipay = await world.post(app, '/auth/alipay/login', { authCode: alipayCode('a-diag-login') })
+  t.equal(alipay.statusCode, 200)
+  t.match(seen.login[2], { provider: 'alipay', appId: ALIPAY_APP_ID, outcome: 'success' })
+  t.match(seen.upstream[1], { provider: 'alipay', operation: 'alipay.system.oauth.token', appId: ALIPAY_APP_ID, outcome: 'ok' })
+})
+
+test('failed logins: our error code and status; the platform\'s errcode on the upstream call', async (t) => {
+  const seen = listen(t)
+  const invalid = await world.post(app, '/auth/wechat/login', { code: 'invalid-code-0001' })
+  t.equal(invalid.statusCode, 401)
+  t.match(seen.login[0], { provider: 'wechat', appId: WECHAT_APP.appId, outcome: 'failure', code: 'MPA_CODE_INVALID', statusCode: 401 })
+  t.match(seen.upstream[0], { provider: 'wechat', operation: 'sns/jscode2session', outcome: 'error', errcode: 40029 })
+
+  const unknownApp = await world.post(app, '/auth/wechat/login', { code: wechatCode('o-diag-app'), appId: 'wx-not-ours' })
+  t.equal(unknownApp.statusCode, 400)
+  t.match(seen.login[1], { outcome: 'failure', code: 'MPA_UNKNOWN_APP', statusCode: 400 })
+  t.notOk('appId' in seen.login[1]!, 'an appId nobody configured is not repeated')
+
+  world.wechat.fail('jscode2session', { delayMs: 2000 })
+  const slow = await world.post(app, '/auth/wechat/login', { code: wechatCode('o-diag-slow') })
+  t.equal(slow.statusCode, 504)
+  t.equal(seen.upstream.length, 2, 'an unknown appId made no upstream call')
+  t.match(seen.upstream[1], { provider: 'wechat', outcome: 'timeout', code: 'MPA_UPSTREAM_TIMEOUT' })
+  t.match(seen.login[2], { outcome: 'failure', code: 'MPA_UPSTREAM_TIMEOUT', statusCode: 504 })
+
+  const alipay = await world.post(app, '/auth/alipay/login', { authCode: 'not-an-auth-code' })
+  t.equal(alipay.statusCode, 401)
+  t.match(seen.upstream[2], { provider: 'alipay', operation: 'alipay.system.oauth.token', outcome: 'error', errcode: String, code: 'MPA_CODE_INVALID' })
+  t.match(seen.login[3], { provider: 'alipay', outcome: 'failure', code: 'MPA_CODE_INVALID' })
+})
+
+test('revocations: the reason and how many; authenticate publishes nothing', async (t) => {
+  const seen = listen(t)
+  const skeys = []
+  for (let i = 0; i < 3; i++) skeys.push((await world.post(app, '/auth/wechat/login', { code: wechatCode('o-diag-revoke') })).json.skey)
+  const before = published.lines.length
+  for (let i = 0; i < 5; i++) t.equal((await world.call(app, 'GET', '/me', undefined, skeys[0])).statusCode, 200)
+  t.equal(published.lines.length, before, 'five authenticated requests, nothing published')
+
+  t.equal((await world.call(app, 'DELETE', '/auth/session', undefined, skeys[0])).statusCode, 204)
+  t.equal((await world.call(app, 'DELETE', '/auth/sessions', undefined, skeys[1])).json.revoked, 2)
+  t.same(seen.revocation, [{ reason: 'logout', count: 1 }, { reason: 'logout-all', count: 2 }])
+})
+
+test('a store timeout: published with the timeout, and the request gets its 503', async (t) => {
+  const seen = listen(t)
+  const { server, redis } = await privateRedis(t)
+  const frozen = await buildApp(redis, { session: { storeTimeout: '200ms', cache: false }, logs: world.capture() })
+  t.teardown(() => frozen.close())
+  const { skey } = await frozen.sessions.create({ provider: 'wechat', appId: 'wx', openId: 'o' }, { user: { id: 'u' } })
+  server.pause()
+  const res = await frozen.inject({ url: '/me', headers: { 'x-skey': skey } })
+  server.resume()
+  t.equal(res.statusCode, 503)
+  t.same(seen.store, [{ event: 'timeout', timeoutMs: 200 }])
+})
+
+test('the Prometheus example counts what the channels say', async (t) => {
+  const metrics = miniprogramAuthMetrics()
+  t.teardown(() => metrics.close())
+  await world.post(app, '/auth/wechat/login', { code: wechatCode('o-diag-metrics') })
+  await world.post(app, '/auth/wechat/login', { code: 'invalid-code-0002' })
+  const text = metrics.text()
+  t.match(text, /^mpa_logins_total\{provider="wechat",outcome="success"\} 1$/m)
+  t.match(text, /^mpa_logins_total\{provider="wechat",outcome="failure",code="MPA_CODE_INVALID"\} 1$/m)
+  t.match(text, /^mpa_upstream_calls_total\{provider="wechat",operation="sns\/jscode2session",outcome="error",errcode="40029"\} 1$/m)
+  t.match(text, /^mpa_upstream_duration_ms_sum\{provider="wechat",operation="sns\/jscode2session"\} [\d.]+$/m)
+})
+
+test('nothing published carries a secret, a login code or an skey; no secret in any reply or log line', async (t) => {
+  t.ok(published.lines.length > 10, `${published.lines.length} messages published`)
+  assertNoSecrets(t, { secrets: codes, skeys: world.skeys(), logs: published, replies: world.replies })
+  world.assertNoSecrets(t, codes)
+})

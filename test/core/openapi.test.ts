@@ -1,0 +1,112 @@
+import t, { test } from 'tap'
+import { readFileSync } from 'node:fs'
+import fastifySwagger from '@fastify/swagger'
+import { errorCodes, type FastifyInstance } from 'fastify'
+import * as errors from '../../errors.js'
+import { startDemo } from '../../examples/demo/app.js'
+import { PlatformsWorld } from '../helpers/platforms.js'
+import { REDIS_URL, testRedis } from '../helpers/redis.js'
+
+// The OpenAPI document @fastify/swagger builds from our route schemas: every
+// error reply lists the codes the route answers with that status, every
+// success reply says what it is.
+
+const WECHAT_APP = { appId: 'wx00000000000oapi1', appSecret: 'secret-of-the-openapi-test-0123456789' }
+const ALIPAY_APP_ID = '2021000000000oapi'
+
+interface Operation { responses: Record<string, { description: string, content?: Record<string, { schema: any }> }> }
+type Paths = Record<string, Record<string, Operation>>
+
+const world = await PlatformsWorld.create(t, 'openapi', WECHAT_APP, ALIPAY_APP_ID)
+// What each of our routes answered during the test: route, status, code.
+const answered: Array<{ method: string, url: string, status: number, code: string }> = []
+// Douyin and QQ too, for their documents (no call reaches them here).
+const app: FastifyInstance = await world.build({
+  rateLimit: { max: 1000 },
+  douyin: { appId: 'tt0123456789abcdef01', appSecret: 'not-a-secret-douyin-knows' },
+  qq: { appId: '1110000000', appSecret: 'not-a-secret-qq-knows' },
+  before: async (app) => {
+    await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (reply.statusCode >= 400 && typeof payload === 'string' && request.routeOptions.url?.startsWith('/auth/')) {
+        answered.push({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, code: JSON.parse(payload).code })
+      }
+      return payload
+    })
+  }
+})
+const paths = (app.swagger() as unknown as { paths: Paths }).paths
+const ours = Object.entries(paths).filter(([path]) => path.startsWith('/auth/'))
+  .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => ({ path, method, operation })))
+
+/** The status of every code a route may document: ours and Fastify's. */
+const statusOf = new Map<string, number>([
+  ...Object.values(errors).map((ErrorClass) => new ErrorClass()),
+  ...Object.values(errorCodes).map((ErrorClass) => new (ErrorClass as unknown as new () => { code: string, statusCode: number })())
+].map(({ code, statusCode }) => [code, statusCode ?? 500]))
+
+const codesOf = (operation: Operation, status: number): string[] => operation.responses[status]?.content?.['application/json']?.schema.properties.code.enum ?? []
+
+test('every route of ours is documented with a described success reply', async (t) => {
+  t.ok(ours.length >= 14, `${ours.length} operations`)
+  t.ok(ours.some(({ path }) => path === '/auth/douyin/phone') && ours.some(({ path }) => path === '/auth/qq/login'), 'Douyin and QQ included')
+  for (const { path, method, operation } of ours) {
+    const success = operation.responses['200'] ?? operation.responses['204']
+    t.ok(success, `${method} ${path} has a success reply`)
+    t.ok(success!.description && success!.description !== 'Default Response', `${method} ${path}: "${success!.description}"`)
+  }
+})
+
+test('every error reply lists its codes as an enum, each of that status', async (t) => {
+  for (const { path, method, operation } of ours) {
+    for (const status of Object.keys(operation.responses).map(Number).filter((status) => status >= 400)) {
+      const codes = codesOf(operation, status)
+      t.ok(codes.length > 0, `${method} ${path} ${status}: ${codes.join(', ')}`)
+      t.same(codes.filter((code) => statusOf.get(code) !== status), [], `${method} ${path} ${status}: every code is a ${status}`)
+    }
+  }
+  const op = (path: string, method: string) => paths[path]![method]!
+  t.same(codesOf(op('/auth/wechat/login', 'post'), 401), ['MPA_CODE_INVALID'], 'a login route has no skey to refuse')
+  t.same(codesOf(op('/auth/session', 'get'), 401), ['MPA_SKEY_MISSING', 'MPA_SKEY_MALFORMED', 'MPA_SESSION_EXPIRED'])
+  t.same(codesOf(op('/auth/sessions/{id}', 'delete'), 404), ['MPA_SESSION_NOT_FOUND'])
+  t.ok(codesOf(op('/auth/wechat/login', 'post'), 400).includes('FST_ERR_VALIDATION'), 'Fastify\'s own 400 is listed where a body is checked')
+  t.ok(codesOf(op('/auth/wechat/userinfo', 'post'), 403).includes('MPA_WRONG_PROVIDER'))
+  t.notOk(op('/auth/session', 'get').responses['400'], 'no body, no 400')
+})
+
+test('what the routes answer is what the document lists', async (t) => {
+  const wechat = (await world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId: 'o-openapi' }) })).json.skey
+  const alipay = (await world.post(app, '/auth/alipay/login', { authCode: world.alipay.issueAuthCode({ openId: 'a-openapi' }) })).json.skey
+  const requests: Array<[string, string, object | undefined, string | undefined]> = [
+    ['POST', '/auth/wechat/login', { code: 'bad-code-0001' }, undefined],
+    ['POST', '/auth/wechat/login', { code: 'c', appId: 'wx-other' }, undefined],
+    ['POST', '/auth/wechat/login', { code: 1 }, undefined],
+    ['POST', '/auth/alipay/login', { authCode: 'bad-code-0002' }, undefined],
+    ['GET', '/auth/session', undefined, undefined],
+    ['GET', '/auth/session', undefined, 'not-an-skey'],
+    ['GET', '/auth/sessions', undefined, 'A'.repeat(43)],
+    ['DELETE', '/auth/sessions/0123456789abcdef0123456789abcdef', undefined, wechat],
+    ['DELETE', '/auth/sessions/nope', undefined, wechat],
+    ['POST', '/auth/wechat/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, alipay],
+    ['POST', '/auth/wechat/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, wechat],
+    ['POST', '/auth/wechat/phone', { code: 'bad phone code' }, wechat],
+    ['POST', '/auth/wechat/phone', { code: 'badPhoneCode' }, wechat]
+  ]
+  for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
+  t.ok(answered.length >= requests.length, `${answered.length} error replies`)
+  for (const { method, url, status, code } of answered) {
+    const operation = paths[url.replace(/:(\w+)/g, '{$1}')]![method.toLowerCase()]!
+    t.ok(codesOf(operation, status).includes(code), `${method} ${url} answered ${status} ${code}: documented`)
+  }
+})
+
+test('the demo\'s document carries the package version', async (t) => {
+  const demo = await startDemo({ port: 0, keyPrefix: testRedis(t, 'openapi-demo').prefix, redis: { url: REDIS_URL } })
+  t.teardown(() => demo.close())
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.equal((demo.app.swagger() as { info: { version: string } }).info.version, version)
+})
+
+test('no secret in any reply or log line', async (t) => {
+  world.assertNoSecrets(t)
+})

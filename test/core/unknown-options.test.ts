@@ -1,0 +1,37 @@
+import { test } from 'tap'
+import { buildApp, LogCapture } from '../helpers/app.js'
+import { testRedis } from '../helpers/redis.js'
+
+// A typo in an option would otherwise leave its default in place without a word.
+
+test('an unknown key fails registration, naming it and what the object takes', async (t) => {
+  const { redis, prefix } = testRedis(t, 'unknown-options')
+  const fails = (options: object) => buildApp(redis, { keyPrefix: prefix, ...options })
+  await t.rejects(fails({ sesion: { ttl: '1d' } }), /^unknown option sesion: the plugin takes prefix, redis, keyPrefix, session, .*wechat, alipay, douyin, qq, logLevel, logSerializers$/)
+  await t.rejects(fails({ sesion: {}, wechatt: {} }), /^unknown option sesion, wechatt: /, 'every unknown key at once')
+  await t.rejects(fails({ session: { ttl: '1d', maxage: '30d' } }), /^unknown option session\.maxage: session takes ttl, maxAge, maxPerUser, storeTimeout, cache, header$/)
+  await t.rejects(fails({ session: { cache: { maxbytes: 1 } } }), /^unknown option session\.cache\.maxbytes: session\.cache takes max, maxBytes, heartbeat$/)
+  await t.rejects(fails({ rateLimit: { max: 5, window: '1m' }, wechat: { appId: 'wx1', appSecret: 's' } }), /^unknown option rateLimit\.window: rateLimit takes max, timeWindow, keyGenerator$/)
+
+  const withRegisterOptions = await buildApp(redis, { keyPrefix: prefix, logLevel: 'warn' } as object)
+  t.teardown(() => withRegisterOptions.close())
+  t.pass('Fastify\'s own register options (logLevel, logSerializers) are not refused')
+})
+
+test('with no login provider, the app is told that no login routes were added', async (t) => {
+  const { redis, prefix } = testRedis(t, 'no-providers')
+  const logs = new LogCapture()
+  const app = await buildApp(redis, { keyPrefix: prefix, logs })
+  t.teardown(() => app.close())
+  const said = logs.lines.map((line) => JSON.parse(line)).filter((line) => /no login routes were added/.test(line.msg))
+  t.equal(said.length, 1)
+  t.equal(said[0].level, 30, 'at info: an app that only checks sessions is legitimate')
+  t.match(said[0].msg, /\(no wechat, alipay, douyin, qq option\)/, 'it names the options that add them')
+  t.equal((await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: 'c' } })).statusCode, 404)
+  t.equal((await app.inject({ url: '/auth/session' })).statusCode, 401, 'the session routes are there')
+
+  const withWechat = new LogCapture()
+  const wechatApp = await buildApp(redis, { keyPrefix: prefix, logs: withWechat, wechat: { appId: 'wx00000000000000a1', appSecret: 'not-a-secret-wechat-knows' } })
+  t.teardown(() => wechatApp.close())
+  t.notMatch(withWechat.text, /no login routes were added/)
+})

@@ -1,0 +1,129 @@
+import tap, { type Test } from 'tap'
+import { execFile } from 'node:child_process'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { promisify } from 'node:util'
+import { LogCapture } from '../helpers/app.js'
+import { compileSnippets, readmeSnippets } from '../helpers/readme-snippets.js'
+import { deleteKeys, REDIS_URL, testRedis } from '../helpers/redis.js'
+import { assertNoSecrets, privateKeyTexts } from '../helpers/secrets.js'
+import { install, installedVersion, pack, project, ROOT, tempDir } from './npm.js'
+
+// The published package as an application gets it: one `npm pack` (its
+// prepack builds) and one install of the tarball, with fastify and ioredis as
+// the application's own (the peers), into a strict TypeScript project outside
+// the repository. There fixtures/consumer.ts compiles twice, as ESM (.ts) and
+// as CommonJS (.cts: `require`), and each build logs in on both platforms
+// through the package's sandboxes on the real Redis, in a child process. The
+// READMEs' snippets compile there too, as pasted.
+
+const run = promisify(execFile)
+const PACKAGE = 'fastify-miniprogram-auth'
+const CONSUMER = new URL('fixtures/consumer.ts', import.meta.url)
+
+// The build, the install and tsc take about two minutes on a busy 2-core machine.
+tap.setTimeout(600_000)
+
+const { tarball, files } = await pack(tempDir(tap, 'pack'))
+const app = project(tap, 'consumer', { type: 'module' })
+await install(app, [tarball, ...['fastify', 'ioredis', 'typescript', '@types/node'].map((name) => `${name}@${installedVersion(name)}`)])
+copyFileSync(CONSUMER, join(app, 'esm.ts'))
+copyFileSync(CONSUMER, join(app, 'cjs.cts'))
+
+/** tsc in the consumer project: strict, nodenext, as a new project has it (skipLibCheck: checking every dependency's declarations takes minutes). */
+async function tsc (): Promise<{ code: number, output: string }> {
+  const config = { compilerOptions: { strict: true, module: 'nodenext', target: 'es2022', skipLibCheck: true, types: ['node'] }, files: ['esm.ts', 'cjs.cts'] }
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(config, null, 2))
+  try {
+    const { stdout } = await run(join(app, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: app })
+    return { code: 0, output: stdout }
+  } catch (err) {
+    const { code, stdout } = err as { code: number, stdout: string }
+    return { code, output: stdout }
+  }
+}
+
+interface Login {
+  status: number
+  skey: string
+  me: { user: { id: string } }
+}
+
+/** Runs one build of the consumer on a prefix of its own, then deletes the keys it wrote, counting them. */
+async function consume (t: Test, file: string) {
+  const { redis, prefix } = testRedis(t, `package-${file}`)
+  const { stdout } = await run(process.execPath, [file], { cwd: app, env: { ...process.env, KEY_PREFIX: prefix, REDIS_URL } })
+  const report = JSON.parse(stdout) as { wechat: Login, alipay: Login, replies: string[], logs: string[], secrets: string[], alipayPrivateKey: string }
+  return { report, written: await deleteKeys(redis, prefix) }
+}
+
+function assertLogins (t: Test, { report, written }: Awaited<ReturnType<typeof consume>>) {
+  t.equal(report.wechat.status, 200, 'WeChat login')
+  t.match(report.wechat.me.user.id, /oPackageConsumer000000000001$/, 'its skey authenticates')
+  t.equal(report.alipay.status, 200, 'Alipay login')
+  t.match(report.alipay.me.user.id, /^alipay:/, 'its skey authenticates')
+  t.ok(written > 0, `it wrote to the real Redis (${written} keys under its prefix, now deleted)`)
+  const logs = new LogCapture()
+  logs.lines.push(...report.logs)
+  assertNoSecrets(t, {
+    secrets: [...report.secrets, ...privateKeyTexts(report.alipayPrivateKey)],
+    skeys: [report.wechat.skey, report.alipay.skey],
+    logs,
+    replies: report.replies
+  })
+}
+
+tap.test('the tarball: the build, the READMEs, the changelog and the licence; no tests, bench, examples, tools, sources or maps', async (t) => {
+  for (const file of ['LICENSE', 'README.md', 'README.zh-CN.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/sandbox/index.js', 'dist/client/index.js', 'dist/miniprogram/index.js']) {
+    t.ok(files.includes(file), file)
+  }
+  t.same(files.filter((file) => !/^(dist\/|LICENSE$|README(\.zh-CN)?\.md$|CHANGELOG\.md$|package\.json$)/.test(file)), [], 'nothing else outside dist')
+  t.same(files.filter((file) => /^dist\/(test|bench|examples|tools)\//.test(file) || file.endsWith('.map') || /(?<!\.d)\.ts$/.test(file)), [], 'no tests, bench, examples, tools, sources or maps')
+})
+
+tap.test('the published declarations import only dependencies, peers and Node built-ins', async (t) => {
+  const installed = join(app, 'node_modules', PACKAGE)
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, Record<string, string>>
+  const declared = new Set([...Object.keys(manifest.dependencies!), ...Object.keys(manifest.peerDependencies!)])
+  const imported = new Set(files.filter((file) => file.endsWith('.d.ts')).flatMap((file) => {
+    const text = readFileSync(join(installed, file), 'utf8')
+    return [...text.matchAll(/(?:from |import\()'([^'.][^']*)'/g)].map(([, specifier]) => specifier!.replace(/^((?:@[^/]+\/)?[^/]+).*$/, '$1'))
+  }))
+  t.ok(imported.has('fastify'), 'the declarations do import packages (the scan sees them)')
+  t.same([...imported].filter((name) => !declared.has(name) && !name.startsWith('node:')), [], [...imported].join(', '))
+})
+
+tap.test('fastify and ioredis are the application\'s: one copy of each in the tree', async (t) => {
+  const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }
+  const copies = (name: string) => Object.keys(lock.packages).filter((path) => path.endsWith(`node_modules/${name}`))
+  t.same(copies('fastify'), ['node_modules/fastify'])
+  t.same(copies('ioredis'), ['node_modules/ioredis'])
+  t.same(copies('@fastify/redis'), [], 'no @fastify/redis: the app registers it only if it wants it')
+})
+
+tap.test('strict TypeScript, module nodenext: compiles as ESM and as CommonJS against the published types', async (t) => {
+  const { code, output } = await tsc()
+  t.equal(code, 0, output)
+  t.match(readFileSync(join(app, 'cjs.cjs'), 'utf8'), /require\("fastify-miniprogram-auth"\)/, 'the CommonJS build requires the package')
+})
+
+tap.test('an ESM application logs in on both platforms', async (t) => {
+  assertLogins(t, await consume(t, 'esm.js'))
+})
+
+tap.test('a CommonJS application (require) logs in on both platforms', async (t) => {
+  assertLogins(t, await consume(t, 'cjs.cjs'))
+})
+
+tap.test('require() returns the ESM namespace: the plugin is .default (and the named fastifyMiniprogramAuth)', async (t) => {
+  const script = `const m = require('${PACKAGE}'); console.log(JSON.stringify([typeof m.default, m.default === m.fastifyMiniprogramAuth, m.__esModule, typeof require('${PACKAGE}/sandbox').createWechatSandbox]))`
+  const { stdout } = await run(process.execPath, ['-e', script], { cwd: app })
+  t.same(JSON.parse(stdout), ['function', true, true, 'function'])
+})
+
+tap.test('the READMEs\' TypeScript snippets compile unchanged against the installed package', async (t) => {
+  const snippets = ['README.md', 'README.zh-CN.md'].flatMap((name) => readmeSnippets(join(ROOT, name)))
+  t.ok(snippets.some((snippet) => snippet.code.includes("from 'fastify-miniprogram-auth'")), 'the snippets import the package')
+  const problems = compileSnippets(snippets, { nodeModules: join(app, 'node_modules') })
+  t.same(problems.map(({ file, line, message }) => `${relative(ROOT, file)}:${line}: ${message}`), [], 'no compile errors')
+})
