@@ -2,9 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import { limitLogins } from '../plugins/login-rate-limit.js'
 import { Type } from 'typebox'
-import { requireProvider } from './guards.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
-import { AppId, EncryptedPhoneBody, PhoneReply, SESSION_ERRORS, userInfoRoute } from './open-data.js'
+import { AppId, EncryptedPhoneBody, phoneRoute, userInfoRoute } from './open-data.js'
 import { LOGIN_ERRORS, LoginReply, errorReplies } from './schemas.js'
 import { AnonymousLoginRefusedError } from '../errors.js'
 
@@ -22,7 +21,7 @@ const DouyinLoginBody = Type.Object({
 /** POST /douyin/login, /douyin/userinfo and /douyin/phone. */
 const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
   routeScope(fastify, 'douyin routes', ['douyin', 'miniprogramLogin', kAuthentication])
-  const { douyin, miniprogramLogin, [kAuthentication]: { authenticate, sessionOf } } = fastify
+  const { douyin, miniprogramLogin } = fastify
 
   const loginConfig = await limitLogins(fastify, options.rateLimit)
   fastify.post('/douyin/login', {
@@ -40,15 +39,8 @@ const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
 
   userInfoRoute(fastify, 'douyin', 'tt.getUserInfo', (session, payload) => douyin.userInfo(session, payload))
 
-  fastify.post('/douyin/phone', {
-    preHandler: [authenticate, requireProvider('douyin')],
-    schema: {
-      summary: 'The user\'s phone number, from the getPhoneNumber button\'s encrypted data',
-      tags: ['douyin'],
-      body: EncryptedPhoneBody,
-      response: { 200: PhoneReply, ...errorReplies(...SESSION_ERRORS) }
-    }
-  }, async (request) => douyin.phoneNumber(sessionOf(request), request.body))
+  phoneRoute(fastify, 'douyin', 'The user\'s phone number, from the getPhoneNumber button\'s encrypted data', EncryptedPhoneBody, [],
+    (session, payload) => douyin.phoneNumber(session, payload))
 }
 
 export default douyinRoutes

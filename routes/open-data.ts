@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, RouteShorthandOptions } from 'fastify'
-import { Type, type TSchema } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import type { UserInfoPayload } from '../providers/common/session-data.js'
 import type { Provider, Session } from '../types.js'
@@ -89,4 +89,20 @@ export function userInfoRoute (
       response: { 200: Profile, ...errorReplies(...USER_INFO_ERRORS) }
     }
   }, async (request) => userInfo(sessionOf(request), request.body))
+}
+
+/** POST /<provider>/phone: the user's phone number from `body` (what the platform's button gave), behind a session of `provider`. */
+export function phoneRoute<Body extends TSchema> (
+  fastify: FastifyInstance,
+  provider: Provider,
+  summary: string,
+  body: Body,
+  errors: ErrorSource[],
+  phoneNumber: (session: Session, payload: Static<Body>) => Promise<Static<typeof PhoneReply>>
+): void {
+  const { authenticate, sessionOf } = fastify[kAuthentication]
+  fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${provider}/phone`, {
+    preHandler: [authenticate, requireProvider(provider)],
+    schema: { summary, tags: [provider], body, response: { 200: PhoneReply, ...errorReplies(...SESSION_ERRORS, ...errors) } }
+  }, async (request) => phoneNumber(sessionOf(request), request.body as Static<Body>))
 }

@@ -2,10 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import { limitLogins } from '../plugins/login-rate-limit.js'
 import { Type } from 'typebox'
-import { requireProvider } from './guards.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
-import { codeLoginRoute, EncryptedPhoneBody, PhoneReply, SESSION_ERRORS, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
-import { errorReplies } from './schemas.js'
+import { codeLoginRoute, EncryptedPhoneBody, phoneRoute, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
 import { CodeBlockedError, PhoneCodeInvalidError } from '../errors.js'
 
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
@@ -18,24 +16,15 @@ const PhoneCode = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 
 /** POST /wechat/login, /wechat/userinfo and /wechat/phone. */
 const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
   routeScope(fastify, 'wechat routes', ['wechat', 'miniprogramLogin', kAuthentication])
-  const { wechat, [kAuthentication]: { authenticate, sessionOf } } = fastify
+  const { wechat } = fastify
 
   codeLoginRoute(fastify, 'wechat', 'wx.login', Code, await limitLogins(fastify, options.rateLimit), [CodeBlockedError])
   userInfoRoute(fastify, 'wechat', 'wx.getUserInfo', (session, payload) => wechat.userInfo(session, payload))
 
-  fastify.post('/wechat/phone', {
-    preHandler: [authenticate, requireProvider('wechat')],
-    schema: {
-      summary: 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)',
-      tags: ['wechat'],
-      // One shape or the other, never both: a body carrying both is a client bug, not a choice for us to make.
-      body: Type.Union([
-        Type.Object({ code: PhoneCode }, { additionalProperties: false }),
-        EncryptedPhoneBody
-      ]),
-      response: { 200: PhoneReply, ...errorReplies(...SESSION_ERRORS, ...UPSTREAM_ERRORS, PhoneCodeInvalidError) }
-    }
-  }, async (request) => wechat.phoneNumber(sessionOf(request), request.body))
+  // One shape or the other, never both: a body carrying both is a client bug, not a choice for us to make.
+  const PhoneBody = Type.Union([Type.Object({ code: PhoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
+  phoneRoute(fastify, 'wechat', 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)', PhoneBody,
+    [...UPSTREAM_ERRORS, PhoneCodeInvalidError], (session, payload) => wechat.phoneNumber(session, payload))
 }
 
 export default wechatRoutes
