@@ -142,13 +142,18 @@ export class InvalidationListener {
       wait: async (changed, timeoutMs) => {
         const changedSet = new Set(changed)
         for (const key of keys) if (!changedSet.has(key)) this.settle(waiter, key)
-        if (waiter.remaining.size === 0) return settled
         const timer = setTimeout(() => this.release(waiter, false), timeoutMs)
+        let seen: boolean
         try {
-          return await settled
+          seen = await settled
         } finally {
           clearTimeout(timer)
         }
+        // Redis wrote the same message to every tracking connection at once:
+        // let this process read the copies it already has (another instance
+        // in this process, as in tests) before the revoking reply goes out.
+        if (seen) await new Promise(setImmediate)
+        return seen
       }
     }
   }
