@@ -16,17 +16,17 @@ import { AUTHENTICATED_ERRORS, BODY_ERRORS, LOGIN_ERRORS, LoginReply, errorRepli
 
 export const AppId = Type.String({ minLength: 1, maxLength: 64, description: 'Which configured mini-program; default the first.' })
 // No pattern on base64 fields: the decrypt step explains a mangled value better than a schema error.
-export const EncryptedData = Type.String({ minLength: 1, maxLength: 16384, description: 'As the platform gave it, base64.' })
-export const Iv = Type.String({ minLength: 1, maxLength: 64, description: 'As the platform gave it, base64.' })
+const EncryptedData = Type.String({ minLength: 1, maxLength: 16384, description: 'As the platform gave it, base64.' })
+const Iv = Type.String({ minLength: 1, maxLength: 64, description: 'As the platform gave it, base64.' })
 
-export const UserInfoBody = Type.Object({
+const UserInfoBody = Type.Object({
   encryptedData: EncryptedData,
   iv: Iv,
   rawData: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
   signature: Type.Optional(Type.String({ minLength: 40, maxLength: 40, description: 'sha1(rawData + session_key), hex.' }))
 }, { dependencies: { rawData: ['signature'], signature: ['rawData'] } })
 
-export const Profile = Type.Object({
+const Profile = Type.Object({
   openId: Type.Optional(Type.String()),
   unionId: Type.Optional(Type.String()),
   nickName: Type.Optional(Type.String()),
@@ -41,17 +41,17 @@ export const Profile = Type.Object({
 
 export const EncryptedPhoneBody = Type.Object({ encryptedData: EncryptedData, iv: Iv }, { additionalProperties: false })
 
-export const PhoneReply = Type.Object({
+const PhoneReply = Type.Object({
   phoneNumber: Type.String({ description: 'With the country code for numbers outside mainland China.' }),
   purePhoneNumber: Type.String(),
   countryCode: Type.String()
 }, { description: 'The user\'s phone number, as the platform gave it.' })
 
 // What a session's open-data routes answer: no valid session, another platform's, a rotated session_key, bad data.
-export const SESSION_ERRORS: ErrorSource[] = [
+const SESSION_ERRORS: ErrorSource[] = [
   ...AUTHENTICATED_ERRORS, ...BODY_ERRORS, WrongProviderError, SessionKeyExpiredError, BadEncryptedDataError, WatermarkMismatchError
 ]
-export const USER_INFO_ERRORS: ErrorSource[] = [...SESSION_ERRORS, SignatureMismatchError]
+const USER_INFO_ERRORS: ErrorSource[] = [...SESSION_ERRORS, SignatureMismatchError]
 // A call to the platform behind the route.
 export const UPSTREAM_ERRORS: ErrorSource[] = [UpstreamRateLimitedError, MisconfiguredError, UpstreamError, UpstreamTimeoutError]
 

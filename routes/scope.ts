@@ -6,7 +6,7 @@ import type { LoginRateLimitOptions } from '../plugins/login-rate-limit.js'
 import { requireDecorators } from './guards.js'
 
 /** The largest request body a route of ours reads: real ones are under 20 KiB. 413 beyond it. */
-export const BODY_LIMIT = 32 * 1024
+const BODY_LIMIT = 32 * 1024
 
 /**
  * What every route file of ours sets up in its scope: the plugins it needs
