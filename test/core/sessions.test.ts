@@ -90,7 +90,7 @@ test('a session stays small in Redis', async (t) => {
   })
   const bytes = await redis.memory('USAGE', keyOf(store, 's', session.id)) as number
   t.comment(`a WeChat session with unionid, session_key and device uses ${bytes} bytes of Redis memory`)
-  t.ok(bytes <= 300, `session memory ${bytes} B is within DESIGN.md's 300 B`)
+  t.ok(bytes <= 300, `session memory ${bytes} B is within the README's 300 B`)
   await store.revoke(skey)
 })
 

@@ -5,7 +5,7 @@ import { makeCertificates } from '../helpers/alipay.js'
 import { ALIPAY_APP_ID, AlipayWorld } from '../helpers/alipay-world.js'
 
 // The sandbox against what the live gateway has been seen to send
-// (/work/shared/reference/alipay.md, docs/alipay.md): raw bodies as they come
+// (docs/alipay.md): raw bodies as they come
 // over HTTP, the real alipay-sdk's reading of them, and the provider's.
 
 const UNKNOWN_APP_ID = '2021009999999999'
