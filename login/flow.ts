@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { CodeInvalidError, InternalError, MisconfiguredError } from '../errors.js'
 import { publishLogin } from '../lib/diagnostics.js'
+import { isOurError } from '../lib/our-errors.js'
 import { defaultUserIdOf } from '../store/session-record.js'
 import type { ClaimedCode, CodeClaims, LoginFailure } from '../store/code-claims.js'
 import type { SessionStore } from '../store/sessions.js'
@@ -122,10 +123,14 @@ export class LoginFlow implements MiniprogramLogin {
  * message (which may name a database or worse) to this request's log.
  */
 function failureOf (err: unknown): LoginFailure {
-  const { statusCode, code, message } = err as { statusCode?: unknown, code?: unknown, message?: unknown }
+  // Anything may be thrown (null, an object whose getters throw): this must
+  // still answer, or the claim would stay pending and block the code's retries.
+  let statusCode: unknown, code: unknown, message: unknown
+  try {
+    ({ statusCode, code, message } = (typeof err === 'object' && err !== null ? err : {}) as Record<string, unknown>)
+  } catch {}
   const status = typeof statusCode === 'number' && statusCode >= 400 && statusCode <= 599 ? statusCode : 500
-  const ours = typeof code === 'string' && code.startsWith('MPA_')
-  if (status >= 500 && !ours) {
+  if (status >= 500 && !isOurError(err)) {
     const internal = new InternalError()
     return { statusCode: status, code: internal.code, message: internal.message, refused: false }
   }

@@ -57,7 +57,12 @@ export class AppHooks {
     try {
       await run()
     } catch (err) {
-      log.error({ hook, err }, `the app's ${hook} hook failed; the request went on without it`)
+      try {
+        log.error({ hook, err }, `the app's ${hook} hook failed; the request went on without it`)
+      } catch {
+        // What it threw could not even be logged (a getter that throws): the login or logout still stands.
+        log.error({ hook }, `the app's ${hook} hook failed with an error that cannot be logged; the request went on without it`)
+      }
     }
   }
 }

@@ -2,6 +2,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { InternalError, RateLimitedError, RequestRejectedError } from '../errors.js'
+import { isOurError } from '../lib/our-errors.js'
 import type { LoginRateLimitOptions } from '../plugins/login-rate-limit.js'
 import { requireDecorators } from './guards.js'
 
@@ -31,11 +32,21 @@ export function routeScope (fastify: FastifyInstance, routes: string, needs: Arr
  * log only.
  */
 export function errorContract (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  try {
+    return replyTo(error, request, reply)
+  } catch (unreadable) {
+    // Anything can be thrown, even an object whose getters throw: still our contract.
+    reply.log.error({ req: request, err: unreadable }, 'an error that cannot be read reached our routes')
+    return reply.code(500).send(asReply(new InternalError(), 500))
+  }
+}
+
+function replyTo (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = statusOf(error, reply)
   reply.code(status)
   if (status >= 500) {
     reply.log.error({ req: request, res: reply, err: error }, error?.message)
-    if (isOurs(error)) return reply.send(error)
+    if (isOurError(error)) return reply.send(error)
     return reply.send(asReply(new InternalError(), status))
   }
   reply.log.info({ res: reply, err: error }, error?.message)
@@ -43,10 +54,6 @@ export function errorContract (error: FastifyError, request: FastifyRequest, rep
   const message = typeof error?.message === 'string' && error.message !== '' ? error.message : STATUS_CODES[status] ?? 'Error'
   const known = status === 429 ? new RateLimitedError('a while') : new RequestRejectedError(message)
   return reply.send(asReply(Object.assign(known, { message }), status))
-}
-
-function isOurs (error: FastifyError): boolean {
-  return typeof error?.code === 'string' && error.code.startsWith('MPA_')
 }
 
 /** A status set on the reply before the error (a hook's reply.code(503)), else the error's, else 500. */

@@ -101,15 +101,18 @@ function decrypt (content: string, aesKey: KeyObject): Record<string, unknown> |
   } catch {
     return undefined
   }
-  // A wrong key can still end in a padding that fits: garbage, not a node.
+  // A wrong key can still end in a padding that fits: garbage, not a JSON object.
   return nodeOf(plain)
 }
 
-/** An Alipay node (an object with a string code), or undefined. */
+/**
+ * A JSON object, or undefined. Once it opened under the key and parsed, the
+ * key is right: what the object says (even a malformed node) is Alipay's.
+ */
 function nodeOf (plain: string): Record<string, unknown> | undefined {
   try {
     const node: unknown = JSON.parse(plain)
-    return isObject(node) && typeof node.code === 'string' ? node : undefined
+    return isObject(node) ? node : undefined
   } catch {
     return undefined
   }
@@ -127,7 +130,8 @@ function answerOf (node: Record<string, unknown>, appId: string): PhoneAnswer {
   }
   const fix = MISCONFIGURED[subCode]
   if (fix) return misconfigured(appId, subCode, fix)
-  return { error: new UpstreamError(`Alipay answered ${subCode || String(node.code)}: call my.getPhoneNumber again later`) }
+  const code = typeof node.code === 'string' ? node.code.slice(0, 64) : 'a node without a code'
+  return { error: new UpstreamError(`Alipay answered ${subCode.slice(0, 64) || code}: call my.getPhoneNumber again later`) }
 }
 
 function misconfigured (appId: string, what: string, fix: string): PhoneAnswer {

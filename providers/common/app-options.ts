@@ -52,7 +52,11 @@ export function httpAppsOf<Options extends HttpAppOptions, Extra extends object 
     } catch {
       throw new TypeError(`${name('baseUrl')} must be an http(s) URL (got ${JSON.stringify(baseUrl)})`)
     }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+    if (url.username || url.password) {
+      // Not repeated: the credentials would land in the boot error and its logs.
+      throw new TypeError(`${name('baseUrl')} must be an http(s) URL without credentials`)
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
       throw new TypeError(`${name('baseUrl')} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
     }
     const timeoutMs = parseDuration(timeout ?? '5s', name('timeout'))

@@ -28,8 +28,9 @@ export function errNoError (appId: string, endpoint: string, reply: JsonReply, s
   const errNo = errNoOf(reply)
   const errTips = upstreamMessage(reply.err_tips, secrets)
   // Douyin's request id: what its support asks for.
-  const logId = typeof reply.log_id === 'string' ? ` (log_id ${reply.log_id.slice(0, 64)})` : ''
-  const detail = `${endpoint} err_no ${Number.isNaN(errNo) ? JSON.stringify(reply.err_no) : errNo}${errTips ? `: ${errTips}` : ''}${logId}`
+  // Everything the upstream chose goes through upstreamMessage: scrubbed and cut short.
+  const logId = typeof reply.log_id === 'string' ? ` (log_id ${upstreamMessage(reply.log_id, secrets).slice(0, 64)})` : ''
+  const detail = `${endpoint} err_no ${Number.isNaN(errNo) ? upstreamMessage(JSON.stringify(reply.err_no), secrets) : errNo}${errTips ? `: ${errTips}` : ''}${logId}`
   if (CODE_INVALID.has(errNo)) return { error: new CodeInvalidError(detail), errTips }
   const problem = MISCONFIGURED.get(errNo)
   if (problem) {

@@ -44,7 +44,8 @@ export function errcodeOf (reply: WechatReply): number {
 export function errcodeError (appId: string, endpoint: string, reply: WechatReply, secrets: string[], { label, option }: Platform = WECHAT): { error: FastifyError, errmsg: string, fix?: string } {
   const errcode = errcodeOf(reply)
   const errmsg = upstreamMessage(reply.errmsg, secrets)
-  const detail = `${endpoint} errcode ${Number.isNaN(errcode) ? JSON.stringify(reply.errcode) : errcode}${errmsg ? `: ${errmsg}` : ''}`
+  // An errcode that is not a number is the upstream's text too: scrubbed and cut short like errmsg.
+  const detail = `${endpoint} errcode ${Number.isNaN(errcode) ? upstreamMessage(JSON.stringify(reply.errcode), secrets) : errcode}${errmsg ? `: ${errmsg}` : ''}`
   switch (errcode) {
     case 40029:
     case 40163:

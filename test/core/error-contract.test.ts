@@ -16,7 +16,9 @@ async function world (t: Test, options: TestAppOptions = {}) {
   const login = (openId = 'oErrors00000000000000000001') => app.inject({
     method: 'POST', url: '/auth/wechat/login', payload: { code: world.wechat.issueCode({ openId }) }
   })
-  return { app, logs: world.logs, login, assertNoSecrets: () => world.assertNoSecrets(t) }
+  const loginWith = (code: string) => app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code } })
+  const issueCode = () => world.wechat.issueCode({ openId: 'oErrors00000000000000000002' })
+  return { app, logs: world.logs, login, loginWith, issueCode, assertNoSecrets: () => world.assertNoSecrets(t) }
 }
 
 test('an app-wide @fastify/rate-limit: its 429 keeps its status and message, with a stable code and Retry-After', async (t) => {
@@ -59,6 +61,26 @@ test('resolveUser throwing a database error: 500 MPA_INTERNAL_ERROR, the cause i
   t.notOk(res.body.includes('hunter2') || res.body.includes('ECONNREFUSED'), 'nothing of the cause reaches the client')
   t.ok(logs.text.includes('hunter2'), 'the operator finds the cause in the log')
   assertNoSecrets()
+})
+
+test('resolveUser throwing anything at all: 500 MPA_INTERNAL_ERROR, and a retry of the code is answered at once', async (t) => {
+  const unreadable = Object.defineProperty(new Error('x'), 'message', { get () { throw new Error('no message') } })
+  const thrown: unknown[] = [null, undefined, 'a string', 42, unreadable, { code: 'MPA_MADE_UP', statusCode: 500, message: 'internal detail of the app' }]
+  for (const value of thrown) {
+    await t.test(String(value === unreadable ? 'an error whose message getter throws' : JSON.stringify(value)), async (t) => {
+      const { loginWith: login, issueCode, assertNoSecrets } = await world(t, { resolveUser: () => { throw value } })
+      const code = issueCode()
+      const first = await login(code)
+      t.equal(first.statusCode, 500)
+      t.same(first.json(), { statusCode: 500, code: 'MPA_INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal server error' }, 'a code shaped like ours is not ours')
+      // Left pending, the claim would hold the retry for the whole pending window (20 s here).
+      const started = Date.now()
+      const retry = await login(code)
+      t.equal(retry.json().code, 'MPA_CODE_INVALID', 'the claim was released: the retry reached WeChat, which had spent the code')
+      t.ok(Date.now() - started < 10_000, 'without waiting out a pending claim')
+      assertNoSecrets()
+    })
+  }
 })
 
 test('an app hook answering 503 for maintenance: by throwing, or with a body of its own', async (t) => {

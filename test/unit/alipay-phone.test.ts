@@ -56,7 +56,7 @@ test('what Alipay signed and the key cannot open is the operator\'s: the aesKey'
   for (const [name, text] of Object.entries({
     'another key': (() => { const response = encrypt('{"code":"10000","mobile":"1"}', randomBytes(16)); return JSON.stringify({ response, sign: sign(`"${response}"`) }) })(),
     'opens to something not JSON': encrypted('plain text'),
-    'opens to a node without a code': encrypted('{"mobile":"13800138000"}')
+    'opens to JSON that is not an object': encrypted('["10000"]')
   })) {
     const answer = open(text)
     t.equal(codeOf(answer), 'MPA_MISCONFIGURED', name)
@@ -79,6 +79,10 @@ test('error nodes: refused, misconfigured, or upstream', async (t) => {
   }
   t.match(open(node({ code: '20000', subCode: 'aop.unknow-error' })), { error: { code: 'MPA_UPSTREAM_ERROR', message: /aop\.unknow-error/ } })
   t.match(open(node({ code: '40004' })), { error: { code: 'MPA_UPSTREAM_ERROR', message: /40004/ } }, 'no subCode: the code')
+  // Opened by the key and parsed: the key is right, so a malformed node is Alipay's answer, not the operator's fault.
+  t.match(open(encrypted('{"mobile":"13800138000"}')), { error: { code: 'MPA_UPSTREAM_ERROR', message: /a node without a code/ } }, 'no code at all')
+  t.match(open(encrypted('{"code":10000,"mobile":"13800138000"}')), { error: { code: 'MPA_UPSTREAM_ERROR' } }, 'a code that is not a string')
+  t.notOk('fix' in open(encrypted('{"mobile":"1"}')), 'and nothing for the operator to fix')
 })
 
 test('envelopes that are not my.getPhoneNumber\'s are refused before any key is used', async (t) => {

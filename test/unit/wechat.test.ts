@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { decrypt, phoneNumberOf, verifyRawData } from '../../lib/open-data.js'
 import { errcodeError, errcodeOf } from '../../providers/wechat/errcodes.js'
+import { errNoError } from '../../providers/douyin/err-nos.js'
 import { wechatAppsOf, type WechatAppOptions } from '../../providers/wechat/options.js'
 // The sandbox is independent of the product code (docs/architecture.md): its
 // encryptData and signRawData are WeChat's client side, written separately.
@@ -230,7 +231,7 @@ test('wechatAppsOf: refusals name the option, and never echo a secret', async (t
     ['baseUrl ftp', { ...GOOD, baseUrl: 'ftp://example.com' }, /^wechat\.baseUrl must be an http\(s\) URL without query, fragment or credentials/],
     ['baseUrl with a query', { ...GOOD, baseUrl: 'https://example.com/?a=1' }, /^wechat\.baseUrl must be .*without query/],
     ['baseUrl with a fragment', { ...GOOD, baseUrl: 'https://example.com/#x' }, /^wechat\.baseUrl must be .*without query/],
-    ['baseUrl with credentials', { ...GOOD, baseUrl: 'https://user:pw@example.com' }, /^wechat\.baseUrl must be .*credentials/],
+    ['baseUrl with credentials (not repeated)', { ...GOOD, baseUrl: 'https://user:pw@example.com' }, /^wechat\.baseUrl must be an http\(s\) URL without credentials$/],
     ['timeout negative', { ...GOOD, timeout: -1 }, /^wechat\.timeout must be a positive number of seconds/],
     ['timeout in words', [GOOD, { ...GOOD, appId: 'wx2', timeout: 'soon' }], /^wechat\[1\]\.timeout must be a positive number .*\(got "soon"\)$/]
   ]
@@ -249,4 +250,19 @@ test('wechatAppsOf: refusals name the option, and never echo a secret', async (t
 
 test('wechatAppsOf: a baseUrl with only a password is refused like any credentials', async (t) => {
   t.throws(() => wechatAppsOf({ ...GOOD, baseUrl: 'https://:pw@example.com' }), { message: /^wechat\.baseUrl must be .*credentials/ })
+})
+
+test('whatever the upstream chose goes into an error scrubbed and cut short: errcode, err_no, log_id', async (t) => {
+  const secret = 'app-secret-0123456789abcdef'
+  const long = { nested: 'x'.repeat(30_000) }
+  for (const [name, { error }] of [
+    ['a WeChat errcode that is a string', errcodeError('wx1', 'sns/jscode2session', { errcode: `bad ${secret}` as never, errmsg: 'm' }, [secret])],
+    ['a WeChat errcode that is an object', errcodeError('wx1', 'sns/jscode2session', { errcode: long as never }, [secret])],
+    ['a Douyin err_no that is a string', errNoError('tt1', 'apps/v2/jscode2session', { err_no: `bad ${secret}`, err_tips: 'm' }, [secret])],
+    ['a Douyin err_no that is an object', errNoError('tt1', 'apps/v2/jscode2session', { err_no: long }, [secret])],
+    ['a Douyin log_id', errNoError('tt1', 'apps/v2/jscode2session', { err_no: 40000, log_id: `id-${secret}` }, [secret])]
+  ] as const) {
+    t.notOk(error.message.includes(secret), `${name}: no secret`)
+    t.ok(error.message.length < 400, `${name}: cut short (${error.message.length} characters)`)
+  }
 })
