@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import type { Identity } from '../../index.js'
 import { buildApp, LogCapture } from '../helpers/app.js'
-import { monitorRedis } from '../helpers/monitor.js'
+import { commandsOn, monitorRedis } from '../helpers/monitor.js'
 import { sharedRedis, testRedis } from '../helpers/redis.js'
 
 const identity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE' }
@@ -45,14 +45,27 @@ test('authenticate as a preHandler and awaited by the app: the same answers, cac
         }, async (request) => ({ user: request.user }))
       })
       t.teardown(() => app.close())
+      const monitor = await monitorRedis(redis)
+      t.teardown(() => monitor.stop())
+      if (cache !== false) {
+        app.sessions.open()
+        for (let i = 0; i < 500 && !app.sessions.caching; i++) await sleep(10)
+        t.ok(app.sessions.caching, 'the cache is on')
+      }
       const { skey } = await login(app)
       const banned = await login(app, 'banned')
       for (const url of ['/me', '/awaited']) {
-        // The first read fills the cache (a miss), the second is a hit when it is on.
+        // The first read fills the cache (a miss), the second is a hit when it is on: no Redis command.
         for (const read of ['first', 'second']) {
+          await monitor.settle()
+          const before = commandsOn(monitor.commands, prefix).length
           const res = await app.inject({ url, headers: { 'x-skey': skey } })
+          await monitor.settle()
+          const commands = commandsOn(monitor.commands, prefix).length - before
           t.equal(res.statusCode, 200, `${url}, ${read} read`)
           t.equal(res.json().user.id, 'u1', `${url}, ${read} read`)
+          if (cache !== false && (url === '/awaited' || read === 'second')) t.equal(commands, 0, `${url}, ${read} read: a hit, no Redis command`)
+          else t.ok(commands > 0, `${url}, ${read} read: from Redis`)
         }
         t.equal((await app.inject({ url })).json().code, 'MPA_SKEY_MISSING', `${url}: no skey`)
         t.equal((await app.inject({ url, headers: { 'x-skey': 'short' } })).json().code, 'MPA_SKEY_MALFORMED', `${url}: malformed`)

@@ -13,8 +13,9 @@ import { World } from '../helpers/world.js'
 const world = new World(tap, 'custom-provider')
 /** Every text the simulated SMS vendor was asked to send. */
 const outbox: Array<{ phone: string, code: string }> = []
-// A code alone is six digits that a timestamp may hold; the login code the flow claims is not.
-world.watch(() => outbox.map(({ phone, code }) => `${phone}:${code}`))
+// A code alone is six digits that a timestamp may hold, so it is watched as a
+// JSON string value (a logged or echoed field), besides the login code the flow claims.
+world.watch(() => outbox.flatMap(({ phone, code }) => [`${phone}:${code}`, `"${code}"`]))
 
 interface Setup {
   rateLimit?: LoginRateLimitOptions | false

@@ -2,7 +2,7 @@ import t, { test } from 'tap'
 import diagnostics from 'node:diagnostics_channel'
 import type { FastifyInstance } from 'fastify'
 import { miniprogramAuthMetrics } from '../../examples/metrics.js'
-import { buildApp, LogCapture } from '../helpers/app.js'
+import { buildApp } from '../helpers/app.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 import { privateRedis } from '../helpers/redis.js'
 import { assertNoSecrets } from '../helpers/secrets.js'
@@ -18,8 +18,10 @@ const WECHAT_APP = { appId: 'wx000000000000diag', appSecret: 'secret-of-the-diag
 const ALIPAY_APP_ID = '2021000000000diag'
 
 const world = await PlatformsWorld.create(t, 'diagnostics', WECHAT_APP, ALIPAY_APP_ID)
-// Every message published, as the leak check reads it (like a log line), and the login codes, which are secrets here too.
-const published = new LogCapture()
+// Every message published, read by the world's leak check like a log line
+// (every sandbox secret: session_keys, tokens, app secrets, private keys),
+// and the login codes, which are secrets here too.
+const published = world.capture()
 const codes: string[] = []
 
 /** Subscribes to every channel until `t` ends; returns what each one published. */
@@ -54,9 +56,11 @@ test('a login: its outcome, provider, appId and duration; the upstream call it m
   const code = wechatCode('o-diag-login')
   const login = await world.post(app, '/auth/wechat/login', { code })
   t.equal(login.statusCode, 200)
-  t.match(seen.login, [{ provider: 'wechat', appId: WECHAT_APP.appId, outcome: 'success', replay: false, durationMs: Number }])
+  t.equal(seen.login.length, 1, 'one login event')
+  t.match(seen.login[0], { provider: 'wechat', appId: WECHAT_APP.appId, outcome: 'success', replay: false, durationMs: Number })
   t.notOk('code' in seen.login[0]!, 'no error code on success')
-  t.match(seen.upstream, [{ provider: 'wechat', operation: 'sns/jscode2session', appId: WECHAT_APP.appId, outcome: 'ok', durationMs: Number }])
+  t.equal(seen.upstream.length, 1, 'one upstream event')
+  t.match(seen.upstream[0], { provider: 'wechat', operation: 'sns/jscode2session', appId: WECHAT_APP.appId, outcome: 'ok', durationMs: Number })
 
   await world.post(app, '/auth/wechat/login', { code })
   t.match(seen.login[1], { outcome: 'success', replay: true }, 'a retried code: a success, told apart')
@@ -104,6 +108,12 @@ test('revocations: the reason and how many; authenticate publishes nothing', asy
   t.equal((await world.call(app, 'DELETE', '/auth/session', undefined, skeys[0])).statusCode, 204)
   t.equal((await world.call(app, 'DELETE', '/auth/sessions', undefined, skeys[1])).json.revoked, 2)
   t.same(seen.revocation, [{ reason: 'logout', count: 1 }, { reason: 'logout-all', count: 2 }])
+
+  const capped = await world.build({ rateLimit: false, session: { maxPerUser: 1 } })
+  for (let i = 0; i < 2; i++) t.equal((await world.post(capped, '/auth/wechat/login', { code: wechatCode('o-diag-cap') })).statusCode, 200)
+  const { skey } = await capped.sessions.create({ provider: 'wechat', appId: WECHAT_APP.appId, openId: 'o-diag-admin' }, { user: { id: 'diag-admin' } })
+  t.equal(await capped.sessions.revoke(skey), true)
+  t.same(seen.revocation.slice(2), [{ reason: 'cap', count: 1 }, { reason: 'admin', count: 1 }], 'the cap and the app\'s own revocations too')
 })
 
 test('a store timeout: published with the timeout, and the request gets its 503', async (t) => {

@@ -122,6 +122,71 @@ test('a hook that throws is logged; the login and the logout stand, the replies 
   ])
 })
 
+test('hooks are awaited: the reply waits until the hook is done', async (t) => {
+  const entered: Record<string, () => void> = {}
+  const release: Record<string, () => void> = {}
+  const inHook = (name: string) => new Promise<void>((resolve) => { entered[name] = resolve })
+  const gates = { onLogin: new Promise<void>((resolve) => { release.onLogin = resolve }), onRevoke: new Promise<void>((resolve) => { release.onRevoke = resolve }) }
+  const finished: string[] = []
+  let sessionInRedis: boolean | null = null
+  const app = await world.build({
+    keyPrefix: world.subPrefix('hooks-awaited'),
+    onLogin: async (_identity, session) => {
+      sessionInRedis = (await app.sessions.list(session.user.id)).some(({ id }) => id === session.id)
+      entered.onLogin!()
+      await gates.onLogin
+      finished.push('onLogin')
+    },
+    onRevoke: async () => {
+      entered.onRevoke!()
+      await gates.onRevoke
+      finished.push('onRevoke')
+    }
+  })
+  // Starts a request, waits until its hook runs, checks that no reply came while the hook is held, then lets the hook finish.
+  async function held<T> (hook: 'onLogin' | 'onRevoke', request: () => Promise<T>): Promise<T> {
+    const running = inHook(hook)
+    let replied = false
+    const pending = request().then((reply) => { replied = true; return reply })
+    await running
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.notOk(replied, `no reply while ${hook} runs`)
+    release[hook]!()
+    const reply = await pending
+    t.ok(finished.includes(hook), `${hook} finished before the reply`)
+    return reply
+  }
+  const login = await held('onLogin', () => world.login(app, 'o-hook-awaited'))
+  t.equal(login.statusCode, 200)
+  t.equal(sessionInRedis, true, 'onLogin ran once the session was in Redis')
+  const logout = await held('onRevoke', () => world.call(app, 'DELETE', '/auth/session', undefined, login.skey))
+  t.equal(logout.statusCode, 204)
+})
+
+test('isolated whatever they throw: synchronously, on the cap and admin paths, an error that cannot be logged', async (t) => {
+  const unloggable = Object.defineProperty(new Error('x'), 'message', { get () { throw new Error('no message for you') } })
+  let thrown: unknown = new Error('sync failure')
+  const app = await world.build({
+    keyPrefix: world.subPrefix('hooks-throw'),
+    session: { maxPerUser: 1 },
+    onLogin: () => { throw thrown },
+    onRevoke: () => { throw thrown }
+  })
+  const logs = world.logs.lines.length
+  const first = await world.login(app, 'o-hook-throws')
+  t.equal(first.statusCode, 200, 'a hook that throws synchronously: the login stands')
+  thrown = unloggable
+  const second = await world.login(app, 'o-hook-throws')
+  t.equal(second.statusCode, 200, 'the cap evicted the first session; its failing onRevoke and onLogin changed nothing')
+  t.equal((await world.call(app, 'GET', '/auth/session', undefined, first.skey)).statusCode, 401, 'the cap did evict')
+  thrown = null
+  t.equal(await app.sessions.revoke(second.skey), true, 'an admin revocation stands though onRevoke threw null')
+  t.equal((await world.call(app, 'GET', '/auth/session', undefined, second.skey)).statusCode, 401)
+  const failures = world.logs.lines.slice(logs).map((line) => JSON.parse(line)).filter((line) => line.hook !== undefined)
+  t.same(failures.map(({ hook }) => hook), ['onLogin', 'onRevoke', 'onLogin', 'onRevoke'], 'every failure logged, one line each')
+  t.ok(failures.slice(1, 3).every(({ msg }) => /cannot be logged/.test(msg)), 'what could not be logged is said so')
+})
+
 test('hooks that are not functions fail registration, naming the option', async (t) => {
   await t.rejects(world.build({ onLogin: 'audit' as never }), /^onLogin must be a function/)
   await t.rejects(world.build({ onRevoke: {} as never }), /^onRevoke must be a function/)
