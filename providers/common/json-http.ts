@@ -93,6 +93,20 @@ export function stringField (reply: JsonReply, field: string, endpoint: string):
   return value
 }
 
+// AES-128: base64 of 16 bytes.
+const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/
+
+/**
+ * The session_key of a login reply. One that cannot be an AES-128 key would
+ * make every later decryption fail as if it had rotated, and the client log
+ * in again and again: the platform's fault, said at once.
+ */
+export function sessionKeyField (reply: JsonReply, endpoint: string): string {
+  const value = stringField(reply, 'session_key', endpoint)
+  if (!SESSION_KEY.test(value)) throw new UpstreamError(`${endpoint} answered a session_key that is not an AES-128 key`)
+  return value
+}
+
 /** A platform's error message, fit for an error: `secrets` (which platforms echo) scrubbed, then cut short. */
 export function upstreamMessage (message: unknown, secrets: string[]): string {
   // Scrubbed before it is cut short: a secret cut in two would survive in part.

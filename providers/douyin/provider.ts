@@ -5,7 +5,7 @@ import { observeUpstream } from '../../lib/diagnostics.js'
 import type { PhoneNumber } from '../../lib/open-data.js'
 import type { SessionKeyRecords } from '../../store/session-keys.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider, Session } from '../../types.js'
-import { JsonHttp, stringField, type JsonReply } from '../common/json-http.js'
+import { JsonHttp, sessionKeyField, stringField, type JsonReply } from '../common/json-http.js'
 import { SessionOpenData, type EncryptedPayload, type UserInfoPayload } from '../common/session-data.js'
 import { errNoError, errNoOf } from './err-nos.js'
 import type { DouyinAppConfig } from './options.js'
@@ -149,7 +149,7 @@ function sessionOf (appId: string, data: JsonReply, { code, anonymousCode }: Req
   const session: DouyinSession = { appId }
   if (code) {
     session.openId = stringField(data, 'openid', ENDPOINT)
-    session.sessionKey = stringField(data, 'session_key', ENDPOINT)
+    session.sessionKey = sessionKeyField(data, ENDPOINT)
     if (typeof data.unionid === 'string' && data.unionid !== '') session.unionId = data.unionid
   }
   if (anonymousCode) session.anonymousOpenId = stringField(data, 'anonymous_openid', ENDPOINT)

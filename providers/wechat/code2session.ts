@@ -3,7 +3,7 @@ import { Apps } from '../../lib/apps.js'
 import { decrypt, verifyRawData } from '../../lib/open-data.js'
 import type { SessionKeyRecords } from '../../store/session-keys.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider, Provider, Session } from '../../types.js'
-import { stringField } from '../common/json-http.js'
+import { sessionKeyField, stringField } from '../common/json-http.js'
 import { SessionOpenData, type UserInfoPayload } from '../common/session-data.js'
 import { errcodeOf, type Platform } from './errcodes.js'
 import { WechatHttp, type WechatApp } from './http.js'
@@ -88,7 +88,7 @@ export class Code2SessionProvider implements LoginProvider, Code2SessionClient {
     const result: Code2SessionResult = {
       appId: app.appId,
       openId: stringField(reply, 'openid', endpoint),
-      sessionKey: stringField(reply, 'session_key', endpoint)
+      sessionKey: sessionKeyField(reply, endpoint)
     }
     if (typeof reply.unionid === 'string' && reply.unionid !== '') result.unionId = reply.unionid
     return result

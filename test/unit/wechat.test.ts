@@ -2,6 +2,7 @@ import { test } from 'tap'
 import { decrypt, phoneNumberOf, verifyRawData } from '../../lib/open-data.js'
 import { errcodeError, errcodeOf } from '../../providers/wechat/errcodes.js'
 import { errNoError } from '../../providers/douyin/err-nos.js'
+import { sessionKeyField } from '../../providers/common/json-http.js'
 import { wechatAppsOf, type WechatAppOptions } from '../../providers/wechat/options.js'
 // The sandbox is independent of the product code (docs/architecture.md): its
 // encryptData and signRawData are WeChat's client side, written separately.
@@ -265,4 +266,12 @@ test('whatever the upstream chose goes into an error scrubbed and cut short: err
     t.notOk(error.message.includes(secret), `${name}: no secret`)
     t.ok(error.message.length < 400, `${name}: cut short (${error.message.length} characters)`)
   }
+})
+
+test('a login reply\'s session_key must be an AES-128 key (base64 of 16 bytes), else 502 at login', async (t) => {
+  t.equal(sessionKeyField({ session_key: 'tiihtNczf5v6AKRyjwEUhQ==' }, 'sns/jscode2session'), 'tiihtNczf5v6AKRyjwEUhQ==')
+  for (const value of ['short', 'tiihtNczf5v6AKRyjwEUhQ', 'tiihtNczf5v6AKRyjwEUhQ==tiihtNczf5v6AKRyjwEUhQ==', 'tiihtNczf5v6AKRyjw-UhQ==', '', 42, null]) {
+    t.throws(() => sessionKeyField({ session_key: value }, 'sns/jscode2session'), { code: 'MPA_UPSTREAM_ERROR', statusCode: 502 }, JSON.stringify(value))
+  }
+  t.notMatch((() => { try { sessionKeyField({ session_key: 'secret-ish value' }, 'e') } catch (err) { return (err as Error).message } })(), /secret-ish/, 'the value is not repeated')
 })
