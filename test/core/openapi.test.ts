@@ -4,6 +4,7 @@ import fastifySwagger from '@fastify/swagger'
 import { errorCodes, type FastifyInstance } from 'fastify'
 import * as errors from '../../errors.js'
 import { startDemo } from '../../examples/demo/app.js'
+import { createQqSandbox } from '../../sandbox/qq.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 
@@ -13,18 +14,23 @@ import { REDIS_URL, testRedis } from '../helpers/redis.js'
 
 const WECHAT_APP = { appId: 'wx00000000000oapi1', appSecret: 'secret-of-the-openapi-test-0123456789' }
 const ALIPAY_APP_ID = '2021000000000oapi'
+const QQ_APP = { appId: '1110000000', appSecret: 'secret-of-the-openapi-qq-test-0123456789' }
 
 interface Operation { responses: Record<string, { description: string, content?: Record<string, { schema: any }> }> }
 type Paths = Record<string, Record<string, Operation>>
 
+// QQ answers from its sandbox; created first, closed last (after the apps).
+const qqSandbox = await createQqSandbox({ apps: { [QQ_APP.appId]: QQ_APP.appSecret } })
+t.teardown(() => qqSandbox.close())
 const world = await PlatformsWorld.create(t, 'openapi', WECHAT_APP, ALIPAY_APP_ID)
+world.watch(() => qqSandbox.secrets())
 // What each of our routes answered during the test: route, status, code.
 const answered: Array<{ method: string, url: string, status: number, code: string }> = []
-// Douyin and QQ too, for their documents (no call reaches them here).
+// Douyin and QQ too: QQ through its sandbox; Douyin's calls here are refused before any reaches it.
 const app: FastifyInstance = await world.build({
   rateLimit: { max: 1000 },
   douyin: { appId: 'tt0123456789abcdef01', appSecret: 'not-a-secret-douyin-knows' },
-  qq: { appId: '1110000000', appSecret: 'not-a-secret-qq-knows' },
+  qq: { ...QQ_APP, baseUrl: qqSandbox.url, timeout: '2s' },
   before: async (app) => {
     await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -59,7 +65,9 @@ test('every route of ours is documented with a described success reply', async (
 
 test('every error reply lists its codes as an enum, each of that status', async (t) => {
   for (const { path, method, operation } of ours) {
-    for (const status of Object.keys(operation.responses).map(Number).filter((status) => status >= 400)) {
+    const statuses = Object.keys(operation.responses).map(Number).filter((status) => status >= 400)
+    t.ok(statuses.length > 0, `${method} ${path} documents at least one error status`)
+    for (const status of statuses) {
       const codes = codesOf(operation, status)
       t.ok(codes.length > 0, `${method} ${path} ${status}: ${codes.join(', ')}`)
       t.same(codes.filter((code) => statusOf.get(code) !== status), [], `${method} ${path} ${status}: every code is a ${status}`)
@@ -90,10 +98,18 @@ test('what the routes answer is what the document lists', async (t) => {
     ['POST', '/auth/wechat/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, alipay],
     ['POST', '/auth/wechat/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, wechat],
     ['POST', '/auth/wechat/phone', { code: 'bad phone code' }, wechat],
-    ['POST', '/auth/wechat/phone', { code: 'badPhoneCode' }, wechat]
+    ['POST', '/auth/wechat/phone', { code: 'badPhoneCode' }, wechat],
+    ['POST', '/auth/douyin/login', { anonymousCode: 'anonymous-code-0001' }, undefined],
+    ['POST', '/auth/qq/login', { code: 'bad-code-0003' }, undefined],
+    ['POST', '/auth/alipay/phone', { response: 'hello' }, alipay]
   ]
   for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
   t.ok(answered.length >= requests.length, `${answered.length} error replies`)
+  // The other platforms' errors, each by its route: the loop below checks each is documented.
+  const seen = (url: string, status: number, code: string) => answered.some((answer) => answer.method === 'POST' && answer.url === url && answer.status === status && answer.code === code)
+  t.ok(seen('/auth/douyin/login', 403, 'MPA_ANONYMOUS_LOGIN_REFUSED'), 'Douyin refused an anonymous login')
+  t.ok(seen('/auth/qq/login', 401, 'MPA_CODE_INVALID'), 'QQ refused a bad code')
+  t.ok(seen('/auth/alipay/phone', 400, 'MPA_BAD_ENCRYPTED_DATA'), 'Alipay\'s phone route refused a bad payload')
   for (const { method, url, status, code } of answered) {
     const operation = paths[url.replace(/:(\w+)/g, '{$1}')]![method.toLowerCase()]!
     t.ok(codesOf(operation, status).includes(code), `${method} ${url} answered ${status} ${code}: documented`)
