@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, RegisterOptions } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import sessionsPlugin from './plugins/sessions.js'
 import authenticatePlugin, { type DecoratorNames } from './plugins/authenticate.js'
@@ -126,12 +126,15 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
   }
-  // Our routes in a scope of their own, where the app's route options reach each of them.
+  // Our routes in a scope of their own, where the app's route options reach
+  // each of them, and Fastify's logLevel and logSerializers (which it ignores
+  // for a fastify-plugin like this one) apply as they would to any plugin.
+  const { logLevel, logSerializers } = options as RegisterOptions
   await fastify.register(async function miniprogramAuthRoutes (routes) {
     applyAppRouteOptions(routes, options.routes)
     await routes.register(sessionRoutes, { prefix })
     for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit })
-  })
+  }, { ...(logLevel === undefined ? {} : { logLevel }), ...(logSerializers === undefined ? {} : { logSerializers }) })
 }
 
 const fastifyMiniprogramAuth = fp(miniprogramAuth, {

@@ -13,9 +13,17 @@ test('an unknown key fails registration, naming it and what the object takes', a
   await t.rejects(fails({ session: { cache: { maxbytes: 1 } } }), /^unknown option session\.cache\.maxbytes: session\.cache takes max, maxBytes, heartbeat$/)
   await t.rejects(fails({ rateLimit: { max: 5, window: '1m' }, wechat: { appId: 'wx1', appSecret: 's' } }), /^unknown option rateLimit\.window: rateLimit takes max, timeWindow, keyGenerator$/)
 
-  const withRegisterOptions = await buildApp(redis, { keyPrefix: prefix, logLevel: 'warn' } as object)
+  // Fastify hands a plugin its own register options too: let through, and applied to our routes.
+  const logs = new LogCapture()
+  const withRegisterOptions = await buildApp(redis, { keyPrefix: prefix, logs, logLevel: 'warn' } as object, (app) => {
+    app.get('/theirs', async () => ({}))
+  })
   t.teardown(() => withRegisterOptions.close())
-  t.pass('Fastify\'s own register options (logLevel, logSerializers) are not refused')
+  const session = await withRegisterOptions.inject({ url: '/auth/session' })
+  t.same([session.statusCode, session.json().code], [401, 'MPA_SKEY_MISSING'], 'Fastify\'s own register options (logLevel, logSerializers) are not refused')
+  await withRegisterOptions.inject({ url: '/theirs' })
+  const incoming = logs.lines.map((line) => JSON.parse(line)).filter(({ msg }) => msg === 'incoming request').map(({ req }) => req.url)
+  t.same(incoming, ['/theirs'], 'logLevel: warn applies to our routes (no info line for /auth/session), not to the app\'s')
 })
 
 test('with no login provider, the app is told that no login routes were added', async (t) => {
