@@ -2,13 +2,14 @@ import tap, { test, type Test } from 'tap'
 import { createPublicKey, randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createContext, runInContext } from 'node:vm'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { parse } from 'acorn'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../../index.js'
 import { createDouyinSandbox, createQqSandbox, type AlipayPhoneOptions, type AlipaySandboxUser, type DouyinSandboxUser, type WechatSandbox, type WechatSandboxUser } from '../../sandbox/index.js'
 import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type Platform, type TtApi, type WxApi } from '../../client/index.js'
+import { sessionIdOf } from '../../lib/skey.js'
+import { keyOf } from '../helpers/keys.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 
 // The client helper against the real server over HTTP, the real sandboxes and
@@ -35,8 +36,29 @@ interface ServerOptions {
   header?: string
 }
 
-/** A listening app with every platform, a protected route and a route that always says "log in again". */
-async function server (t: Test, options: ServerOptions = {}): Promise<{ app: FastifyInstance, baseUrl: string }> {
+/**
+ * A route that answers only when the test says so: `arrived` resolves once a
+ * request is in the handler, `release` lets it answer.
+ */
+interface Gate {
+  arrived: Promise<void>
+  release: () => void
+}
+
+function gate (): Gate & { arrive: () => void, released: Promise<void> } {
+  let arrive = () => {}
+  let release = () => {}
+  const arrived = new Promise<void>((resolve) => { arrive = resolve })
+  const released = new Promise<void>((resolve) => { release = resolve })
+  return { arrived, arrive, released, release }
+}
+
+/**
+ * A listening app with every platform, a protected route, a route that always
+ * says "log in again", and one that says it once `slow` is released.
+ */
+async function server (t: Test, options: ServerOptions = {}): Promise<{ app: FastifyInstance, baseUrl: string, slow: Gate }> {
+  const slow = gate()
   const app = await world.build({
     keyPrefix: world.subPrefix('client'),
     session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) },
@@ -52,15 +74,17 @@ async function server (t: Test, options: ServerOptions = {}): Promise<{ app: Fas
     }, async (request, reply) => reply.code(201).send({ n: request.body.n, by: request.user.id }))
     app.get('/always-expired', async () => { throw new errors.SessionExpiredError() })
     app.get('/slowly-expired', async () => {
-      await sleep(300)
+      slow.arrive()
+      await slow.released
       throw new errors.SessionExpiredError()
     })
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   // Closed when the test ends (the world would close it at the end of the file).
   t.teardown(() => app.close())
+  t.teardown(slow.release) // registered last, run first: a test that failed early leaves no request hanging on close
   const { port } = app.server.address() as { port: number }
-  return { app, baseUrl: `http://127.0.0.1:${port}` }
+  return { app, baseUrl: `http://127.0.0.1:${port}`, slow: { arrived: slow.arrived, release: slow.release } }
 }
 
 interface Sent {
@@ -83,11 +107,14 @@ interface LoginState {
   loginFails: boolean
   /** The login call answers only once it settles, to act while a login is in flight. */
   hold: Promise<void> | null
+  /** Told of each login call as it is made, with the count so far. */
+  onLogin?: (logins: number) => void
 }
 
 /** Plays a platform login call with wx's callbacks: a result from the sandbox, or `errMsg` while `loginFails`. */
 function playLogin<T> (state: LoginState, result: () => T, { success, fail }: { success?: (result: T) => void, fail?: (error: unknown) => void }) {
   state.logins++
+  state.onLogin?.(state.logins)
   const answer = () => setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.(result()))
   if (state.hold) state.hold.then(answer, answer)
   else answer()
@@ -336,10 +363,15 @@ test('the skey goes only to the server: absolute URLs of other hosts get none, a
 })
 
 test('wechat: an expired skey logs in once and retries once', async (t) => {
-  const { baseUrl } = await server(t, { ttl: '2s' })
+  const { app, baseUrl } = await server(t, { ttl: '2s' })
   const { client, state, sent } = wechatClient(baseUrl)
   const first = await client.login()
-  await sleep(2600)
+  // The idle TTL runs out now rather than in 2 s: Redis drops the key as its
+  // expiry would. Nothing has read the session yet, so no instance caches it.
+  const sessionKey = keyOf(app.sessions, 's', sessionIdOf(first.skey))
+  const ttl = await world.redis.pttl(sessionKey)
+  t.ok(ttl > 0 && ttl <= 2000, `the session key expires with the 2 s idle TTL (PTTL ${ttl})`)
+  t.equal(await world.redis.pexpire(sessionKey, 0), 1, 'expired in Redis')
   const me = await client.request<{ user: { id: string } }>({ url: '/me' })
   t.equal(me.user.id, userIdOf(alice.openId), 'the request succeeded after the re-login')
   t.equal(state.logins, 2, 'one wx.login for the re-login')
@@ -494,12 +526,13 @@ test('wechat: login failures reach the caller', async (t) => {
 })
 
 test('wechat: a 401 that arrives after logout does not log the device back in', async (t) => {
-  const { baseUrl } = await server(t)
+  const { baseUrl, slow } = await server(t)
   const { client, state } = wechatClient(baseUrl)
   await client.login()
   const pending = client.request({ url: '/slowly-expired' }).catch((err: unknown) => err)
-  await sleep(50) // the request has left
+  await slow.arrived // the request has left with the skey, and the server holds its 401
   await client.logout()
+  slow.release() // the 401 arrives only now, after the logout
   t.match(await pending, { statusCode: 401, code: 'MPA_SESSION_EXPIRED' }, 'the caller gets the 401')
   t.equal(state.logins, 1, 'no login after the logout')
   t.equal(client.skey(), null, 'the device stays logged out')
@@ -507,13 +540,14 @@ test('wechat: a 401 that arrives after logout does not log the device back in', 
 
 test('wechat: logout revokes on the server and forgets the skey', async (t) => {
   const { app, baseUrl } = await server(t)
-  const { client, storage } = wechatClient(baseUrl)
+  const { client, storage, sent, state } = wechatClient(baseUrl)
   const { skey } = await client.login()
   await client.logout()
   t.equal(storage.has('mpa:skey'), false, 'forgotten')
   t.equal(await app.sessions.get(skey), null, 'revoked on the server')
+  const before = { sent: sent.length, storage: [...storage], logins: state.logins }
   await client.logout()
-  t.pass('logging out with no skey is a no-op')
+  t.same({ sent: sent.length, storage: [...storage], logins: state.logins }, before, 'logging out with no skey is a no-op: nothing sent, nothing stored, no login')
 
   // Logged out meanwhile on the server: the 401 counts as logged out.
   const again = await client.login()
@@ -540,8 +574,15 @@ test('wechat: logout during a login waits for it, then revokes the new session',
     await app.sessions.revoke(first.skey)
     let release = () => {}
     state.hold = new Promise((resolve) => { release = resolve })
+    const secondLogin = new Promise<void>((resolve) => { state.onLogin = (logins) => { if (logins === 2) resolve() } })
     const request = client.request({ url: '/me' }).catch(() => {}) // its retry races the logout: either outcome is fine
-    while (state.logins < 2) await sleep(5) // the 401 came back, the re-login is waiting on wx.login
+    // The 401 came back and the re-login is waiting on wx.login; a request
+    // that settles first never started a re-login (it cannot settle while one waits).
+    const relogging = await Promise.race([secondLogin.then(() => true), request.then(() => false)])
+    if (!t.ok(relogging, 'the 401 started a re-login, held in wx.login')) {
+      release()
+      return
+    }
     const logout = client.logout()
     release()
     await Promise.all([request, logout])
