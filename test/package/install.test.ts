@@ -15,7 +15,9 @@ import { install, installedVersion, pack, project, ROOT, tempDir } from './npm.j
 // the repository. There fixtures/consumer.ts compiles twice, as ESM (.ts) and
 // as CommonJS (.cts: `require`), and each build logs in on both platforms
 // through the package's sandboxes on the real Redis, in a child process. The
-// READMEs' snippets compile there too, as pasted.
+// READMEs' snippets compile there too, as pasted. A second project, a plain
+// CommonJS application (no "type" field, a .ts file, `module: node20`), installs
+// the same tarball beside it and runs the same consumer.
 
 const run = promisify(execFile)
 const PACKAGE = 'fastify-miniprogram-auth'
@@ -25,23 +27,36 @@ const CONSUMER = new URL('fixtures/consumer.ts', import.meta.url)
 tap.setTimeout(600_000)
 
 const { tarball, files } = await pack(tempDir(tap, 'pack'))
+const specs = [tarball, ...['fastify', 'ioredis', 'typescript', '@types/node'].map((name) => `${name}@${installedVersion(name)}`)]
 const app = project(tap, 'consumer', { type: 'module' })
-await install(app, [tarball, ...['fastify', 'ioredis', 'typescript', '@types/node'].map((name) => `${name}@${installedVersion(name)}`)])
+// The CommonJS application: no "type" field, so its .ts compiles to CommonJS.
+const cjsApp = project(tap, 'cjs-consumer')
+// Both installs at once, from the npm cache.
+await Promise.all([install(app, specs), install(cjsApp, specs)])
 copyFileSync(CONSUMER, join(app, 'esm.ts'))
 copyFileSync(CONSUMER, join(app, 'cjs.cts'))
+copyFileSync(CONSUMER, join(cjsApp, 'app.ts'))
 
-/** tsc in the consumer project: strict, nodenext, as a new project has it (skipLibCheck: checking every dependency's declarations takes minutes). */
-async function tsc (): Promise<{ code: number, output: string }> {
-  const config = { compilerOptions: { strict: true, module: 'nodenext', target: 'es2022', skipLibCheck: true, types: ['node'] }, files: ['esm.ts', 'cjs.cts'] }
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(config, null, 2))
+// Strict, as a new project has it (skipLibCheck: checking every dependency's declarations takes minutes).
+const strict = { strict: true, target: 'es2022', skipLibCheck: true, types: ['node'] }
+writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'nodenext' }, files: ['esm.ts', 'cjs.cts'] }, null, 2))
+// node20 (TypeScript 5.9) is node16 resolution plus Node 20's require() of ES modules; node16 itself refuses an ESM-only package (TS1479, tested below).
+writeFileSync(join(cjsApp, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'node20', moduleResolution: 'node16' }, files: ['app.ts'] }, null, 2))
+
+/** tsc -p in a consumer project, with extra command-line options. */
+async function tsc (dir = app, args: string[] = []): Promise<{ code: number, output: string }> {
   try {
-    const { stdout } = await run(join(app, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: app })
+    const { stdout } = await run(join(dir, 'node_modules/.bin/tsc'), ['-p', '.', ...args], { cwd: dir })
     return { code: 0, output: stdout }
   } catch (err) {
     const { code, stdout } = err as { code: number, stdout: string }
     return { code, output: stdout }
   }
 }
+
+// The CommonJS project's two compilations start now, beside the ESM project's tests (they never reject).
+const cjsBuild = tsc(cjsApp)
+const node16Check = tsc(cjsApp, ['--module', 'node16', '--noEmit'])
 
 interface Login {
   status: number
@@ -50,9 +65,9 @@ interface Login {
 }
 
 /** Runs one build of the consumer on a prefix of its own, then deletes the keys it wrote, counting them. */
-async function consume (t: Test, file: string) {
+async function consume (t: Test, file: string, dir = app) {
   const { redis, prefix } = testRedis(t, `package-${file}`)
-  const { stdout } = await run(process.execPath, [file], { cwd: app, env: { ...process.env, KEY_PREFIX: prefix, REDIS_URL } })
+  const { stdout } = await run(process.execPath, [file], { cwd: dir, env: { ...process.env, KEY_PREFIX: prefix, REDIS_URL } })
   const report = JSON.parse(stdout) as { wechat: Login, alipay: Login, replies: string[], logs: string[], secrets: string[], alipayPrivateKey: string }
   return { report, written: await deleteKeys(redis, prefix) }
 }
@@ -101,6 +116,21 @@ tap.test('fastify and ioredis are the application\'s: one copy of each in the tr
   t.same(copies('@fastify/redis'), [], 'no @fastify/redis: the app registers it only if it wants it')
 })
 
+tap.test('the installed manifest: fastify and ioredis are peers, not dependencies; nothing runs at install; engines', async (t) => {
+  type Deps = Record<string, string> | undefined
+  const manifest = JSON.parse(readFileSync(join(app, 'node_modules', PACKAGE, 'package.json'), 'utf8')) as {
+    dependencies?: Deps, optionalDependencies?: Deps, peerDependencies?: Deps, scripts?: Deps, engines?: Deps
+  }
+  const has = (deps: Deps, name: string) => Object.hasOwn(deps ?? {}, name)
+  for (const name of ['fastify', 'ioredis']) {
+    t.ok(has(manifest.peerDependencies, name), `${name} is a peer dependency`)
+    t.notOk(has(manifest.dependencies, name) || has(manifest.optionalDependencies, name), `${name} is not a dependency`)
+  }
+  t.notOk(has(manifest.dependencies, '@fastify/redis') || has(manifest.optionalDependencies, '@fastify/redis'), '@fastify/redis is not a dependency')
+  t.same(['preinstall', 'install', 'postinstall', 'prepare'].filter((name) => has(manifest.scripts, name)), [], 'no install-time scripts')
+  t.equal(manifest.engines?.node, '^20.19.0 || >=22.12.0', 'engines.node')
+})
+
 tap.test('strict TypeScript, module nodenext: compiles as ESM and as CommonJS against the published types', async (t) => {
   const { code, output } = await tsc()
   t.equal(code, 0, output)
@@ -113,6 +143,26 @@ tap.test('an ESM application logs in on both platforms', async (t) => {
 
 tap.test('a CommonJS application (require) logs in on both platforms', async (t) => {
   assertLogins(t, await consume(t, 'cjs.cjs'))
+})
+
+tap.test('a CommonJS application (no "type", a .ts file, module node20): compiles to require() and logs in on both platforms', async (t) => {
+  const { code, output } = await cjsBuild
+  t.equal(code, 0, output)
+  const emitted = readFileSync(join(cjsApp, 'app.js'), 'utf8')
+  t.match(emitted, /Object\.defineProperty\(exports, "__esModule"/, 'tsc emitted CommonJS')
+  t.match(emitted, /require\("fastify-miniprogram-auth"\)/, 'it requires the package')
+  t.match(emitted, /require\("fastify-miniprogram-auth\/sandbox"\)/, 'and its sandbox')
+  assertLogins(t, await consume(t, 'app.js', cjsApp))
+})
+
+tap.test('module node16 refuses the ESM-only package from CommonJS with TS1479, and only that (docs/commonjs.md)', async (t) => {
+  const { code, output } = await node16Check
+  t.not(code, 0, 'tsc fails')
+  const lines = readFileSync(CONSUMER, 'utf8').split('\n')
+  const packageImports = lines.flatMap((line, index) => /from 'fastify-miniprogram-auth(\/[a-z]+)?'/.test(line) ? [index + 1] : [])
+  t.equal(packageImports.length, 2, 'the consumer imports the package and its sandbox')
+  const errors = [...output.matchAll(/^app\.ts\((\d+),\d+\): error (TS\d+)/gm)].map(([, line, error]) => `${line} ${error}`)
+  t.same(errors, packageImports.map((line) => `${line} TS1479`), output)
 })
 
 tap.test('require() returns the ESM namespace: the plugin is .default (and the named fastifyMiniprogramAuth)', async (t) => {
