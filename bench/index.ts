@@ -28,7 +28,7 @@ function cleanUp (): Promise<void> {
 }
 
 process.on('SIGINT', () => {
-  cleanUp().finally(() => process.exit(130))
+  void cleanUp().finally(() => process.exit(130))
 })
 
 try {

@@ -129,9 +129,7 @@ async function stop () {
   // A normal exit: node --cpu-prof writes its profile now.
   process.exit(0)
 }
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
-process.on('disconnect', stop)
+for (const event of ['SIGTERM', 'SIGINT', 'disconnect']) process.on(event, () => { void stop() })
 // The profile run asks for timestamps on the clock of the CPU profile's samples.
 process.on('message', (message: { type?: string, name?: string }) => {
   if (message.type === 'mark') {

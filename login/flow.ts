@@ -27,7 +27,9 @@ export interface MiniprogramLogin {
   login: (request: FastifyRequest, provider: Provider, code: string, options?: LoginOptions) => Promise<LoginResult>
 }
 
-// An app that augments the user type passes its own resolveUser.
+// An app that augments the user type passes its own resolveUser. (AuthUser is
+// the app's declared type, which this default cannot know: hence the cast.)
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
 export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserIdOf(identity) }) as unknown as AuthUser
 
 // What a login may spend, besides its exchange and its Redis steps (each

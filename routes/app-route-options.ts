@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify'
+import type { FastifyInstance, RouteOptions } from 'fastify'
 import { rejectUnknownKeys } from '../lib/options.js'
 
 type Hook = (...args: any[]) => unknown
@@ -74,7 +74,7 @@ function checked (options: AppRouteOptions, name: string): AppRouteOptions {
 
 function merge (route: RouteOptions, extra: AppRouteOptions): void {
   if (extra.config) route.config = { ...extra.config, ...route.config }
-  if (extra.schema) route.schema = { ...route.schema, ...extra.schema } as FastifySchema
+  if (extra.schema) route.schema = { ...route.schema, ...extra.schema }
   const hooks = route as unknown as Record<HookName, Hook | Hook[] | undefined>
   for (const hook of HOOKS) {
     const added = extra[hook]

@@ -122,7 +122,7 @@ export async function createAlipaySandbox (options: AlipaySandboxOptions = {}): 
     server.count(method)
 
     const fault = server.takeFault(method)
-    if (fault?.delayMs) await server.delay(fault.delayMs)
+    await server.held(fault)
     if (fault?.httpStatus) return htmlReply(fault.httpStatus, '<body>Service Unavailable</body>')
     if (fault?.nonJson) return htmlReply(200, '<head><title>系统繁忙</title></head><body>Busy</body>')
 

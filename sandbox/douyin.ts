@@ -58,7 +58,7 @@ export async function createDouyinSandbox (options: DouyinSandboxOptions = {}): 
   const server = new SandboxServer<DouyinSandboxEndpoint, DouyinSandboxFault>('Douyin sandbox', ['jscode2session'])
   const state = new DouyinState(options, (secret) => server.remember(secret))
 
-  function handle ({ method, url, body }: SandboxRequest): SandboxReply | Promise<SandboxReply> {
+  async function handle ({ method, url, body }: SandboxRequest): Promise<SandboxReply> {
     // What Douyin answers an unknown path or a GET is unverified: a 404.
     if (url.pathname !== PATH || method !== 'POST') return NOT_FOUND
     server.count('jscode2session')
@@ -68,7 +68,8 @@ export async function createDouyinSandbox (options: DouyinSandboxOptions = {}): 
     const reply: SandboxReply = fault?.httpStatus
       ? htmlReply(fault.httpStatus, `<body>${fault.httpStatus}</body>`)
       : jsonReply(fault?.errNo !== undefined ? errorAnswer(fault.errNo, fault.errTips) : answer(state, body), fault)
-    return fault?.delayMs ? server.delay(fault.delayMs).then(() => reply) : reply
+    await server.held(fault)
+    return reply
   }
 
   await server.listen(handle, options.host, options.port)

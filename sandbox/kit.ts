@@ -13,6 +13,8 @@ export const MAX_BODY_BYTES = 64 * 1024
 export interface SandboxFault {
   /** Wait this long before answering. */
   delayMs?: number
+  /** Then hold the answer until this settles: a test releases it at the moment it chooses. */
+  until?: Promise<unknown>
   /** How many requests the fault applies to. Default 1; Infinity for all. */
   times?: number
 }
@@ -60,7 +62,7 @@ export function htmlReply (status: number, inner: string): SandboxReply {
 class SandboxClosed extends Error {}
 
 interface PendingDelay {
-  timer: NodeJS.Timeout
+  timer?: NodeJS.Timeout
   cancel: () => void
 }
 
@@ -132,17 +134,26 @@ export class SandboxServer<Target extends string, Fault extends SandboxFault> {
     this.faults.clear()
   }
 
-  /** Waits `ms`; close() cancels the wait, and the request is then never answered. */
-  delay (ms: number): Promise<void> {
+  /**
+   * Waits as a fault says (`delayMs`, then `until`), or not at all without
+   * one; close() cancels the wait, and the request is then never answered.
+   */
+  async held (fault: SandboxFault | undefined): Promise<void> {
+    if (fault?.delayMs) await this.wait((done) => setTimeout(done, fault.delayMs))
+    if (fault?.until) await this.wait((done) => { fault.until!.then(done, done) })
+  }
+
+  private wait (start: (done: () => void) => NodeJS.Timeout | void): Promise<void> {
     if (this.closing) return Promise.reject(new SandboxClosed())
     return new Promise((resolve, reject) => {
       const pending: PendingDelay = {
-        timer: setTimeout(() => {
-          this.delays.delete(pending)
-          resolve()
-        }, ms),
         cancel: () => reject(new SandboxClosed())
       }
+      const timer = start(() => {
+        if (!this.delays.delete(pending)) return // cancelled by close()
+        resolve()
+      })
+      if (timer) pending.timer = timer
       this.delays.add(pending)
     })
   }
@@ -176,7 +187,7 @@ export class SandboxServer<Target extends string, Fault extends SandboxFault> {
 
   private async shutdown (): Promise<void> {
     for (const pending of this.delays) {
-      clearTimeout(pending.timer)
+      if (pending.timer) clearTimeout(pending.timer)
       pending.cancel()
     }
     this.delays.clear()

@@ -69,7 +69,7 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
   const state = new WechatState(options, (secret) => server.remember(secret))
   const answer = wechatRoutes(state)
 
-  function handle ({ method, url, body }: SandboxRequest): SandboxReply | Promise<SandboxReply> {
+  async function handle ({ method, url, body }: SandboxRequest): Promise<SandboxReply> {
     // WeChat answers an unknown path or a wrong method with HTTP 200 and an errcode, never a 404.
     const route = ROUTES[url.pathname]
     if (!route) return jsonReply(errorAnswer(INVALID_URL), undefined)
@@ -83,7 +83,8 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
     const reply: SandboxReply = fault?.httpStatus
       ? htmlReply(fault.httpStatus, `<body>${fault.httpStatus}</body>`)
       : jsonReply(fault?.errcode !== undefined ? errorAnswer(fault.errcode, fault.errmsg) : answer(endpoint, method, url, body), fault)
-    return fault?.delayMs ? server.delay(fault.delayMs).then(() => reply) : reply
+    await server.held(fault)
+    return reply
   }
 
   await server.listen(handle, options.host, options.port)

@@ -82,6 +82,8 @@ export function absoluteExpiryOf (fields: SessionFields): number {
 export function userOf (fields: SessionFields): AuthUser {
   const stored = fields[F.user]
   if (stored) return JSON.parse(stored) as AuthUser
+  // The default user, whatever type the app declared for AuthUser.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   return {
     id: defaultUserIdOf({ provider: fields[F.provider] as Provider, appId: fields[F.appId] as string, openId: fields[F.openId], alipayUserId: fields[F.alipayUserId] })
   } as unknown as AuthUser

@@ -181,7 +181,7 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
         components: { securitySchemes: { skey: { type: 'apiKey', in: 'header', name: 'x-skey', description: 'The skey of the login reply.' } } }
       },
       // Every route but the logins needs the skey.
-      transform: ({ schema, url }) => ({ url, schema: url.endsWith('/login') ? schema : { ...schema, security: [{ skey: [] }] } as typeof schema })
+      transform: ({ schema, url }) => ({ url, schema: url.endsWith('/login') ? schema : { ...schema, security: [{ skey: [] }] } })
     })
     await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
 

@@ -26,6 +26,12 @@ try {
   process.exit(1)
 }
 
+// The address it listens on, not HOST: `localhost` is fine, `0.0.0.0` is not.
+// Said before the banner, whose last line tells a reader the start is over.
+if (!isLoopback((demo.app.server.address() as AddressInfo).address)) {
+  console.warn(`Warning: with HOST=${host} other machines can reach the demo. Its simulator (/demo/*) answers them 403, as it hands out ` +
+    'login codes for the demo users: the simulator page works only on this machine. Unset HOST to keep the whole demo on 127.0.0.1.')
+}
 const upstreams = (Object.keys(PLATFORMS) as PlatformName[]).map((name) => {
   const { title } = PLATFORMS[name]
   return demo.modes[name] === 'sandbox' ? `${title}: local sandbox` : `${title}: real ${title} (credentials from the environment)`
@@ -38,11 +44,6 @@ console.log([
   `  sessions in ${demo.redisDescription}`,
   'Ctrl+C stops it.'
 ].join('\n'))
-// The address it listens on, not HOST: `localhost` is fine, `0.0.0.0` is not.
-if (!isLoopback((demo.app.server.address() as AddressInfo).address)) {
-  console.warn(`Warning: with HOST=${host} other machines can reach the demo. Its simulator (/demo/*) answers them 403, as it hands out ` +
-    'login codes for the demo users: the simulator page works only on this machine. Unset HOST to keep the whole demo on 127.0.0.1.')
-}
 
 closeWithGrace({ delay: 5000 }, async ({ signal, err }) => {
   if (err) console.error(err)

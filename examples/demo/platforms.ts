@@ -104,7 +104,7 @@ export function closeUpstreams (upstreams: Upstreams): Promise<void> {
 }
 
 async function closeAll (upstreams: AnyUpstream[]): Promise<void> {
-  await Promise.all(upstreams.map((upstream) => upstream.sandbox?.close()))
+  await Promise.all(upstreams.map(async (upstream) => { await upstream.sandbox?.close() }))
 }
 
 /** One field of each platform's upstream, by platform: `pluck(upstreams, 'app')` are the plugin's options. */

@@ -60,6 +60,6 @@ export function httpAppsOf<Options extends HttpAppOptions, Extra extends object 
       throw new TypeError(`${name('baseUrl')} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
     }
     const timeoutMs = parseDuration(timeout ?? '5s', name('timeout'))
-    return { appId, appSecret, origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, ''), timeoutMs, ...more(entry as Partial<Options>, name) }
+    return { appId, appSecret, origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, ''), timeoutMs, ...more(entry, name) }
   })
 }

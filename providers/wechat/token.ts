@@ -92,7 +92,7 @@ export class WechatAccessTokens {
       throw new UpstreamError(`WeChat refused the access token of app ${app.appId} and stable_token still hands out the same one; a refresh was forced less than 30 s ago and WeChat allows about 20 a day, 30 s apart, so none is forced now: retry later`)
     }
     this.log.warn({ appId: app.appId }, 'WeChat refused the access token that stable_token still hands out: forcing a refresh (this invalidates the token of every other service on this AppID)')
-    return await this.fetch(app, true)
+    return this.fetch(app, true)
   }
 
   /** One stable_token call; the token it gives becomes the shared one. */

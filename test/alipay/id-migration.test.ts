@@ -82,6 +82,6 @@ t.test('the documented resolveUser keeps one user through user_id only, both, op
 
   // Concurrent first logins of one person in the validation phase agree.
   const both = { provider: 'alipay' as const, appId: ALIPAY_APP_ID, openId: '074000000000000000000000000000dup', alipayUserId: '2088000000009999' }
-  const ids = await Promise.all([1, 2, 3, 4].map(() => resolveUser(both, undefined as never)))
+  const ids = await Promise.all([1, 2, 3, 4].map(async () => resolveUser(both, undefined as never)))
   t.same(new Set(ids.map((user) => user.id)), new Set([`alipay:${ALIPAY_APP_ID}:2088000000009999`]))
 })

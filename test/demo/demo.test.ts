@@ -102,7 +102,7 @@ test('the simulator: a 4xx that says what to do for a step out of order, and onl
   t.teardown(() => demo.close())
   const post = async (path: string, user: string, remoteAddress?: string) => {
     const reply = await demo.app.inject({ method: 'POST', url: path.startsWith('/') ? path : `/demo/wechat/${path}`, payload: { user }, ...(remoteAddress ? { remoteAddress } : {}) })
-    return { status: reply.statusCode, message: (reply.json() as { message?: string }).message }
+    return { status: reply.statusCode, message: reply.json<{ message?: string }>().message }
   }
 
   t.match(await post('userinfo', 'bob'), { status: 409, message: /^Tap wx\.login or Log in first: WeChat gives this only once Bob has run wx\.login\.$/ }, 'user info before wx.login')
@@ -165,7 +165,7 @@ test('Redis: REDIS_URL, else the local one, else a private redis-server, else a 
     const connection = await connectRedis({ defaultUrl: deadUrl })
     t.match(connection.description, /^a private redis-server at redis:\/\/127\.0\.0\.1:\d+ \(nothing answered at/)
     t.equal(await connection.redis.ping(), 'PONG')
-    t.equal(await connection.redis.config('GET', 'save').then((reply) => (reply as string[])[1]), '', 'no persistence')
+    t.equal(await connection.redis.config('GET', 'save').then((reply) => reply[1]), '', 'no persistence')
     const url = /redis:\/\/127\.0\.0\.1:\d+/.exec(connection.description)![0]
     await connection.close()
     const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
@@ -181,22 +181,34 @@ test('Redis: REDIS_URL, else the local one, else a private redis-server, else a 
   })
 })
 
-/** The demo as `npm start` runs it (from the sources, with tap's TypeScript loader). */
+/**
+ * The demo as `npm start` runs it (from the sources, with the tests'
+ * TypeScript loader). `printed(stream, text)` resolves once that stream has
+ * shown `text`, or the demo has ended; `closed` once it has exited and both
+ * pipes are drained (its exit code).
+ */
 function runDemo (env: Record<string, string>) {
   const main = fileURLToPath(new URL('../../examples/demo/main.ts', import.meta.url))
   const child = spawn(process.execPath, [...process.execArgv, main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const output = { stdout: '', stderr: '' }
   child.stdout.on('data', (chunk) => { output.stdout += chunk })
   child.stderr.on('data', (chunk) => { output.stderr += chunk })
-  return { child, output }
+  const closed = once(child, 'close').then(([code]) => code as number | null)
+  const printed = (name: 'stdout' | 'stderr', text: string) => Promise.race([
+    new Promise<void>((resolve) => {
+      const check = () => { if (output[name].includes(text)) resolve() }
+      child[name].on('data', check)
+      check()
+    }),
+    closed
+  ])
+  return { child, output, printed, closed }
 }
 
 test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (t) => {
-  const { child, output } = runDemo({ PORT: '0', REDIS_URL })
+  const { child, output, printed, closed } = runDemo({ PORT: '0', REDIS_URL })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  for (let waited = 0; !/Ctrl\+C/.test(output.stdout) && child.exitCode === null && waited < 60_000; waited += 100) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  await printed('stdout', 'Ctrl+C stops it.\n')
   const url = /simulator page\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(output.stdout)?.[1]
   t.ok(url, `prints the page URL:\n${output.stdout}${output.stderr}`)
   t.match(output.stdout, /API docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/)
@@ -205,25 +217,23 @@ test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (
   t.ok(output.stdout.includes(`sessions in Redis at ${displayUrl(REDIS_URL)} (REDIS_URL)`), 'says which Redis')
 
   child.kill('SIGTERM')
-  const [code] = await once(child, 'exit')
-  t.equal(code, 0, 'exit code 0')
+  t.equal(await closed, 0, 'exit code 0')
   t.match(output.stdout, /SIGTERM: closing the server, the sandboxes and Redis/)
   t.equal(output.stderr, '', 'nothing on stderr')
 })
 
 test('npm start with HOST off loopback: a warning, and the simulator still only for this machine', async (t) => {
-  const { child, output } = runDemo({ PORT: '0', HOST: '0.0.0.0', REDIS_URL })
+  const { child, output, printed, closed } = runDemo({ PORT: '0', HOST: '0.0.0.0', REDIS_URL })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  for (let waited = 0; !/Ctrl\+C/.test(output.stdout) && child.exitCode === null && waited < 60_000; waited += 100) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  // The warning goes out before the banner, but through the other pipe: wait for each.
+  await Promise.all([printed('stdout', 'Ctrl+C stops it.\n'), printed('stderr', 'Unset HOST to keep the whole demo on 127.0.0.1.\n')])
   const port = /simulator page\s+http:\/\/0\.0\.0\.0:(\d+)\//.exec(output.stdout)?.[1]
   t.ok(port, `prints the page URL:\n${output.stdout}${output.stderr}`)
   t.match(output.stderr, /^Warning: with HOST=0\.0\.0\.0 other machines can reach the demo\. .* answers them 403/)
   t.equal(output.stderr.trim().split('\n').length, 1, 'one paragraph')
   t.equal((await fetch(`http://127.0.0.1:${port}/demo/config`)).status, 200, 'from this machine, the simulator works')
   child.kill('SIGTERM')
-  t.equal((await once(child, 'exit'))[0], 0)
+  t.equal(await closed, 0)
 })
 
 test('npm start with a setup problem: one paragraph, exit code 1, no stack trace', async (t) => {
@@ -233,8 +243,8 @@ test('npm start with a setup problem: one paragraph, exit code 1, no stack trace
   } as const
   // In parallel: each start costs seconds of TypeScript loading.
   const runs = Object.entries(problems).map(([name, [env, message]]) => {
-    const { child, output } = runDemo({ PORT: '0', ...env })
-    return once(child, 'exit').then(([code]) => ({ name, code, message, output }))
+    const { output, closed } = runDemo({ PORT: '0', ...env })
+    return closed.then((code) => ({ name, code, message, output }))
   })
   for (const { name, code, message, output } of await Promise.all(runs)) {
     t.equal(code, 1, `${name}: exit code 1`)

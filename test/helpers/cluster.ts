@@ -37,14 +37,14 @@ export async function startCluster (masters: number, replicas = 0): Promise<Test
     await Promise.all(nodes.map((node) => node.start()))
     const masterPorts = ports.slice(0, masters)
     await run('redis-cli', ['--cluster', 'create', ...masterPorts.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'])
-    await settled(cli, masterPorts[0]!)
+    await settled(cli, masterPorts)
     for (let i = 0; i < replicas; i++) {
       const masterId = (await cli(masterPorts[i]!, 'cluster', 'myid')).trim()
       await run('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${ports[masters + i]}`, `127.0.0.1:${masterPorts[0]}`, '--cluster-slave', '--cluster-master-id', masterId])
     }
     if (replicas > 0) {
       await replicasListed(cli, masterPorts, ports.slice(masters))
-      await settled(cli, masterPorts[0]!)
+      await settled(cli, ports)
     }
   } catch (err) {
     await stop()
@@ -53,9 +53,15 @@ export async function startCluster (masters: number, replicas = 0): Promise<Test
   return { ports, nodes, cli, stop }
 }
 
-async function settled (cli: TestCluster['cli'], port: number): Promise<void> {
+/**
+ * Every node says the cluster is ok and knows every other node: one node's
+ * `cluster_state:ok` alone leaves the others free to answer CLUSTERDOWN to
+ * the first commands a client routes to them.
+ */
+async function settled (cli: TestCluster['cli'], ports: number[]): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    if ((await cli(port, 'cluster', 'info')).includes('cluster_state:ok')) return
+    const infos = await Promise.all(ports.map((port) => cli(port, 'cluster', 'info')))
+    if (infos.every((info) => info.includes('cluster_state:ok') && info.includes(`cluster_known_nodes:${ports.length}`))) return
     await sleep(50)
   }
   throw new Error('the cluster did not settle')

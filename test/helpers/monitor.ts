@@ -29,9 +29,19 @@ function parseLine (line: string): MonitoredCommand | null {
  * code sends. Filter by key prefix or by the client's address: other test
  * files share this Redis.
  */
-export async function monitorRedis (redis: Redis): Promise<{ commands: MonitoredCommand[], settle: () => Promise<void>, stop: () => Promise<void> }> {
+export interface RedisMonitor {
+  commands: MonitoredCommand[]
+  /** Resolves once everything the monitored server ran before this call has been recorded. */
+  settle: () => Promise<void>
+  /** Resolves once `count` recorded commands match (those already recorded count). */
+  seen: (count: number, match: (command: MonitoredCommand) => boolean) => Promise<void>
+  stop: () => Promise<void>
+}
+
+export async function monitorRedis (redis: Redis): Promise<RedisMonitor> {
   const commands: MonitoredCommand[] = []
   const waiting = new Map<string, () => void>()
+  const watchers = new Set<() => void>()
   const socket = connect(redis.options.port ?? 6379, redis.options.host ?? '127.0.0.1')
   await once(socket, 'connect')
   let buffered = ''
@@ -48,6 +58,7 @@ export async function monitorRedis (redis: Redis): Promise<{ commands: Monitored
       if (!command) continue
       commands.push(command)
       if (command.args[0]?.toLowerCase() === 'echo') waiting.get(command.args[1] ?? '')?.()
+      for (const watcher of watchers) watcher()
     }
   })
   socket.write('MONITOR\r\n')
@@ -63,6 +74,15 @@ export async function monitorRedis (redis: Redis): Promise<{ commands: Monitored
       await seen
       waiting.delete(marker)
     },
+    seen: (count, match) => new Promise<void>((resolve) => {
+      const watcher = () => {
+        if (commands.filter(match).length < count) return
+        watchers.delete(watcher)
+        resolve()
+      }
+      watchers.add(watcher)
+      watcher()
+    }),
     stop: async () => {
       socket.destroy()
     }

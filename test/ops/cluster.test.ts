@@ -1,42 +1,17 @@
 import { test } from 'tap'
-import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { Cluster } from 'ioredis'
 import type { Identity } from '../../index.js'
 import { createWechatSandbox } from '../../sandbox/wechat.js'
 import { buildApp } from '../helpers/app.js'
+import { startCluster } from '../helpers/cluster.js'
 import { keyOf } from '../helpers/keys.js'
-import { freeClusterPort, RedisProcess } from '../helpers/redis.js'
-
-const run = promisify(execFile)
 
 // The cluster's nodes are private redis-servers without persistence, in a
 // temporary folder: stopping them and removing it removes every key written.
 
 test('everything works on a real 3-master Redis Cluster (no cross-slot command)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'mpa-cluster-'))
-  const ports: number[] = []
-  while (ports.length < 3) {
-    const port = await freeClusterPort()
-    if (!ports.includes(port)) ports.push(port)
-  }
-  const nodes = ports.map((port) => new RedisProcess(port, [
-    '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir
-  ]))
-  t.teardown(async () => {
-    await Promise.all(nodes.map((node) => node.stop()))
-    await rm(dir, { recursive: true, force: true })
-  })
-  await Promise.all(nodes.map((node) => node.start()))
-  await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'])
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const { stdout } = await run('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'])
-    if (stdout.includes('cluster_state:ok')) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const { ports, stop } = await startCluster(3)
+  t.teardown(stop)
 
   const cluster = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })))
   const app = await buildApp(cluster, { session: { maxPerUser: 3 } })

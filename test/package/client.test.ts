@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { createContext, runInContext } from 'node:vm'
 import type { WxApi } from '../../client/index.js'
 import { WechatWorld } from '../helpers/wechat.js'
-import { install, pack, project, tempDir } from './npm.js'
+import { install, pack, project, sourceCopy, tempDir } from './npm.js'
 
 // The client package as a mini-program project gets it: packed, installed
 // from the tarball into an empty project, then loaded the way WeChat's
@@ -15,7 +15,7 @@ import { install, pack, project, tempDir } from './npm.js'
 const PACKAGE = 'fastify-miniprogram-auth-client'
 const run = promisify(execFile)
 
-const { tarball, files } = await pack(tempDir(tap, 'client-pack'), 'client')
+const { tarball, files } = await pack(sourceCopy(tap), tempDir(tap, 'client-pack'), 'client')
 
 tap.test('the tarball holds the build, its types, the README and the licence, nothing else', async (t) => {
   // dist/package.json says CommonJS: the package's own scope is ESM, as its source is.
@@ -58,7 +58,7 @@ function miniprogramWx (world: WechatWorld, openId: string): WxApi {
   return {
     login: ({ success }) => { success?.({ code: world.sandbox.issueCode({ openId }) }) },
     request: ({ url, method, data, header, success, fail }) => {
-      fetch(url, { method, headers: header, body: typeof data === 'string' ? data : undefined })
+      void fetch(url, { method, headers: header, body: typeof data === 'string' ? data : undefined })
         .then(async (response) => success?.({ statusCode: response.status, header: Object.fromEntries(response.headers), data: await response.json() }), fail)
     },
     getStorageSync: (key) => storage.get(key) ?? '',

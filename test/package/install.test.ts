@@ -1,21 +1,20 @@
 import tap, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { LogCapture } from '../helpers/app.js'
-import { compileSnippets, readmeSnippets } from '../helpers/readme-snippets.js'
 import { deleteKeys, REDIS_URL, testRedis } from '../helpers/redis.js'
 import { assertNoSecrets, privateKeyTexts } from '../helpers/secrets.js'
-import { install, installedVersion, pack, project, ROOT, tempDir } from './npm.js'
+import { install, installedVersion, pack, project, sourceCopy, tempDir } from './npm.js'
 
 // The published package as an application gets it: one `npm pack` (its
 // prepack builds) and one install of the tarball, with fastify and ioredis as
 // the application's own (the peers), into a strict TypeScript project outside
 // the repository. There fixtures/consumer.ts compiles twice, as ESM (.ts) and
 // as CommonJS (.cts: `require`), and each build logs in on both platforms
-// through the package's sandboxes on the real Redis, in a child process. The
-// READMEs' snippets compile there too, as pasted. A second project, a plain
+// through the package's sandboxes on the real Redis, in a child process (the
+// READMEs' snippets are compiled by test/docs/). A second project, a plain
 // CommonJS application (no "type" field, a .ts file, `module: node20`), installs
 // the same tarball beside it and runs the same consumer.
 
@@ -26,7 +25,7 @@ const CONSUMER = new URL('fixtures/consumer.ts', import.meta.url)
 // The build, the install and tsc take about two minutes on a busy 2-core machine.
 tap.setTimeout(600_000)
 
-const { tarball, files } = await pack(tempDir(tap, 'pack'))
+const { tarball, files } = await pack(sourceCopy(tap), tempDir(tap, 'pack'))
 const specs = [tarball, ...['fastify', 'ioredis', 'typescript', '@types/node'].map((name) => `${name}@${installedVersion(name)}`)]
 const app = project(tap, 'consumer', { type: 'module' })
 // The CommonJS application: no "type" field, so its .ts compiles to CommonJS.
@@ -169,11 +168,4 @@ tap.test('require() returns the ESM namespace: the plugin is .default (and the n
   const script = `const m = require('${PACKAGE}'); console.log(JSON.stringify([typeof m.default, m.default === m.fastifyMiniprogramAuth, m.__esModule, typeof require('${PACKAGE}/sandbox').createWechatSandbox]))`
   const { stdout } = await run(process.execPath, ['-e', script], { cwd: app })
   t.same(JSON.parse(stdout), ['function', true, true, 'function'])
-})
-
-tap.test('the READMEs\' TypeScript snippets compile unchanged against the installed package', async (t) => {
-  const snippets = ['README.md', 'README.zh-CN.md'].flatMap((name) => readmeSnippets(join(ROOT, name)))
-  t.ok(snippets.some((snippet) => snippet.code.includes("from 'fastify-miniprogram-auth'")), 'the snippets import the package')
-  const problems = compileSnippets(snippets, { nodeModules: join(app, 'node_modules') })
-  t.same(problems.map(({ file, line, message }) => `${relative(ROOT, file)}:${line}: ${message}`), [], 'no compile errors')
 })

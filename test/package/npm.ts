@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFile, execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,7 +8,9 @@ import type { Teardown } from '../helpers/redis.js'
 
 // The package as a consumer gets it: `npm pack` (which runs prepack, the
 // build), then `npm install` of the tarball into an empty project outside the
-// repository, so nothing resolves from the repository's own node_modules.
+// repository, so nothing resolves from the repository's own node_modules. The
+// pack runs in a copy of the sources: the build never writes into the working
+// tree's dist/, which a demo running beside the tests may be serving.
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -32,11 +34,26 @@ export interface Packed {
   files: string[]
 }
 
-/** `npm pack` of the repository's package (or of one of its workspaces) into `destination`. */
-export async function pack (destination: string, workspace?: string): Promise<Packed> {
+/**
+ * The repository's files (tracked, and new ones git does not ignore) copied
+ * into a folder of `t`'s, beside a link to its node_modules.
+ */
+export function sourceCopy (t: Teardown): string {
+  const copy = tempDir(t, 'source')
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })
+  for (const file of listed.split('\0')) {
+    // A file deleted but not yet committed is still listed.
+    if (file !== '' && existsSync(join(ROOT, file))) cpSync(join(ROOT, file), join(copy, file))
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'))
+  return copy
+}
+
+/** `npm pack` of the package in `source` (or of one of its workspaces) into `destination`. */
+export async function pack (source: string, destination: string, workspace?: string): Promise<Packed> {
   const args = ['pack', '--json', '--pack-destination', destination, ...(workspace ? ['--workspace', workspace] : [])]
   // The build (prepack) prints ahead of the JSON.
-  const stdout = await npm(ROOT, args)
+  const stdout = await npm(source, args)
   const [result] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as Array<{ filename: string, files: Array<{ path: string }> }>
   return { tarball: join(destination, result!.filename), files: result!.files.map((file) => file.path) }
 }

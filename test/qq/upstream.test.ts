@@ -1,5 +1,6 @@
 import t, { test } from 'tap'
 import { createQqSandbox, type QqSandbox } from '../../sandbox/qq.js'
+import { monitorRedis } from '../helpers/monitor.js'
 import { World } from '../helpers/world.js'
 
 // QQ's login through the real HTTP client against the QQ sandbox and real
@@ -30,12 +31,24 @@ test('a replayed code gets the first answer back, with one upstream call, also o
   t.same(again.json, first.json, 'the same skey, not a 401')
   t.equal(calls() - before, 1, 'the second post did not reach QQ')
 
-  const second = await world.build({ qq })
+  // Two instances whose timeout is not under test: QQ's answer to the first
+  // is held until the second instance's claim of the code has reached Redis.
+  const [one, other] = await Promise.all([1, 2].map(() => world.build({ qq: { ...qq, timeout: '5s' } })))
+  const monitor = await monitorRedis(world.redis)
+  t.teardown(() => monitor.stop())
   const concurrent = sandbox.issueCode({ openId: 'o-concurrent' })
-  sandbox.fail('jscode2session', { delayMs: 100 })
-  const [a, b] = await Promise.all([post(concurrent), post(concurrent, second)])
-  t.same([a.statusCode, b.statusCode], [200, 200])
-  t.equal(a.json.skey, b.json.skey, 'one claim: both instances answer with the same session')
+  let release!: () => void
+  sandbox.fail('jscode2session', { until: new Promise<void>((resolve) => { release = resolve }) })
+  const claims = (command: { args: string[] }) => command.args[0]?.toLowerCase() === 'set' && command.args[1]?.startsWith(`${world.prefix}code:`) === true &&
+    command.args.some((arg) => arg.toUpperCase() === 'NX')
+  const pending = [post(concurrent, one)]
+  await monitor.seen(1, claims)
+  pending.push(post(concurrent, other))
+  await monitor.seen(2, claims)
+  release()
+  const [a, b] = await Promise.all(pending)
+  t.same([a!.statusCode, b!.statusCode], [200, 200])
+  t.equal(a!.json.skey, b!.json.skey, 'one claim: both instances answer with the same session')
   t.equal(calls() - before, 2, 'one upstream call for the two concurrent posts')
 })
 

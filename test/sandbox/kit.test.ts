@@ -78,26 +78,53 @@ test('a handler that throws gets a 500 naming the sandbox, not a hung client', a
   t.same(await post(server.url, ''), { status: 500, text: 'Test sandbox: Error: bug' })
 })
 
-test('close() cancels delayed answers at once and waits for their handlers', async (t) => {
+test('close() cancels delayed and held answers at once and waits for their handlers', async (t) => {
   let started!: () => void
-  const handlerStarted = new Promise<void>((resolve) => { started = resolve })
-  let resumed = false
+  const handlersStarted = new Promise<void>((resolve) => { started = resolve })
+  let resumed = 0
+  let arrived = 0
   const server = new SandboxServer<Target, SandboxFault>('Test sandbox')
-  await server.listen(async () => {
-    started()
-    await server.delay(60_000)
-    resumed = true
+  const never = new Promise<void>(() => {})
+  await server.listen(async ({ url }) => {
+    if (++arrived === 2) started()
+    await server.held(url.pathname === '/delayed' ? { delayMs: 60_000 } : { until: never })
+    resumed++
     return { body: 'late' }
   })
-  const pending = request(server.url).then((r) => r.body.text(), (err: unknown) => err)
-  await handlerStarted
+  const pending = Promise.all(['/delayed', '/held'].map((path) => request(server.url + path).then((r) => r.body.text(), (err: unknown) => err)))
+  await handlersStarted
   const before = Date.now()
   await server.close()
-  t.ok(Date.now() - before < 1000, 'close() did not wait for the minute')
-  t.type(await pending, Error, 'the client saw its connection close, not an answer')
-  t.equal(resumed, false, 'the handler did not go on after the cancelled delay')
-  await t.rejects(server.delay(1), 'a delay after close is cancelled at once')
+  t.ok(Date.now() - before < 1000, 'close() did not wait for the minute, nor for the held answer')
+  const [delayed, held] = await pending
+  t.type(delayed, Error, 'the client saw its connection close, not an answer')
+  t.type(held, Error, 'the held one too')
+  t.equal(resumed, 0, 'no handler went on after the cancelled wait')
+  await t.rejects(server.held({ delayMs: 1 }), 'a delay after close is cancelled at once')
   await server.close() // twice is fine
+})
+
+test('a held answer goes out when its promise settles, not before', async (t) => {
+  const server = new SandboxServer<Target, SandboxFault>('Test sandbox')
+  t.teardown(() => server.close())
+  let release!: () => void
+  const until = new Promise<void>((resolve) => { release = resolve })
+  let arrive!: () => void
+  const arrived = new Promise<void>((resolve) => { arrive = resolve })
+  let answered = false
+  await server.listen(async ({ url }) => {
+    if (url.pathname === '/quick') return { body: 'quick' }
+    arrive()
+    await server.held({ until })
+    return { body: 'released' }
+  })
+  const reply = request(`${server.url}/held`).then(async (r) => { answered = true; return r.body.text() })
+  await arrived
+  // A whole exchange after it: an answer that was not held would be back by now.
+  t.equal(await (await request(`${server.url}/quick`)).body.text(), 'quick')
+  t.equal(answered, false, 'held while the promise is pending')
+  release()
+  t.equal(await reply, 'released')
 })
 
 test('a sandbox with a delayed fault closes at once', async (t) => {

@@ -36,8 +36,8 @@ test('a success node gives the mobile; the charset is read case-insensitively', 
 
 test('the signature covers the ciphertext in double quotes, nothing else', async (t) => {
   const response = encrypt(JSON.stringify({ code: '10000', msg: 'Success', mobile: '13800138000' }))
-  for (const [name, signed] of [['unquoted', response], ['the whole envelope', `{"response":"${response}"}`]]) {
-    t.throws(() => open(JSON.stringify({ response, sign: sign(signed as string) })), { code: 'MPA_BAD_ENCRYPTED_DATA', message: /signature does not verify/ }, name as string)
+  for (const [name, signed] of [['unquoted', response], ['the whole envelope', `{"response":"${response}"}`]] as const) {
+    t.throws(() => open(JSON.stringify({ response, sign: sign(signed) })), { code: 'MPA_BAD_ENCRYPTED_DATA', message: /signature does not verify/ }, name)
   }
   t.throws(() => open(JSON.stringify({ response, sign: sign(`"${response}"`, stranger.privateKey) })), { code: 'MPA_BAD_ENCRYPTED_DATA' }, 'another key\'s signature')
   t.throws(() => open(JSON.stringify({ response, sign: sign(`"${response}"`) }), { ...keys, alipayPublicKey: stranger.publicKey }), { code: 'MPA_BAD_ENCRYPTED_DATA' }, 'checked with the app\'s key')
