@@ -14,4 +14,4 @@ declare module 'fastify' {
 }
 
 /** `fastify.alipay`, and Alipay logins in `fastify.miniprogramLogin`. */
-export default providerPlugin('alipay', (fastify, options: AlipayPluginOptions) => new AlipayProvider(alipayAppsOf(options?.apps), fastify.log))
+export default providerPlugin('alipay', (options: AlipayPluginOptions, { log }) => new AlipayProvider(alipayAppsOf(options?.apps), log))

@@ -1,7 +1,6 @@
 import { douyinAppsOf, type DouyinAppOptions } from '../providers/douyin/options.js'
 import { DouyinProvider, type DouyinClient } from '../providers/douyin/provider.js'
 import { providerPlugin } from './provider-plugin.js'
-import { latestSessionKeys } from './session-keys.js'
 
 export interface DouyinPluginOptions {
   /** One app, or several served by one backend (the first is the default). */
@@ -15,5 +14,5 @@ declare module 'fastify' {
 }
 
 /** `fastify.douyin`, and Douyin logins in `fastify.miniprogramLogin`. */
-export default providerPlugin('douyin', (fastify, options: DouyinPluginOptions) =>
-  new DouyinProvider(douyinAppsOf(options?.apps), latestSessionKeys(fastify, 'douyin'), fastify.log.child({ plugin: 'mpa-douyin' })))
+export default providerPlugin('douyin', (options: DouyinPluginOptions, { latestSessionKeys, log }) =>
+  new DouyinProvider(douyinAppsOf(options?.apps), latestSessionKeys(), log))

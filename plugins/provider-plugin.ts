@@ -1,6 +1,22 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyPluginOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyPluginOptions } from 'fastify'
+import type { RedisGateway } from '../store/gateway.js'
+import { LatestSessionKeys } from '../store/latest-session-keys.js'
 import type { LoginProvider } from '../types.js'
+import { kGateway } from './sessions.js'
+
+/** What a provider is built with, besides its options. */
+export interface ProviderContext {
+  /** The app's logger, bound to `{ plugin: 'mpa-<name>' }`. */
+  log: FastifyBaseLogger
+  /** The store's Redis gateway, for the provider's own records. */
+  gateway: RedisGateway
+  /**
+   * The latest session_key the platform issued per openid (for the platforms
+   * whose every login rotates it), kept as long as a session may live.
+   */
+  latestSessionKeys: () => LatestSessionKeys
+}
 
 /**
  * The plugin of a login provider: builds it from the options, adds its logins
@@ -9,10 +25,15 @@ import type { LoginProvider } from '../types.js'
  */
 export function providerPlugin<Options extends FastifyPluginOptions, P extends LoginProvider & { close?: () => Promise<void> }> (
   name: P['name'],
-  build: (fastify: FastifyInstance, options: Options) => P
+  build: (options: Options, context: ProviderContext) => P
 ) {
-  const plugin: FastifyPluginAsync<Options> = async (fastify, options) => {
-    const provider = build(fastify, options)
+  const plugin: FastifyPluginAsync<Options> = async (fastify: FastifyInstance, options) => {
+    const gateway = fastify[kGateway]
+    const provider = build(options, {
+      log: fastify.log.child({ plugin: `mpa-${name}` }),
+      gateway,
+      latestSessionKeys: () => new LatestSessionKeys(gateway, name, fastify.sessions.maxAgeMs)
+    })
     if (provider.close) fastify.addHook('onClose', () => provider.close!())
     fastify.miniprogramLogin.addProvider(provider)
     fastify.decorate(name, provider as never)

@@ -1,7 +1,6 @@
 import { qqAppsOf, type QqAppOptions } from '../providers/qq/options.js'
 import { qqProvider, type QqClient } from '../providers/qq/provider.js'
 import { providerPlugin } from './provider-plugin.js'
-import { latestSessionKeys } from './session-keys.js'
 
 export interface QqPluginOptions {
   /** One app, or several served by one backend (the first is the default). */
@@ -15,5 +14,5 @@ declare module 'fastify' {
 }
 
 /** `fastify.qq`, and QQ logins in `fastify.miniprogramLogin`. */
-export default providerPlugin('qq', (fastify, options: QqPluginOptions) =>
-  qqProvider(qqAppsOf(options?.apps), latestSessionKeys(fastify, 'qq'), fastify.log.child({ plugin: 'mpa-qq' })))
+export default providerPlugin('qq', (options: QqPluginOptions, { latestSessionKeys, log }) =>
+  qqProvider(qqAppsOf(options?.apps), latestSessionKeys(), log))

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
-import { limitLogins } from '../plugins/login-rate-limit.js'
-import { Type } from 'typebox'
+import { Type, type Static } from 'typebox'
 import { requireProvider } from './guards.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
-import { AUTHENTICATED_ERRORS, BODY_ERRORS, LOGIN_ERRORS, LoginReply, errorReplies } from './schemas.js'
+import { loginRoute } from './login-route.js'
+import { AUTHENTICATED_ERRORS, BODY_ERRORS, LoginReply, errorReplies } from './schemas.js'
 import { BadEncryptedDataError, MisconfiguredError, PhoneRefusedError, UpstreamBadSignatureError, UpstreamError, WrongProviderError } from '../errors.js'
 
 const AlipayLoginBody = Type.Object({
@@ -35,20 +35,9 @@ const AlipayPhoneReply = Type.Object({
 /** POST /alipay/login: my.getAuthCode's authCode → a session; POST /alipay/phone: my.getPhoneNumber's response → the number. */
 const alipayRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
   routeScope(fastify, 'alipay routes', ['alipay', 'miniprogramLogin', kAuthentication])
-  const { alipay, miniprogramLogin, [kAuthentication]: { authenticate, sessionOf } } = fastify
-  const loginConfig = await limitLogins(fastify, options.rateLimit)
-  fastify.post('/alipay/login', {
-    config: loginConfig,
-    schema: {
-      summary: 'Log in with an Alipay authCode (my.getAuthCode)',
-      tags: ['alipay'],
-      body: AlipayLoginBody,
-      response: { 200: AlipayLoginReply, ...errorReplies(...LOGIN_ERRORS, UpstreamBadSignatureError) }
-    }
-  }, async (request) => {
-    const { authCode, appId, scope } = request.body
-    return miniprogramLogin.login(request, 'alipay', authCode, { appId, scope })
-  })
+  const { alipay, [kAuthentication]: { authenticate, sessionOf } } = fastify
+  const code = ({ authCode, appId, scope }: Static<typeof AlipayLoginBody>) => ({ code: authCode, options: { appId, scope } })
+  await loginRoute(fastify, { provider: 'alipay', call: 'my.getAuthCode', body: AlipayLoginBody, reply: AlipayLoginReply, code, errors: [UpstreamBadSignatureError], rateLimit: options.rateLimit })
 
   fastify.post('/alipay/phone', {
     preHandler: [authenticate, requireProvider('alipay')],

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
-import { limitLogins } from '../plugins/login-rate-limit.js'
-import { Type } from 'typebox'
-import { routeScope, type LoginRoutesOptions } from './scope.js'
-import { AppId, EncryptedPhoneBody, phoneRoute, userInfoRoute } from './open-data.js'
-import { LOGIN_ERRORS, LoginReply, errorReplies } from './schemas.js'
+import { Type, type Static } from 'typebox'
 import { AnonymousLoginRefusedError } from '../errors.js'
+import { loginRoute } from './login-route.js'
+import { EncryptedPhoneBody, phoneRoute, userInfoRoute } from './open-data.js'
+import { AppId } from './schemas.js'
+import { routeScope, type LoginRoutesOptions } from './scope.js'
 
 // tt.login codes have no documented format: printable ASCII without spaces
 // (the login code joins the two with one), up to 256, is our choice, see docs/douyin.md.
@@ -21,26 +21,19 @@ const DouyinLoginBody = Type.Object({
 /** POST /douyin/login, /douyin/userinfo and /douyin/phone. */
 const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
   routeScope(fastify, 'douyin routes', ['douyin', 'miniprogramLogin', kAuthentication])
-  const { douyin, miniprogramLogin } = fastify
+  const { douyin } = fastify
 
-  const loginConfig = await limitLogins(fastify, options.rateLimit)
-  fastify.post('/douyin/login', {
-    config: loginConfig,
-    schema: {
-      summary: 'Log in with tt.login\'s code and anonymousCode',
-      tags: ['douyin'],
-      body: DouyinLoginBody,
-      response: { 200: LoginReply, ...errorReplies(...LOGIN_ERRORS, AnonymousLoginRefusedError) }
-    }
-  }, async (request) => {
-    const { appId, ...codes } = request.body
-    return miniprogramLogin.login(request, 'douyin', douyin.loginCode(codes, appId), { appId })
+  // One login code for the pair: a retry of the same pair replays.
+  const code = ({ appId, ...codes }: Static<typeof DouyinLoginBody>) => ({ code: douyin.loginCode(codes, appId), options: { appId } })
+  await loginRoute(fastify, { provider: 'douyin', call: 'tt.login', body: DouyinLoginBody, code, errors: [AnonymousLoginRefusedError], rateLimit: options.rateLimit })
+  userInfoRoute(fastify, { provider: 'douyin', call: 'tt.getUserInfo', userInfo: (session, payload) => douyin.userInfo(session, payload) })
+  phoneRoute(fastify, {
+    provider: 'douyin',
+    summary: 'The user\'s phone number, from the getPhoneNumber button\'s encrypted data',
+    body: EncryptedPhoneBody,
+    errors: [],
+    phoneNumber: (session, payload) => douyin.phoneNumber(session, payload)
   })
-
-  userInfoRoute(fastify, 'douyin', 'tt.getUserInfo', (session, payload) => douyin.userInfo(session, payload))
-
-  phoneRoute(fastify, 'douyin', 'The user\'s phone number, from the getPhoneNumber button\'s encrypted data', EncryptedPhoneBody, [],
-    (session, payload) => douyin.phoneNumber(session, payload))
 }
 
 export default douyinRoutes

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance, RouteShorthandOptions } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { Type, type Static, type TSchema } from 'typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import type { UserInfoPayload } from '../providers/common/session-data.js'
@@ -9,12 +9,11 @@ import {
   BadEncryptedDataError, MisconfiguredError, SessionKeyExpiredError, SignatureMismatchError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError,
   WatermarkMismatchError, WrongProviderError
 } from '../errors.js'
-import { AUTHENTICATED_ERRORS, BODY_ERRORS, LOGIN_ERRORS, LoginReply, errorReplies, type ErrorSource } from './schemas.js'
+import { AUTHENTICATED_ERRORS, BODY_ERRORS, errorReplies, type ErrorSource } from './schemas.js'
 
 // The schemas of the routes that take a platform's "open data" (WeChat, QQ,
 // Douyin: user info and phone numbers encrypted under the session_key).
 
-export const AppId = Type.String({ minLength: 1, maxLength: 64, description: 'Which configured mini-program; default the first.' })
 // No pattern on base64 fields: the decrypt step explains a mangled value better than a schema error.
 const EncryptedData = Type.String({ minLength: 1, maxLength: 16384, description: 'As the platform gave it, base64.' })
 const Iv = Type.String({ minLength: 1, maxLength: 64, description: 'As the platform gave it, base64.' })
@@ -55,30 +54,13 @@ const USER_INFO_ERRORS: ErrorSource[] = [...SESSION_ERRORS, SignatureMismatchErr
 // A call to the platform behind the route.
 export const UPSTREAM_ERRORS: ErrorSource[] = [UpstreamRateLimitedError, MisconfiguredError, UpstreamError, UpstreamTimeoutError]
 
-/**
- * POST /<provider>/login { code, appId? }: the login of the platforms whose
- * mini-program sends one code (WeChat's wx.login, QQ's qq.login).
- */
-export function codeLoginRoute (fastify: FastifyInstance, provider: Provider, call: string, code: TSchema, config: RouteShorthandOptions['config'], errors: ErrorSource[]): void {
-  const { miniprogramLogin } = fastify
-  fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${provider}/login`, {
-    config,
-    schema: {
-      summary: `Log in with a ${call} code`,
-      tags: [provider],
-      body: Type.Object({ code, appId: Type.Optional(AppId) }),
-      response: { 200: LoginReply, ...errorReplies(...LOGIN_ERRORS, ...errors) }
-    }
-  }, async (request) => miniprogramLogin.login(request, provider, request.body.code as string, { appId: request.body.appId }))
-}
-
 /** POST /<provider>/userinfo: the user info `call` gave, opened with the session's session_key, behind a session of `provider`. */
-export function userInfoRoute (
-  fastify: FastifyInstance,
-  provider: Provider,
-  call: string,
+export function userInfoRoute (fastify: FastifyInstance, { provider, call, userInfo }: {
+  provider: Provider
+  /** The platform call that gave the data ('wx.getUserInfo'). */
+  call: string
   userInfo: (session: Session, payload: UserInfoPayload) => Promise<Record<string, unknown>>
-): void {
+}): void {
   const { authenticate, sessionOf } = fastify[kAuthentication]
   fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${provider}/userinfo`, {
     preHandler: [authenticate, requireProvider(provider)],
@@ -92,14 +74,14 @@ export function userInfoRoute (
 }
 
 /** POST /<provider>/phone: the user's phone number from `body` (what the platform's button gave), behind a session of `provider`. */
-export function phoneRoute<Body extends TSchema> (
-  fastify: FastifyInstance,
-  provider: Provider,
-  summary: string,
-  body: Body,
-  errors: ErrorSource[],
+export function phoneRoute<Body extends TSchema> (fastify: FastifyInstance, { provider, summary, body, errors, phoneNumber }: {
+  provider: Provider
+  summary: string
+  body: Body
+  /** Errors of the platform's own, beyond those of every session route. */
+  errors: ErrorSource[]
   phoneNumber: (session: Session, payload: Static<Body>) => Promise<Static<typeof PhoneReply>>
-): void {
+}): void {
   const { authenticate, sessionOf } = fastify[kAuthentication]
   fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${provider}/phone`, {
     preHandler: [authenticate, requireProvider(provider)],

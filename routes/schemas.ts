@@ -20,6 +20,8 @@ export const ErrorReply = Type.Object({
   code: Type.Optional(Type.String({ description: CODE }))
 }, { $id: 'MpaError', additionalProperties: true, description: ERROR })
 
+export const AppId = Type.String({ minLength: 1, maxLength: 64, description: 'Which configured mini-program; default the first.' })
+
 export const User = Type.Object({
   id: Type.Union([Type.String(), Type.Number()])
 }, { additionalProperties: true, description: 'What resolveUser returned.' })

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { kAuthentication } from '../plugins/authenticate.js'
-import { limitLogins } from '../plugins/login-rate-limit.js'
 import { Type } from 'typebox'
-import { routeScope, type LoginRoutesOptions } from './scope.js'
-import { codeLoginRoute, EncryptedPhoneBody, phoneRoute, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
 import { CodeBlockedError, PhoneCodeInvalidError } from '../errors.js'
+import { kAuthentication } from '../plugins/authenticate.js'
+import { codeBody, fromCodeBody, loginRoute } from './login-route.js'
+import { EncryptedPhoneBody, phoneRoute, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
+import { routeScope, type LoginRoutesOptions } from './scope.js'
 
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
 // well under 4 KiB even with long nicknames, phone payloads a few hundred bytes.
@@ -13,18 +13,23 @@ const Code = Type.String({ minLength: 1, maxLength: 128, description: 'The code 
 // digits, '_' and '-', up to 128) is our choice, see docs/wechat.md. Anything
 // else is refused here, before an access token or an upstream call is spent on it.
 const PhoneCode = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'The code from the getPhoneNumber button (single use, 5 minutes).' })
+// One shape or the other, never both: a body carrying both is a client bug, not a choice for us to make.
+const PhoneBody = Type.Union([Type.Object({ code: PhoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
+
 /** POST /wechat/login, /wechat/userinfo and /wechat/phone. */
 const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
   routeScope(fastify, 'wechat routes', ['wechat', 'miniprogramLogin', kAuthentication])
   const { wechat } = fastify
 
-  codeLoginRoute(fastify, 'wechat', 'wx.login', Code, await limitLogins(fastify, options.rateLimit), [CodeBlockedError])
-  userInfoRoute(fastify, 'wechat', 'wx.getUserInfo', (session, payload) => wechat.userInfo(session, payload))
-
-  // One shape or the other, never both: a body carrying both is a client bug, not a choice for us to make.
-  const PhoneBody = Type.Union([Type.Object({ code: PhoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
-  phoneRoute(fastify, 'wechat', 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)', PhoneBody,
-    [...UPSTREAM_ERRORS, PhoneCodeInvalidError], (session, payload) => wechat.phoneNumber(session, payload))
+  await loginRoute(fastify, { provider: 'wechat', call: 'wx.login', body: codeBody(Code), code: fromCodeBody, errors: [CodeBlockedError], rateLimit: options.rateLimit })
+  userInfoRoute(fastify, { provider: 'wechat', call: 'wx.getUserInfo', userInfo: (session, payload) => wechat.userInfo(session, payload) })
+  phoneRoute(fastify, {
+    provider: 'wechat',
+    summary: 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)',
+    body: PhoneBody,
+    errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError],
+    phoneNumber: (session, payload) => wechat.phoneNumber(session, payload)
+  })
 }
 
 export default wechatRoutes

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { encryptData, phoneOf, signedUserInfo, type EncryptedPayload, type SignedUserInfo, type WechatSandboxPhone, type WechatSandboxProfile } from './wechat-user.js'
+import { OpenDataUsers } from './open-data-users.js'
+import type { WechatSandboxPhone, WechatSandboxProfile } from './wechat-user.js'
 
 // What Douyin remembers and its rules: apps, the single-use codes of
 // tt.login (a user's code, a device's anonymousCode), the current session_key
@@ -55,65 +56,31 @@ interface IssuedCode {
   id: string
 }
 
-interface UserState {
-  user: DouyinSandboxUser & { openId: string }
-  sessionKey: string
-}
-
-const userKey = (appId: string, openId: string): string => `${appId}\n${openId}`
-
 export class DouyinState {
+  /** Whether decrypted data carries a watermark. */
+  readonly watermarks: boolean
+  readonly users: OpenDataUsers<DouyinSandboxUser & { openId: string }>
   private readonly now: () => number
-  private readonly watermarks: boolean
-  private readonly apps = new Map<string, string>()
-  private readonly users = new Map<string, UserState>()
   private readonly codes = new Map<string, IssuedCode>()
   private readonly anonymousCodes = new Map<string, IssuedCode>()
 
   /** `remember` notes each secret handed out, for leak checks, and returns it. */
-  constructor (options: DouyinStateOptions, private readonly remember: (secret: string) => string) {
+  constructor (options: DouyinStateOptions, remember: (secret: string) => string) {
     this.now = options.now ?? Date.now
     this.watermarks = options.watermark ?? true
-    for (const [appId, secret] of Object.entries(options.apps ?? {})) this.addApp(appId, secret)
-  }
-
-  addApp (appId: string, appSecret: string): void {
-    this.apps.set(appId, appSecret)
-  }
-
-  appSecrets (): string[] {
-    return [...this.apps.values()]
+    this.users = new OpenDataUsers('Douyin', 'login', options.apps, this.now, remember)
   }
 
   // --- what the mini-program side gets ---------------------------------------
 
   /** tt.login: a code for a logged-in user (and a fresh session_key), an anonymousCode always. */
   login (user: DouyinSandboxUser, appId?: string): DouyinLoginCodes {
-    const id = this.defaultAppId(appId)
+    const id = this.users.appIdOf(appId)
     const anonymousCode = this.issue(this.anonymousCodes, id, user.anonymousOpenId)
     if (user.openId === undefined) return { anonymousCode }
     // A new session_key at each tt.login: the previous one stops working.
-    this.users.set(userKey(id, user.openId), { user: { ...user, openId: user.openId }, sessionKey: this.remember(randomBytes(16).toString('base64')) })
+    this.users.rotate(id, { ...user, openId: user.openId })
     return { code: this.issue(this.codes, id, user.openId), anonymousCode }
-  }
-
-  sessionKeyOf (openId: string, appId?: string): string {
-    return this.stateOf(openId, appId).sessionKey
-  }
-
-  userInfo (openId: string, appId?: string): SignedUserInfo {
-    const { user, sessionKey, appId: id } = this.stateOf(openId, appId)
-    const signed = signedUserInfo(user, sessionKey, { timestamp: Math.floor(this.now() / 1000), appid: id })
-    if (this.watermarks) return signed
-    const { watermark, ...userInfo } = signed.userInfo
-    return { ...signed, ...encryptData(userInfo, sessionKey), userInfo }
-  }
-
-  phoneData (openId: string, appId?: string): EncryptedPayload {
-    const { user, sessionKey, appId: id } = this.stateOf(openId, appId)
-    if (!user.phone) throw new Error(`Douyin sandbox: ${openId} has no phone number`)
-    const watermark = this.watermarks ? { watermark: { timestamp: Math.floor(this.now() / 1000), appid: id } } : {}
-    return encryptData({ ...phoneOf(user.phone), ...watermark }, sessionKey)
   }
 
   // --- what the server side asks ---------------------------------------------
@@ -125,8 +92,8 @@ export class DouyinState {
    */
   exchange (body: Record<string, unknown>): Record<string, string> | ErrNo {
     const { appid: appId, secret, code, anonymous_code: anonymousCode } = body
-    if (typeof appId !== 'string' || !this.apps.has(appId)) return 40015
-    if (this.apps.get(appId) !== secret) return 40017
+    if (typeof appId !== 'string' || this.users.secretOf(appId) === undefined) return 40015
+    if (this.users.secretOf(appId) !== secret) return 40017
     const wanted = (value: unknown): value is string => typeof value === 'string' && value !== ''
     if (!wanted(code) && !wanted(anonymousCode)) return 40014
     const user = wanted(code) ? this.valid(this.codes, code, appId) : null
@@ -136,7 +103,7 @@ export class DouyinState {
     const answer = { session_key: '', openid: '', unionid: '', anonymous_openid: '' }
     if (user) {
       user.used = true
-      const { user: known, sessionKey } = this.users.get(userKey(appId, user.id))!
+      const { user: known, sessionKey } = this.users.find(appId, user.id)!
       Object.assign(answer, { session_key: sessionKey, openid: known.openId, unionid: known.unionId ?? '' })
     }
     if (device) {
@@ -159,18 +126,5 @@ export class DouyinState {
     const found = store.get(code)
     if (!found || found.used || found.appId !== appId || this.now() - found.issuedAt >= CODE_TTL_MS) return undefined
     return found
-  }
-
-  private defaultAppId (appId?: string): string {
-    const id = appId ?? this.apps.keys().next().value
-    if (id === undefined || !this.apps.has(id)) throw new Error(`Douyin sandbox: unknown app ${JSON.stringify(id)}; addApp(appId, secret) first`)
-    return id
-  }
-
-  private stateOf (openId: string, appId?: string): UserState & { appId: string } {
-    const id = this.defaultAppId(appId)
-    const state = this.users.get(userKey(id, openId))
-    if (!state) throw new Error(`Douyin sandbox: ${openId} never logged in to ${id}; login() first`)
-    return { ...state, appId: id }
   }
 }

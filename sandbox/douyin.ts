@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { DouyinState, ERR_TIPS, type DouyinLoginCodes, type DouyinSandboxUser } from './douyin-state.js'
-import { htmlReply, NOT_FOUND, SandboxServer, type Sandbox, type SandboxFault, type SandboxRequest, type SandboxReply } from './kit.js'
+import { jsonReply, NOT_FOUND, SandboxServer, type JsonSandboxFault, type Sandbox, type SandboxOptions, type SandboxRequest, type SandboxReply } from './kit.js'
 import type { EncryptedPayload, SignedUserInfo } from './wechat-user.js'
 
 // A local stand-in for developer.toutiao.com's jscode2session (v2), the one
@@ -12,25 +12,13 @@ export type { DouyinLoginCodes, DouyinSandboxUser } from './douyin-state.js'
 
 export type DouyinSandboxEndpoint = 'jscode2session'
 
-export interface DouyinSandboxFault extends SandboxFault {
+export interface DouyinSandboxFault extends JsonSandboxFault {
   /** Answer HTTP 200 with this err_no instead of doing the work. */
   errNo?: number
   errTips?: string
-  /** Answer with a truncated, unparseable body. */
-  malformed?: boolean
-  /** Answer with this HTTP status and an HTML body, as a failing gateway does. */
-  httpStatus?: number
 }
 
-export interface DouyinSandboxOptions {
-  /** appId → appSecret of the apps Douyin knows. */
-  apps?: Record<string, string>
-  /** Default 0 (any free port). */
-  port?: number
-  /** Default '127.0.0.1'. */
-  host?: string
-  /** The clock, in epoch ms, for code expiry and watermarks. Default Date.now. */
-  now?: () => number
+export interface DouyinSandboxOptions extends SandboxOptions {
   /** Whether decrypted data carries a watermark (Douyin's docs do not say). Default true. */
   watermark?: boolean
 }
@@ -63,24 +51,14 @@ export async function createDouyinSandbox (options: DouyinSandboxOptions = {}): 
     if (url.pathname !== PATH || method !== 'POST') return NOT_FOUND
     server.count('jscode2session')
     const fault = server.takeFault('jscode2session')
-    // The work is done before any delay, as on the platform: a caller that
-    // gives up waiting has still spent its codes.
-    const reply: SandboxReply = fault?.httpStatus
-      ? htmlReply(fault.httpStatus, `<body>${fault.httpStatus}</body>`)
-      : jsonReply(fault?.errNo !== undefined ? errorAnswer(fault.errNo, fault.errTips) : answer(state, body), fault)
-    await server.held(fault)
-    return reply
+    return server.answer(fault, () => jsonReply(fault?.errNo !== undefined ? errorAnswer(fault.errNo, fault.errTips) : answer(state, body), fault))
   }
 
   await server.listen(handle, options.host, options.port)
   return {
-    ...server.face(),
-    secrets: () => [...state.appSecrets(), ...server.secrets()],
-    addApp: (appId, appSecret) => state.addApp(appId, appSecret),
-    login: (user, appId) => state.login(user, appId),
-    sessionKeyOf: (openId, appId) => state.sessionKeyOf(openId, appId),
-    userInfo: (openId, appId) => state.userInfo(openId, appId),
-    phoneData: (openId, appId) => state.phoneData(openId, appId)
+    ...server.face(() => state.users.appSecrets()),
+    ...state.users.face(state.watermarks),
+    login: (user, appId) => state.login(user, appId)
   }
 }
 
@@ -103,12 +81,4 @@ function answer (state: DouyinState, text: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null) return errorAnswer(40014)
   const data = state.exchange(body as Record<string, unknown>)
   return typeof data === 'number' ? errorAnswer(data) : { err_no: 0, err_tips: 'success', log_id: logId(), data }
-}
-
-function jsonReply (body: Record<string, unknown>, fault: DouyinSandboxFault | undefined): SandboxReply {
-  const payload = JSON.stringify(body)
-  return {
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: fault?.malformed ? payload.slice(0, Math.ceil(payload.length / 2)) : payload
-  }
 }

@@ -19,6 +19,26 @@ export interface SandboxFault {
   times?: number
 }
 
+/** The faults of a platform that answers JSON over HTTP. */
+export interface JsonSandboxFault extends SandboxFault {
+  /** Answer with a truncated, unparseable body. */
+  malformed?: boolean
+  /** Answer with this HTTP status and an HTML body, as a failing gateway does. */
+  httpStatus?: number
+}
+
+/** What every sandbox of a platform with AppIDs and AppSecrets is created with. */
+export interface SandboxOptions {
+  /** appId → appSecret of the apps the platform knows. */
+  apps?: Record<string, string>
+  /** Default 0 (any free port). */
+  port?: number
+  /** Default '127.0.0.1'. */
+  host?: string
+  /** The clock, in epoch ms, for code expiry, lifetimes and watermarks. Default Date.now. */
+  now?: () => number
+}
+
 /** What every sandbox offers, whichever platform it plays. */
 export interface Sandbox<Target extends string, Fault extends SandboxFault> {
   /** The address to configure as the platform's (IPv6 hosts in brackets). */
@@ -52,6 +72,15 @@ export interface SandboxReply {
 export type SandboxHandler = (request: SandboxRequest) => SandboxReply | Promise<SandboxReply>
 
 export const NOT_FOUND: SandboxReply = { status: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' }
+
+/** A JSON answer; a `malformed` fault cuts it in half. */
+export function jsonReply (body: Record<string, unknown>, fault: JsonSandboxFault | undefined, contentType = 'application/json; charset=utf-8'): SandboxReply {
+  const payload = JSON.stringify(body)
+  return {
+    headers: { 'content-type': contentType },
+    body: fault?.malformed ? payload.slice(0, Math.ceil(payload.length / 2)) : payload
+  }
+}
 
 /** An HTML page, as a failing gateway or a busy page serves. */
 export function htmlReply (status: number, inner: string): SandboxReply {
@@ -173,16 +202,31 @@ export class SandboxServer<Target extends string, Fault extends SandboxFault> {
     return this.closing
   }
 
-  /** The Sandbox members, bound, for a sandbox to spread into its own object. */
-  face (): Sandbox<Target, Fault> {
+  /**
+   * The Sandbox members, bound, for a sandbox to spread into its own object;
+   * `known` adds the secrets it was configured with (the apps' secrets).
+   */
+  face (known: () => string[] = () => []): Sandbox<Target, Fault> {
     return {
       url: this.url,
       calls: (target) => this.calls(target),
       fail: (target, fault) => this.fail(target, fault),
       clearFaults: () => this.clearFaults(),
-      secrets: () => this.secrets(),
+      secrets: () => [...known(), ...this.secrets()],
       close: () => this.close()
     }
+  }
+
+  /**
+   * The answer to a request that `fault` may hit: a failing gateway's HTML
+   * page in its place, else `work()`, done now, before any wait (as on the
+   * platform: a caller that gives up waiting has still spent its code); then
+   * the fault's wait.
+   */
+  async answer (fault: (Fault & JsonSandboxFault) | undefined, work: () => SandboxReply): Promise<SandboxReply> {
+    const reply = fault?.httpStatus ? htmlReply(fault.httpStatus, `<body>${fault.httpStatus}</body>`) : work()
+    await this.held(fault)
+    return reply
   }
 
   private async shutdown (): Promise<void> {

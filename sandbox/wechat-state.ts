@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
-import { encryptData, phoneOf, signedUserInfo, type EncryptedPayload, type SignedUserInfo, type Watermark, type WechatSandboxUser } from './wechat-user.js'
+import { OpenDataUsers } from './open-data-users.js'
+import { phoneOf, type WechatSandboxUser } from './wechat-user.js'
 
 // What WeChat remembers and its rules: apps, single-use codes, the current
 // session_key of each user, access tokens and their lifetimes. Failures are
@@ -31,11 +32,6 @@ const DAILY_QUOTA = 45009
 const FORCED_TOO_SOON = 45011
 const DAY_MS = 86_400_000
 const CHINA_OFFSET_MS = 8 * 3_600_000
-
-interface UserState {
-  user: WechatSandboxUser
-  sessionKey: string
-}
 
 interface IssuedCode {
   appId: string
@@ -82,15 +78,12 @@ function newCode (): string {
 /** The China calendar day (GMT+8) of an instant: WeChat's daily quotas are counted per day there (when they reset is unverified). */
 const chinaDay = (ms: number): number => Math.floor((ms + CHINA_OFFSET_MS) / DAY_MS)
 
-const userKey = (appId: string, openId: string): string => `${appId}\n${openId}`
-
 export class WechatState {
   /** stable_token calls with force_refresh: true. */
   forcedRefreshes = 0
   private readonly now: () => number
   private readonly tokenTtlMs: number
-  private readonly apps = new Map<string, string>()
-  private readonly users = new Map<string, UserState>()
+  readonly users: OpenDataUsers<WechatSandboxUser>
   private readonly codes = new Map<string, IssuedCode>()
   private readonly phoneCodes = new Map<string, IssuedCode>()
   private readonly tokens = new Map<string, Token>()
@@ -102,47 +95,22 @@ export class WechatState {
   constructor (options: WechatStateOptions, private readonly remember: (secret: string) => string) {
     this.now = options.now ?? Date.now
     this.tokenTtlMs = (options.accessTokenTtl ?? 7200) * 1000
-    for (const [appId, secret] of Object.entries(options.apps ?? {})) this.addApp(appId, secret)
-  }
-
-  addApp (appId: string, appSecret: string): void {
-    this.apps.set(appId, appSecret)
-  }
-
-  /** The secrets of the apps WeChat knows (issued ones go to `remember`). */
-  appSecrets (): string[] {
-    return [...this.apps.values()]
+    this.users = new OpenDataUsers('WeChat', 'issueCode', options.apps, this.now, remember)
   }
 
   // --- what the mini-program side gets ---------------------------------------
 
   issueCode (user: WechatSandboxUser, appId?: string): string {
-    const id = this.defaultAppId(appId)
-    const sessionKey = this.remember(randomBytes(16).toString('base64'))
+    const id = this.users.appIdOf(appId)
     // A new session_key at each wx.login: the previous one stops working.
-    this.users.set(userKey(id, user.openId), { user, sessionKey })
+    const sessionKey = this.users.rotate(id, user)
     const code = newCode()
     this.codes.set(code, { appId: id, openId: user.openId, sessionKey, issuedAt: this.now(), used: false })
     return code
   }
 
-  sessionKeyOf (openId: string, appId?: string): string {
-    return this.stateOf(openId, appId).sessionKey
-  }
-
-  userInfo (openId: string, appId?: string): SignedUserInfo {
-    const { user, sessionKey, appId: id } = this.stateOf(openId, appId)
-    return signedUserInfo(user, sessionKey, this.watermark(id))
-  }
-
-  phoneData (openId: string, appId?: string): EncryptedPayload {
-    const { user, sessionKey, appId: id } = this.stateOf(openId, appId)
-    if (!user.phone) throw new Error(`WeChat sandbox: ${openId} has no phone number`)
-    return encryptData({ ...phoneOf(user.phone), watermark: this.watermark(id) }, sessionKey)
-  }
-
   phoneCode (openId: string, appId?: string): string {
-    const { user, appId: id } = this.stateOf(openId, appId)
+    const { user, appId: id } = this.users.stateOf(openId, appId)
     if (!user.phone) throw new Error(`WeChat sandbox: ${openId} has no phone number`)
     const code = randomBytes(32).toString('hex')
     this.phoneCodes.set(code, { appId: id, openId, issuedAt: this.now(), used: false })
@@ -154,8 +122,9 @@ export class WechatState {
   /** The errcode for bad credentials, or null when appid and secret match. */
   credentialsError (appId: unknown, secret: unknown): Errcode | null {
     if (typeof appId !== 'string' || appId === '') return 41002
-    if (!this.apps.has(appId)) return 40013
-    if (this.apps.get(appId) !== secret) return 40125
+    const known = this.users.secretOf(appId)
+    if (known === undefined) return 40013
+    if (known !== secret) return 40125
     return null
   }
 
@@ -172,7 +141,7 @@ export class WechatState {
   exchangeCode (code: unknown, appId: string): Record<string, unknown> | Errcode {
     const found = this.takeCode(this.codes, code, appId, 40163)
     if (typeof found === 'number') return found
-    const { user } = this.users.get(userKey(found.appId, found.openId))!
+    const { user } = this.users.find(found.appId, found.openId)!
     return { session_key: found.sessionKey, openid: user.openId, ...(user.unionId ? { unionid: user.unionId } : {}) }
   }
 
@@ -207,7 +176,7 @@ export class WechatState {
 
   /** Another service on the AppID forces a refresh: it counts against the AppID's forced refreshes, and is never refused. */
   rotateToken (appId?: string): void {
-    this.forceStableToken(this.defaultAppId(appId))
+    this.forceStableToken(this.users.appIdOf(appId))
   }
 
   /**
@@ -219,32 +188,19 @@ export class WechatState {
   redeemPhoneCode (code: unknown, appId: string, openId?: unknown): Record<string, unknown> | Errcode {
     const found = this.takeCode(this.phoneCodes, code, appId, 40029, openId)
     if (typeof found === 'number') return found
-    const { phone } = this.users.get(userKey(appId, found.openId))!.user
-    return { ...phoneOf(phone!), watermark: this.watermark(appId) }
+    const { phone } = this.users.find(appId, found.openId)!.user
+    return { ...phoneOf(phone!), watermark: this.users.watermark(appId) }
   }
 
   /** checksession: 0 when the signature is hmac_sha256 of '' under the user's current session_key. */
   checkSession (appId: string, openId: string, sigMethod: string | null, signature: string | null): Errcode {
-    const state = this.users.get(userKey(appId, openId))
+    const state = this.users.find(appId, openId)
     if (!state) return 40003
     const expected = createHmac('sha256', state.sessionKey).update('').digest('hex')
     return sigMethod === 'hmac_sha256' && signature?.toLowerCase() === expected ? 0 : 87009
   }
 
   // ---------------------------------------------------------------------------
-
-  private defaultAppId (appId?: string): string {
-    const id = appId ?? this.apps.keys().next().value
-    if (id === undefined || !this.apps.has(id)) throw new Error(`WeChat sandbox: unknown app ${JSON.stringify(id)}; addApp(appId, secret) first`)
-    return id
-  }
-
-  private stateOf (openId: string, appId?: string): UserState & { appId: string } {
-    const id = this.defaultAppId(appId)
-    const state = this.users.get(userKey(id, openId))
-    if (!state) throw new Error(`WeChat sandbox: ${openId} never logged in to ${id}; issueCode() first`)
-    return { ...state, appId: id }
-  }
 
   private newToken (appId: string): TokenAnswer {
     const token = this.remember(randomBytes(48).toString('base64url'))
@@ -281,9 +237,5 @@ export class WechatState {
     if (found.used) return usedErrcode
     found.used = true
     return found
-  }
-
-  private watermark (appId: string): Watermark {
-    return { timestamp: Math.floor(this.now() / 1000), appid: appId }
   }
 }

@@ -1,4 +1,4 @@
-import { htmlReply, SandboxServer, type Sandbox, type SandboxFault, type SandboxRequest, type SandboxReply } from './kit.js'
+import { jsonReply as json, SandboxServer, type JsonSandboxFault, type Sandbox, type SandboxOptions, type SandboxRequest, type SandboxReply } from './kit.js'
 import { ENDPOINTS, errorAnswer, INVALID_URL, ROUTES, WRONG_METHOD, wechatRoutes, type WechatSandboxEndpoint } from './wechat-routes.js'
 import { WechatState } from './wechat-state.js'
 import type { EncryptedPayload, SignedUserInfo, WechatSandboxUser } from './wechat-user.js'
@@ -15,27 +15,15 @@ export {
 } from './wechat-user.js'
 export type { WechatSandboxEndpoint } from './wechat-routes.js'
 
-export interface WechatSandboxFault extends SandboxFault {
+export interface WechatSandboxFault extends JsonSandboxFault {
   /** Answer HTTP 200 with this errcode instead of doing the work. */
   errcode?: number
   errmsg?: string
   /** Serve the answer as text/plain, as WeChat sometimes does. */
   textPlain?: boolean
-  /** Answer with a truncated, unparseable body. */
-  malformed?: boolean
-  /** Answer with this HTTP status and an HTML body, as a failing gateway does. */
-  httpStatus?: number
 }
 
-export interface WechatSandboxOptions {
-  /** appId → appSecret of the apps WeChat knows. */
-  apps?: Record<string, string>
-  /** Default 0 (any free port). */
-  port?: number
-  /** Default '127.0.0.1'. */
-  host?: string
-  /** The clock, in epoch ms, for code expiry, token lifetimes and watermarks. Default Date.now. */
-  now?: () => number
+export interface WechatSandboxOptions extends SandboxOptions {
   /** Access token lifetime in seconds. Default 7200, as WeChat's. */
   accessTokenTtl?: number
 }
@@ -77,35 +65,22 @@ export async function createWechatSandbox (options: WechatSandboxOptions = {}): 
     server.count(endpoint)
     if (method !== route.method) return jsonReply(errorAnswer(WRONG_METHOD), undefined)
     const fault = server.takeFault(endpoint)
-    // An HTTP error fault answers instead of WeChat; otherwise WeChat does its
-    // work now, before any delay, as the real one does: a caller that gives up
-    // waiting has still spent its code (a retry then gets 40163).
-    const reply: SandboxReply = fault?.httpStatus
-      ? htmlReply(fault.httpStatus, `<body>${fault.httpStatus}</body>`)
-      : jsonReply(fault?.errcode !== undefined ? errorAnswer(fault.errcode, fault.errmsg) : answer(endpoint, method, url, body), fault)
-    await server.held(fault)
-    return reply
+    // A used code then gets 40163 on a retry, as on WeChat.
+    return server.answer(fault, () => jsonReply(fault?.errcode !== undefined ? errorAnswer(fault.errcode, fault.errmsg) : answer(endpoint, method, url, body), fault))
   }
 
   await server.listen(handle, options.host, options.port)
   return {
-    ...server.face(),
-    secrets: () => [...state.appSecrets(), ...server.secrets()],
+    ...server.face(() => state.users.appSecrets()),
+    ...state.users.face(true),
     get forcedRefreshes () { return state.forcedRefreshes },
     rotateToken: (appId) => state.rotateToken(appId),
-    addApp: (appId, appSecret) => state.addApp(appId, appSecret),
     issueCode: (user, appId) => state.issueCode(user, appId),
-    sessionKeyOf: (openId, appId) => state.sessionKeyOf(openId, appId),
-    userInfo: (openId, appId) => state.userInfo(openId, appId),
-    phoneData: (openId, appId) => state.phoneData(openId, appId),
     phoneCode: (openId, appId) => state.phoneCode(openId, appId)
   }
 }
 
+/** WeChat's JSON content type (with its odd parameter), or text/plain as it sometimes serves. */
 function jsonReply (body: Record<string, unknown>, fault: WechatSandboxFault | undefined): SandboxReply {
-  const payload = JSON.stringify(body)
-  return {
-    headers: { 'content-type': fault?.textPlain ? 'text/plain' : 'application/json; encoding=utf-8' },
-    body: fault?.malformed ? payload.slice(0, Math.ceil(payload.length / 2)) : payload
-  }
+  return json(body, fault, fault?.textPlain ? 'text/plain' : 'application/json; encoding=utf-8')
 }

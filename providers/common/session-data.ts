@@ -1,6 +1,6 @@
 import { BadEncryptedDataError, SessionKeyExpiredError } from '../../errors.js'
 import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber, type WatermarkRule } from '../../lib/open-data.js'
-import type { SessionKeyRecords } from '../../store/session-keys.js'
+import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Session } from '../../types.js'
 
 /** What getUserInfo gives the mini-program; rawData and signature go together. */
@@ -24,7 +24,7 @@ export interface EncryptedPayload {
  * that key, else with the session's own.
  */
 export class SessionOpenData {
-  constructor (private readonly records: SessionKeyRecords, private readonly watermark: WatermarkRule = 'required') {}
+  constructor (private readonly records: LatestSessionKeys, private readonly watermark: WatermarkRule = 'required') {}
 
   /** After a login: the session_key the platform just gave becomes the openid's latest. */
   remember (appId: string, openId: string, sessionKey: string): Promise<void> {

@@ -3,7 +3,7 @@ import { AnonymousLoginRefusedError, CodeInvalidError, UpstreamError } from '../
 import { Apps } from '../../lib/apps.js'
 import { observeUpstream } from '../../lib/diagnostics.js'
 import type { PhoneNumber } from '../../lib/open-data.js'
-import type { SessionKeyRecords } from '../../store/session-keys.js'
+import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider, Session } from '../../types.js'
 import { JsonHttp, sessionKeyField, stringField, type JsonReply } from '../common/json-http.js'
 import { SessionOpenData, type EncryptedPayload, type UserInfoPayload } from '../common/session-data.js'
@@ -63,7 +63,7 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
   // Douyin's docs do not say its data carries a watermark: it is checked when there is one.
   private readonly openData: SessionOpenData
 
-  constructor (configs: DouyinAppConfig[], sessionKeys: SessionKeyRecords, private readonly log: FastifyBaseLogger) {
+  constructor (configs: DouyinAppConfig[], sessionKeys: LatestSessionKeys, private readonly log: FastifyBaseLogger) {
     this.http = new JsonHttp(configs)
     this.apps = new Apps(this.http.apps)
     this.appIds = this.apps.ids

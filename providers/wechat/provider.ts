@@ -2,16 +2,16 @@ import type { FastifyBaseLogger } from 'fastify'
 import { createHmac } from 'node:crypto'
 import { PhoneCodeInvalidError, UpstreamError } from '../../errors.js'
 import { phoneNumberOf, type PhoneNumber } from '../../lib/open-data.js'
-import type { SessionKeyRecords } from '../../store/session-keys.js'
+import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { WechatTokenRecords } from '../../store/wechat-tokens.js'
 import type { Session } from '../../types.js'
 import type { EncryptedPayload, UserInfoPayload } from '../common/session-data.js'
-import { Code2SessionProvider, type Code2SessionClient } from './code2session.js'
-import { PHONE_CODE_INVALID, SESSION_KEY_INVALID, WECHAT, errcodeOf } from './errcodes.js'
-import type { WechatAppConfig } from './options.js'
+import type { HttpAppConfig } from '../common/app-options.js'
+import { Code2SessionProvider, type Code2SessionClient } from '../common/code2session.js'
+import { PHONE_CODE_INVALID, SESSION_KEY_INVALID, WECHAT, errcodeOf } from '../common/errcodes.js'
 import { WechatAccessTokens } from './token.js'
 
-export type { Code2SessionResult } from './code2session.js'
+export type { Code2SessionResult } from '../common/code2session.js'
 
 /** What wx.getUserInfo gives the mini-program; rawData and signature go together. */
 export type WechatUserInfoPayload = UserInfoPayload
@@ -38,9 +38,9 @@ export class WechatProvider extends Code2SessionProvider implements WechatClient
   private readonly tokens: WechatAccessTokens
 
   constructor (
-    configs: WechatAppConfig[],
+    configs: HttpAppConfig[],
     tokenRecords: WechatTokenRecords,
-    sessionKeys: SessionKeyRecords,
+    sessionKeys: LatestSessionKeys,
     log: FastifyBaseLogger
   ) {
     super('wechat', WECHAT, configs, sessionKeys, log)

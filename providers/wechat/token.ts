@@ -2,9 +2,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { UpstreamError, UpstreamTimeoutError } from '../../errors.js'
 import type { WechatTokenRecords } from '../../store/wechat-tokens.js'
-import { STALE_TOKEN, errcodeOf, type WechatReply } from './errcodes.js'
-import { stringField } from '../common/json-http.js'
-import type { WechatApp, WechatCall, WechatHttp } from './http.js'
+import type { ErrcodeApp, ErrcodeCall, ErrcodeHttp } from '../common/errcode-http.js'
+import { STALE_TOKEN, errcodeOf } from '../common/errcodes.js'
+import { stringField, type JsonReply } from '../common/json-http.js'
 
 const STABLE_TOKEN = 'cgi-bin/stable_token'
 const TOKEN_POLL_MS = 50
@@ -26,13 +26,13 @@ export class WechatAccessTokens {
   private readonly acquiring = new Map<string, Promise<string>>()
 
   constructor (
-    private readonly http: WechatHttp,
+    private readonly http: ErrcodeHttp,
     private readonly records: WechatTokenRecords,
     private readonly log: FastifyBaseLogger
   ) {}
 
   /** A usable token; `stale` is one WeChat just refused. */
-  tokenFor (app: WechatApp, stale?: string): Promise<string> {
+  tokenFor (app: ErrcodeApp, stale?: string): Promise<string> {
     const key = `${app.appId}\n${stale ?? ''}`
     let pending = this.acquiring.get(key)
     if (!pending) {
@@ -43,7 +43,7 @@ export class WechatAccessTokens {
   }
 
   /** A call that carries the access token; a refused token is replaced once and the call retried once. */
-  async request (app: WechatApp, endpoint: string, build: (token: string) => WechatCall): Promise<{ reply: WechatReply, secrets: string[] }> {
+  async request (app: ErrcodeApp, endpoint: string, build: (token: string) => ErrcodeCall): Promise<{ reply: JsonReply, secrets: string[] }> {
     let token = await this.tokenFor(app)
     let call = build(token)
     let reply = await this.http.request(app, endpoint, call)
@@ -57,7 +57,7 @@ export class WechatAccessTokens {
   }
 
   /** The cached token, or a new one fetched by one instance at a time; never `stale`. */
-  private async acquire (app: WechatApp, stale?: string): Promise<string> {
+  private async acquire (app: ErrcodeApp, stale?: string): Promise<string> {
     // Long enough for two fetches (normal mode, then forced), each with its one retry.
     const lockMs = this.http.budgetMs(app) * 2 + 1000
     const waitUntil = Date.now() + lockMs
@@ -84,7 +84,7 @@ export class WechatAccessTokens {
   }
 
   /** Normal mode; a forced refresh only when normal mode hands back the token WeChat refused. */
-  private async renew (app: WechatApp, stale?: string): Promise<string> {
+  private async renew (app: ErrcodeApp, stale?: string): Promise<string> {
     const current = await this.fetch(app, false)
     if (current !== stale) return current
     if (!await this.records.claimForcedRefresh(app.appId, FORCED_REFRESH_INTERVAL_MS)) {
@@ -96,7 +96,7 @@ export class WechatAccessTokens {
   }
 
   /** One stable_token call; the token it gives becomes the shared one. */
-  private async fetch (app: WechatApp, forceRefresh: boolean): Promise<string> {
+  private async fetch (app: ErrcodeApp, forceRefresh: boolean): Promise<string> {
     const secrets = [app.appSecret]
     const reply = await this.http.request(app, STABLE_TOKEN, {
       method: 'POST',

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { decrypt, phoneNumberOf, verifyRawData } from '../../lib/open-data.js'
-import { errcodeError, errcodeOf } from '../../providers/wechat/errcodes.js'
+import { errcodeError, errcodeOf } from '../../providers/common/errcodes.js'
 import { errNoError } from '../../providers/douyin/err-nos.js'
 import { sessionKeyField } from '../../providers/common/json-http.js'
 import { wechatAppsOf, type WechatAppOptions } from '../../providers/wechat/options.js'

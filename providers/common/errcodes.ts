@@ -1,11 +1,9 @@
 import type { FastifyError } from '@fastify/error'
 import { CodeBlockedError, CodeInvalidError, MisconfiguredError, UpstreamError, UpstreamRateLimitedError } from '../../errors.js'
-import { upstreamMessage, type JsonReply } from '../common/json-http.js'
+import { upstreamMessage, type JsonReply } from './json-http.js'
 
 // WeChat's errcodes (HTTP 200 with an errcode field) and what each becomes.
 // QQ answers its jscode2session with the same errcodes.
-
-export type WechatReply = JsonReply
 
 /** Who answers in WeChat's format: its name in messages, and the plugin option to check. */
 export interface Platform {
@@ -28,7 +26,7 @@ export const SESSION_KEY_INVALID = 87009
 const MISCONFIGURED = new Map([[40125, 'invalid appsecret'], [40013, 'invalid appid'], [40164, 'server IP not in the API IP whitelist']])
 
 /** The errcode of a reply: 0 when absent, NaN when it is not an integer. */
-export function errcodeOf (reply: WechatReply): number {
+export function errcodeOf (reply: JsonReply): number {
   const { errcode } = reply
   if (errcode === undefined || errcode === null) return 0
   const n = typeof errcode === 'string' ? Number(errcode) : errcode
@@ -41,7 +39,7 @@ export function errcodeOf (reply: WechatReply): number {
  * learns no more than that the server is at fault. `secrets` are scrubbed
  * from the errmsg, which can echo them.
  */
-export function errcodeError (appId: string, endpoint: string, reply: WechatReply, secrets: string[], { label, option }: Platform = WECHAT): { error: FastifyError, errmsg: string, fix?: string } {
+export function errcodeError (appId: string, endpoint: string, reply: JsonReply, secrets: string[], { label, option }: Platform = WECHAT): { error: FastifyError, errmsg: string, fix?: string } {
   const errcode = errcodeOf(reply)
   const errmsg = upstreamMessage(reply.errmsg, secrets)
   // An errcode that is not a number is the upstream's text too: scrubbed and cut short like errmsg.

@@ -2,30 +2,30 @@ import type { FastifyBaseLogger } from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { UpstreamError } from '../../errors.js'
 import { observeUpstream } from '../../lib/diagnostics.js'
-import { JsonHttp, type JsonCall } from '../common/json-http.js'
-import { BUSY, errcodeError, errcodeOf, type Platform, type WechatReply } from './errcodes.js'
-import type { WechatAppConfig } from './options.js'
+import type { HttpAppConfig } from './app-options.js'
+import { BUSY, errcodeError, errcodeOf, type Platform } from './errcodes.js'
+import { JsonHttp, type JsonCall, type JsonReply } from './json-http.js'
 
-export type WechatApp = WechatHttp['apps'][number]
+export type ErrcodeApp = ErrcodeHttp['apps'][number]
 
-export interface WechatCall extends JsonCall {
+export interface ErrcodeCall extends JsonCall {
   /** Values to scrub from anything WeChat echoes back into an error message. */
   secrets: string[]
 }
 
-/** WeChat's HTTP (or QQ's: the same wire format): JSON over undici, the busy retry and errcode errors. */
-export class WechatHttp extends JsonHttp<WechatAppConfig> {
-  constructor (configs: WechatAppConfig[], private readonly log: FastifyBaseLogger, private readonly platform: Platform) {
+/** The HTTP of the platforms that answer in WeChat's errcode format (WeChat, QQ): JSON over undici, the busy retry and errcode errors. */
+export class ErrcodeHttp extends JsonHttp<HttpAppConfig> {
+  constructor (configs: HttpAppConfig[], private readonly log: FastifyBaseLogger, private readonly platform: Platform) {
     super(configs)
   }
 
   /** A call with its errcode left to the caller; retries once, with jitter, when WeChat is busy. */
-  async request (app: WechatApp, endpoint: string, call: WechatCall): Promise<WechatReply> {
-    const errcode = (reply: WechatReply) => errcodeOf(reply) === 0 ? undefined : errcodeOf(reply)
+  async request (app: ErrcodeApp, endpoint: string, call: ErrcodeCall): Promise<JsonReply> {
+    const errcode = (reply: JsonReply) => errcodeOf(reply) === 0 ? undefined : errcodeOf(reply)
     return observeUpstream({ provider: this.platform.option, operation: endpoint, appId: app.appId }, () => this.attempts(app, endpoint, call), errcode)
   }
 
-  private async attempts (app: WechatApp, endpoint: string, call: WechatCall): Promise<WechatReply> {
+  private async attempts (app: ErrcodeApp, endpoint: string, call: ErrcodeCall): Promise<JsonReply> {
     for (let attempt = 1; ; attempt++) {
       const { status, reply } = await this.fetchJson(app, endpoint, call)
       const errcode = errcodeOf(reply)
@@ -39,12 +39,12 @@ export class WechatHttp extends JsonHttp<WechatAppConfig> {
   }
 
   /** The longest `request` can take: two attempts and the jitter between them. */
-  budgetMs (app: WechatApp): number {
+  budgetMs (app: ErrcodeApp): number {
     return app.timeoutMs * 2 + 200
   }
 
   /** The error for a reply with an errcode; what the operator must fix goes to the log. */
-  fail (app: WechatApp, endpoint: string, reply: WechatReply, secrets: string[]): Error {
+  fail (app: ErrcodeApp, endpoint: string, reply: JsonReply, secrets: string[]): Error {
     const { error, errmsg, fix } = errcodeError(app.appId, endpoint, reply, secrets, this.platform)
     if (fix) this.log.error({ appId: app.appId, endpoint, errcode: errcodeOf(reply), errmsg }, fix)
     return error

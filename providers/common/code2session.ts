@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Apps } from '../../lib/apps.js'
 import { decrypt, verifyRawData } from '../../lib/open-data.js'
-import type { SessionKeyRecords } from '../../store/session-keys.js'
+import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider, Provider, Session } from '../../types.js'
-import { sessionKeyField, stringField } from '../common/json-http.js'
-import { SessionOpenData, type UserInfoPayload } from '../common/session-data.js'
+import type { HttpAppConfig } from './app-options.js'
+import { ErrcodeHttp, type ErrcodeApp } from './errcode-http.js'
 import { errcodeOf, type Platform } from './errcodes.js'
-import { WechatHttp, type WechatApp } from './http.js'
-import type { WechatAppConfig } from './options.js'
+import { sessionKeyField, stringField } from './json-http.js'
+import { SessionOpenData, type UserInfoPayload } from './session-data.js'
 
 export interface Code2SessionResult {
   appId: string
@@ -48,12 +48,12 @@ export class Code2SessionProvider implements LoginProvider, Code2SessionClient {
   readonly appIds: readonly string[]
   readonly decrypt = decrypt
   readonly verifyRawData = verifyRawData
-  protected readonly apps: Apps<WechatApp>
-  protected readonly http: WechatHttp
+  protected readonly apps: Apps<ErrcodeApp>
+  protected readonly http: ErrcodeHttp
   protected readonly openData: SessionOpenData
 
-  constructor (readonly name: Provider, platform: Platform, configs: WechatAppConfig[], sessionKeys: SessionKeyRecords, log: FastifyBaseLogger) {
-    this.http = new WechatHttp(configs, log, platform)
+  constructor (readonly name: Provider, platform: Platform, configs: HttpAppConfig[], sessionKeys: LatestSessionKeys, log: FastifyBaseLogger) {
+    this.http = new ErrcodeHttp(configs, log, platform)
     this.apps = new Apps(this.http.apps)
     this.appIds = this.apps.ids
     this.openData = new SessionOpenData(sessionKeys)

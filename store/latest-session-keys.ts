@@ -8,7 +8,7 @@ import type { RedisGateway } from './gateway.js'
  * `<provider>:sk:<hash of appId and openid>`, so data a client encrypted
  * after a later login still opens in an older session.
  */
-export class SessionKeyRecords {
+export class LatestSessionKeys {
   constructor (private readonly gateway: RedisGateway, private readonly provider: Provider, private readonly lifetimeMs: number) {}
 
   async remember (appId: string, openId: string, sessionKey: string): Promise<void> {
