@@ -149,14 +149,15 @@ export { SessionStore } from './store/sessions.js'
 export type { SessionCacheConfig, SessionOptions, SessionStoreOptions } from './store/session-options.js'
 export type {
   AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,
-  LoginProvider, LoginResult, Provider, ResolveUser, Session, SessionSecrets
+  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionSecrets
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
 export type { AuthenticatePluginOptions, DecoratorNames } from './plugins/authenticate.js'
 export type { AppRouteOptions, AppRouteOptionsOption } from './routes/app-route-options.js'
-export type { OnLogin, OnRevoke, RevokeEvent, RevokeReason } from './login/hooks.js'
-export { ReportedSessionStore } from './login/reported-sessions.js'
-export type { LoginEvent, RevocationEvent, StoreEvent, UpstreamEvent } from './lib/diagnostics.js'
+export type { OnLogin, OnRevoke } from './login/hooks.js'
+/** @deprecated `fastify.sessions` is a SessionStore, whose revocations are reported. */
+export { SessionStore as ReportedSessionStore } from './store/sessions.js'
+export type { LoginEvent, RevocationEvent, StoreEvent, StoreSpan, UpstreamEvent, UpstreamSpan } from './lib/diagnostics.js'
 export { default as loginPlugin } from './plugins/login.js'
 export type { LoginPluginOptions } from './plugins/login.js'
 export { defaultResolveUser } from './login/flow.js'

@@ -94,6 +94,39 @@ export interface LoginResult {
   [field: string]: unknown
 }
 
+/** Why sessions ended. */
+export type RevokeReason =
+  /** The user logged out this device, or one of their devices (DELETE /session, /sessions/:id). */
+  | 'logout'
+  /** The user logged out every device (DELETE /sessions). */
+  | 'logout-all'
+  /** A login went past session.maxPerUser: the user's oldest sessions made room. */
+  | 'cap'
+  /** The app revoked them (`fastify.sessions.revoke`). */
+  | 'admin'
+
+/** What to revoke: one session by its skey, one of a user's sessions by its id, or every session of a user. */
+export type RevokeTarget =
+  | { skey: string }
+  | { userId: string | number, sessionId: string }
+  | { userId: string | number }
+
+export interface RevokeOptions {
+  /** Why, as the onRevoke hook and the revocation channel are told. Default 'admin'. */
+  reason?: RevokeReason
+  /** The request that revoked them, handed to the onRevoke hook (our logout routes pass theirs). */
+  request?: FastifyRequest
+}
+
+/** Sessions that ended by one call. */
+export interface RevokeEvent {
+  reason: RevokeReason
+  /** The ids of the revoked sessions (as `fastify.sessions.list` shows them): never empty. */
+  sessionIds: string[]
+  /** Whose sessions, when the call knew it (a revocation by skey does not). */
+  userId?: string
+}
+
 /** Finds or creates the application's user for a platform identity. */
 export type ResolveUser = (identity: Identity, request: FastifyRequest) => AuthUser | Promise<AuthUser>
 

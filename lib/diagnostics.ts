@@ -1,4 +1,5 @@
 import diagnostics from 'node:diagnostics_channel'
+import type { RevokeReason } from '../types.js'
 
 // What the package tells APM agents, OpenTelemetry instrumentations and
 // metrics code through node:diagnostics_channel (docs/observability.md). A
@@ -10,6 +11,11 @@ const loginChannel = diagnostics.channel('fastify-miniprogram-auth:login')
 const revocationChannel = diagnostics.channel('fastify-miniprogram-auth:revocation')
 const upstreamChannel = diagnostics.channel('fastify-miniprogram-auth:upstream')
 const storeChannel = diagnostics.channel('fastify-miniprogram-auth:store')
+// Spans, as ioredis and undici trace theirs: tracing:<name>:start, end,
+// asyncStart, asyncEnd and error, around each call to a platform and each
+// piece of Redis work (its commands, under one deadline).
+const upstreamTracing = diagnostics.tracingChannel<unknown, UpstreamSpan>('fastify-miniprogram-auth:upstream')
+const storeTracing = diagnostics.tracingChannel<unknown, StoreSpan>('fastify-miniprogram-auth:store')
 
 /** A login that ended: with a session (a replayed code counts, `replay: true`) or with an error. */
 export interface LoginEvent {
@@ -28,7 +34,7 @@ export interface LoginEvent {
 
 /** Sessions revoked by one call. */
 export interface RevocationEvent {
-  reason: 'logout' | 'logout-all' | 'cap' | 'admin'
+  reason: RevokeReason
   count: number
 }
 
@@ -44,6 +50,24 @@ export interface UpstreamEvent {
   /** Our error's code (MPA_*) when the call failed. */
   code?: string
   durationMs: number
+}
+
+/** The context of an upstream span: which call (tracePromise adds `result` or `error`). */
+export interface UpstreamSpan {
+  provider: string
+  operation: string
+  appId: string
+}
+
+/** The context of a store span: what the Redis work is for ('session.read', 'code.claim'…). */
+export interface StoreSpan {
+  operation: string
+}
+
+/** Runs a piece of Redis work inside a store span (when anyone listens). */
+export function traceStore<T> (operation: string, run: () => Promise<T>): Promise<T> {
+  if (!storeTracing.hasSubscribers) return run()
+  return storeTracing.tracePromise(run, { operation })
 }
 
 /** The store gave up waiting for Redis: the request got a 503 MPA_STORE_UNAVAILABLE. */
@@ -79,6 +103,15 @@ export function withErrcode<E extends object> (error: E, errcode: string | numbe
  * when `withErrcode` marked it.
  */
 export async function observeUpstream<T> (
+  call: { provider: string, operation: string, appId: string },
+  run: () => Promise<T>,
+  errcodeOf: (result: T) => string | number | undefined
+): Promise<T> {
+  if (upstreamTracing.hasSubscribers) return upstreamTracing.tracePromise(() => observed(call, run, errcodeOf), { ...call })
+  return observed(call, run, errcodeOf)
+}
+
+async function observed<T> (
   call: { provider: string, operation: string, appId: string },
   run: () => Promise<T>,
   errcodeOf: (result: T) => string | number | undefined

@@ -1,27 +1,9 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { Identity, Session } from '../types.js'
+import { publishRevocation } from '../lib/diagnostics.js'
+import type { Identity, RevokeEvent, Session } from '../types.js'
 
 /** After a login created its session (not for a retried code answered again): an audit trail, a welcome. */
 export type OnLogin = (identity: Identity, session: Session, request: FastifyRequest) => void | Promise<void>
-
-/** Why sessions ended. */
-export type RevokeReason =
-  /** The user logged out this device, or one of their devices (DELETE /session, /sessions/:id). */
-  | 'logout'
-  /** The user logged out every device (DELETE /sessions). */
-  | 'logout-all'
-  /** A login went past session.maxPerUser: the user's oldest sessions made room. */
-  | 'cap'
-  /** The app called `fastify.sessions.revoke`, `revokeById`, `revokeUser` or `revokeUserSessions`. */
-  | 'admin'
-
-export interface RevokeEvent {
-  reason: RevokeReason
-  /** The ids of the revoked sessions (as `fastify.sessions.list` shows them): never empty. */
-  sessionIds: string[]
-  /** Whose sessions, when the call knew it (`sessions.revoke(skey)` does not). */
-  userId?: string
-}
 
 /** After sessions were revoked; `request` is the one of our route that revoked them (logout, logout-all). */
 export type OnRevoke = (event: RevokeEvent, request?: FastifyRequest) => void | Promise<void>
@@ -48,7 +30,9 @@ export class AppHooks {
     if (hook) await this.#isolated('onLogin', request.log, () => hook(identity, session, request))
   }
 
+  /** Sessions ended: the revocation channel, then onRevoke. */
   async revoked (event: RevokeEvent, request?: FastifyRequest): Promise<void> {
+    publishRevocation({ reason: event.reason, count: event.sessionIds.length })
     const hook = this.#onRevoke
     if (hook) await this.#isolated('onRevoke', request?.log ?? this.log, () => hook(event, request))
   }

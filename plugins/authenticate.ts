@@ -39,9 +39,9 @@ type Authenticate = {
 type Declared = FastifyMiniprogramAuth extends { decorators: infer D } ? D : object
 type NameOf<K extends keyof DecoratorNames> = Declared extends { [P in K]: infer N extends string } ? N : K
 /** `request.user` and `request.session`, or the names the app declared. */
-export type RequestDecorations = { [P in NameOf<'user'>]: AuthUser } & { [P in NameOf<'session'>]: Session }
+type RequestDecorations = { [P in NameOf<'user'>]: AuthUser } & { [P in NameOf<'session'>]: Session }
 /** `fastify.authenticate`, or the name the app declared. */
-export type InstanceDecorations = { [P in NameOf<'authenticate'>]: Authenticate }
+type InstanceDecorations = { [P in NameOf<'authenticate'>]: Authenticate }
 
 declare module 'fastify' {
   // Typed non-null (as @fastify/jwt does) because routes behind authenticate
@@ -53,7 +53,7 @@ declare module 'fastify' {
 }
 
 /** What our own routes use, whatever the decorators are called. */
-export interface Authentication {
+interface Authentication {
   /** The preHandler the app knows as `fastify.authenticate` (or its own name for it). */
   authenticate: Authenticate
   /** The session `authenticate` set on a request. */

@@ -66,5 +66,3 @@ export async function limitLogins (fastify: FastifyInstance, options: LoginRateL
   await fastify.register(loginRateLimitPlugin, options ?? {})
   return { rateLimit: {} }
 }
-
-export default loginRateLimitPlugin

@@ -2,10 +2,10 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import { AppHooks, type OnRevoke } from '../login/hooks.js'
-import { ReportedSessionStore } from '../login/reported-sessions.js'
 import { evictionPolicies } from '../store/eviction-policy.js'
 import { RedisGateway } from '../store/gateway.js'
-import type { SessionStoreOptions } from '../store/session-options.js'
+import { sessionConfigOf, type SessionStoreOptions } from '../store/session-options.js'
+import { SessionStore } from '../store/sessions.js'
 
 export interface SessionsPluginOptions extends SessionStoreOptions {
   /** An ioredis Redis or Cluster; defaults to `fastify.redis` from @fastify/redis. */
@@ -19,7 +19,7 @@ export const kGateway = Symbol('fastify-miniprogram-auth.gateway')
 
 declare module 'fastify' {
   interface FastifyInstance {
-    sessions: ReportedSessionStore
+    sessions: SessionStore
     [kGateway]: RedisGateway
   }
 }
@@ -32,14 +32,21 @@ const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify
   }
   const { onRevoke, ...storeOptions } = options
   const log = fastify.log.child({ plugin: 'mpa-sessions' })
+  const { keyPrefix, storeTimeoutMs } = sessionConfigOf(storeOptions, true)
+  // One door to Redis for the store and every other Redis user of ours.
+  const gateway = new RedisGateway(redis, keyPrefix, storeTimeoutMs)
+  const hooks = new AppHooks(log, { onRevoke })
   // The session cache is on unless the app says `cache: false`.
-  const store = new ReportedSessionStore(redis, { ...storeOptions, cache: options.cache ?? {} }, new AppHooks(log, { onRevoke }))
-  store.log = log
-  store.onBackgroundError = (err) => log.warn({ err }, 'session renewal failed')
+  const store = new SessionStore(redis, storeOptions, {
+    cacheByDefault: true,
+    gateway,
+    log,
+    onBackgroundError: (err) => log.warn({ err }, 'session renewal failed'),
+    report: (event, request) => hooks.revoked(event, request)
+  })
   // Connections of the cache open once the app is whole: a registration that fails leaves none behind.
   fastify.addHook('onReady', async () => store.open())
   fastify.addHook('onClose', async () => store.close())
-  const gateway = new RedisGateway(redis, store.keyPrefix, store.storeTimeoutMs)
   fastify.decorate('sessions', store)
   fastify.decorate(kGateway, gateway)
   // Every key we write has a TTL, so any policy but noeviction may evict the

@@ -40,7 +40,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const session = sessionOf(request)
-    await sessions.revokeByIdAs('logout', session.user.id, session.id, request)
+    await sessions.revoke({ userId: session.user.id, sessionId: session.id }, { reason: 'logout', request })
     return reply.code(204).send(null)
   })
 
@@ -69,7 +69,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    const revoked = await sessions.revokeUserSessionsAs('logout-all', sessionOf(request).user.id, request)
+    const revoked = await sessions.revoke({ userId: sessionOf(request).user.id }, { reason: 'logout-all', request })
     return { revoked: revoked.length }
   })
 
@@ -84,7 +84,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    if (!await sessions.revokeByIdAs('logout', sessionOf(request).user.id, request.params.id, request)) throw new SessionNotFoundError()
+    const revoked = await sessions.revoke({ userId: sessionOf(request).user.id, sessionId: request.params.id }, { reason: 'logout', request })
+    if (revoked.length === 0) throw new SessionNotFoundError()
     return reply.code(204).send(null)
   })
 }

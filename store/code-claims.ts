@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { LoginInProgressError } from '../errors.js'
 import { sha256Base64url } from '../lib/hash.js'
 import { seal, unseal } from '../lib/seal.js'
-import type { RedisGateway } from './gateway.js'
+import type { RedisGateway, Script } from './gateway.js'
 
 const PENDING = 'pending'
 const FAILED = 'failed:'
@@ -42,7 +42,11 @@ export type CodeClaim =
  * how it failed.
  */
 export class CodeClaims {
-  constructor (private readonly gateway: RedisGateway, private readonly replayWindowMs: number) {}
+  readonly #retake: Script
+
+  constructor (private readonly gateway: RedisGateway, private readonly replayWindowMs: number) {
+    this.#retake = gateway.script('RetakeCode', 1, RETAKE)
+  }
 
   /**
    * Claims `code` (within `context`, such as 'wechat:<appId>') for one login.
@@ -59,17 +63,17 @@ export class CodeClaims {
       // The claim dies at our own deadline unless we confirm it: a claim that
       // ioredis resends after an outage (when we had long answered 503) must
       // not block the client's retry.
-      if (await this.gateway.run((redis) => redis.set(key, PENDING, 'PXAT', Date.now() + this.gateway.timeoutMs, 'NX')) === 'OK') {
+      if (await this.gateway.run('code.claim', (redis) => redis.set(key, PENDING, 'PXAT', Date.now() + this.gateway.timeoutMs, 'NX')) === 'OK') {
         return this.#confirm(claimed, pendingMs)
       }
-      const box = await this.gateway.run((redis) => redis.get(key))
+      const box = await this.gateway.run('code.read', (redis) => redis.get(key))
       if (box === PENDING) {
         waited = true
       } else if (box?.startsWith(FAILED)) {
         const failure = JSON.parse(box.slice(FAILED.length)) as LoginFailure
         if (waited || failure.refused) return { claimed: false, failure }
         // A transient failure of an earlier post: this one tries again.
-        const retaken = await this.gateway.run((redis) => redis.eval(RETAKE, 1, key, box, PENDING, String(Date.now() + this.gateway.timeoutMs)))
+        const retaken = await this.gateway.run('code.retake', () => this.#retake(key, box, PENDING, String(Date.now() + this.gateway.timeoutMs)))
         if (retaken === 'OK') return this.#confirm(claimed, pendingMs)
         continue
       } else if (box !== null) {
@@ -84,7 +88,7 @@ export class CodeClaims {
   /** Keeps the login's answer for replays of its code. */
   async settle (claim: ClaimedCode, answer: string): Promise<void> {
     const box = seal(answer, claim.code, claim.context)
-    await this.gateway.run((redis) => redis.set(claim.key, box, 'PX', this.replayWindowMs, 'XX'))
+    await this.gateway.run('code.settle', (redis) => redis.set(claim.key, box, 'PX', this.replayWindowMs, 'XX'))
   }
 
   /**
@@ -95,11 +99,11 @@ export class CodeClaims {
   async fail (claim: ClaimedCode, failure: LoginFailure): Promise<void> {
     const keepMs = failure.refused ? this.replayWindowMs : FAILURE_SHARED_MS
     // Best effort: unwritten, the pending claim lapses on its own.
-    await this.gateway.run((redis) => redis.set(claim.key, FAILED + JSON.stringify(failure), 'PX', keepMs, 'XX')).catch(() => {})
+    await this.gateway.run('code.fail', (redis) => redis.set(claim.key, FAILED + JSON.stringify(failure), 'PX', keepMs, 'XX')).catch(() => {})
   }
 
   async #confirm (claimed: ClaimedCode, pendingMs: number): Promise<ClaimedCode> {
-    await this.gateway.run((redis) => redis.pexpire(claimed.key, pendingMs))
+    await this.gateway.run('code.confirm', (redis) => redis.pexpire(claimed.key, pendingMs))
     return claimed
   }
 }

@@ -10,7 +10,7 @@ export async function evictionPolicies (gateway: RedisGateway): Promise<Array<{ 
   return Promise.all(nodes.map(async (node) => {
     const name = `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
     try {
-      const reply = await gateway.run(() => node.config('GET', 'maxmemory-policy'))
+      const reply = await gateway.run('eviction-policy.read', () => node.config('GET', 'maxmemory-policy'))
       return { node: name, policy: reply[1] ?? null }
     } catch {
       return { node: name, policy: null }

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
-import { publishStoreTimeout } from '../lib/diagnostics.js'
+import { publishStoreTimeout, traceStore } from '../lib/diagnostics.js'
 
 // Client states of a lost connection: a command would wait in ioredis's
 // offline queue and run when Redis is back, long after we answered 503.
@@ -16,9 +17,13 @@ interface InFlight {
   reject: (err: Error) => void
 }
 
+/** A Lua script registered on the client: its keys, then its arguments. */
+export type Script = (...keysThenArgs: string[]) => Promise<unknown>
+
 /**
  * The one door to Redis: every store module sends its commands through it, so
- * each gets the key prefix, the deadline and the lost-connection guard.
+ * each gets the key prefix, the deadline, the lost-connection guard and a
+ * trace span.
  */
 export class RedisGateway {
   // In start order, which is deadline order: every call has the same timeout.
@@ -38,6 +43,19 @@ export class RedisGateway {
   }
 
   /**
+   * A Lua script, registered once on the client (as @fastify/rate-limit
+   * does): ioredis sends its SHA (EVALSHA), and its source only when Redis
+   * does not know it yet. Named by its source's hash, so two versions of this
+   * package on one client never share a name.
+   */
+  script (name: string, numberOfKeys: number, lua: string): Script {
+    const command = `mpa${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 8)}`
+    const client = this.redis as unknown as Record<string, Script | undefined>
+    if (typeof client[command] !== 'function') this.redis.defineCommand(command, { numberOfKeys, lua })
+    return (...keysThenArgs) => (this.redis as unknown as Record<string, Script>)[command]!(...keysThenArgs)
+  }
+
+  /**
    * Runs Redis work with a deadline: a Redis that is down or slow becomes a 503
    * within the store timeout instead of a hanging request. A client that lost
    * its connection gets no command at all: ioredis would queue it and send it
@@ -45,8 +63,12 @@ export class RedisGateway {
    * `checkpoint()` between steps, so what was abandoned at the deadline goes
    * no further. One shared timer checks every deadline, not one timer a call.
    */
-  run<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
+  run<T> (operation: string, work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
     if (LOST_STATUS.has(this.redis.status)) return Promise.reject(new StoreUnavailableError())
+    return traceStore(operation, () => this.#deadline(work))
+  }
+
+  #deadline<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const call: InFlight = { deadline: Date.now() + this.timeoutMs, abandoned: false, reject }
       this.#inFlight.add(call)

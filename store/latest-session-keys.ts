@@ -12,11 +12,11 @@ export class LatestSessionKeys {
   constructor (private readonly gateway: RedisGateway, private readonly provider: Provider, private readonly lifetimeMs: number) {}
 
   async remember (appId: string, openId: string, sessionKey: string): Promise<void> {
-    await this.gateway.run((redis) => redis.set(this.#key(appId, openId), sessionKey, 'PX', this.lifetimeMs))
+    await this.gateway.run('session-key.remember', (redis) => redis.set(this.#key(appId, openId), sessionKey, 'PX', this.lifetimeMs))
   }
 
   async latest (appId: string, openId: string): Promise<string | null> {
-    return this.gateway.run((redis) => redis.get(this.#key(appId, openId)))
+    return this.gateway.run('session-key.read', (redis) => redis.get(this.#key(appId, openId)))
   }
 
   #key (appId: string, openId: string): string {

@@ -1,5 +1,5 @@
 import { sha256Base64url } from '../lib/hash.js'
-import type { RedisGateway } from './gateway.js'
+import type { RedisGateway, Script } from './gateway.js'
 
 // Fixed window: the first hit of a window starts its lifetime. A counter
 // that somehow lost its lifetime gets it back, so no client is locked out.
@@ -21,11 +21,15 @@ type Callback = (error: Error | null, result?: { current: number, ttl: number })
  * so a Redis outage is a 503 within the store timeout, never a hang.
  */
 export class RateLimitCounters {
-  constructor (private readonly gateway: RedisGateway) {}
+  readonly #increment: Script
+
+  constructor (private readonly gateway: RedisGateway) {
+    this.#increment = gateway.script('CountLogin', 1, INCREMENT)
+  }
 
   incr (key: string, callback: Callback, timeWindow: number): void {
     const redisKey = this.gateway.key('rl', sha256Base64url(key))
-    this.gateway.run((redis) => redis.eval(INCREMENT, 1, redisKey, String(timeWindow)) as Promise<[number, number]>)
+    this.gateway.run('rate-limit.count', () => this.#increment(redisKey, String(timeWindow)) as Promise<[number, number]>)
       .then(([current, ttl]) => callback(null, { current, ttl }), callback)
   }
 

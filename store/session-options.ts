@@ -1,5 +1,8 @@
+import type { FastifyRequest } from 'fastify'
 import { parseDuration } from '../lib/duration.js'
 import { rejectUnknownKeys } from '../lib/options.js'
+import type { RevokeEvent } from '../types.js'
+import type { RedisGateway } from './gateway.js'
 import type { SessionCacheOptions } from './session-cache.js'
 
 export interface SessionCacheConfig {
@@ -22,8 +25,8 @@ export interface SessionOptions {
   storeTimeout?: number | string
   /**
    * A session cache in this process, kept coherent by Redis (client-side
-   * caching invalidations): a hit costs no Redis call. The plugin turns it on
-   * by default; `new SessionStore()` only when given, and then `close()` it.
+   * caching invalidations): a hit costs no Redis call. On by default in the
+   * plugin; `new SessionStore()` has one only when given (then `close()` it).
    */
   cache?: SessionCacheConfig | false
 }
@@ -32,9 +35,23 @@ export interface SessionOptions {
 export const SESSION_OPTION_KEYS = ['ttl', 'maxAge', 'maxPerUser', 'storeTimeout', 'cache'] as const satisfies ReadonlyArray<keyof SessionOptions>
 
 /** What the store says about itself, for the app's log. */
-export interface StoreLog {
+interface StoreLog {
   info: (details: object, message: string) => void
   warn: (details: object, message: string) => void
+}
+
+/** What the plugin gives the store besides its options. */
+export interface StoreWiring {
+  /** Whether a missing `cache` option means a cache (the plugin's default) or none. */
+  cacheByDefault?: boolean
+  /** The Redis gateway the plugin's other store modules share. */
+  gateway?: RedisGateway
+  /** Where the store says that its cache went on or off, and why. */
+  log?: StoreLog
+  /** Errors of background work (lazy renewal), which no request waits for. */
+  onBackgroundError?: (err: unknown) => void
+  /** Told of every revocation once it is done. */
+  report?: (event: RevokeEvent, request?: FastifyRequest) => Promise<void>
 }
 
 export interface SessionStoreOptions extends SessionOptions {
@@ -53,7 +70,8 @@ export interface SessionConfig {
   cache: (SessionCacheOptions & { heartbeatMs: number }) | null
 }
 
-export function sessionConfigOf (options: SessionStoreOptions): SessionConfig {
+/** Every default of the session options is here. */
+export function sessionConfigOf (options: SessionStoreOptions, cacheByDefault: boolean): SessionConfig {
   const keyPrefix = options.keyPrefix ?? 'mpa:'
   if (typeof keyPrefix !== 'string') throw new TypeError('keyPrefix must be a string')
   const ttlMs = parseDuration(options.ttl ?? '7d', 'session.ttl')
@@ -64,7 +82,7 @@ export function sessionConfigOf (options: SessionStoreOptions): SessionConfig {
     throw new TypeError(`session.maxPerUser must be a positive integer (got ${JSON.stringify(options.maxPerUser)})`)
   }
   const storeTimeoutMs = parseDuration(options.storeTimeout ?? '2s', 'session.storeTimeout')
-  return { keyPrefix, ttlMs, maxAgeMs, maxPerUser, storeTimeoutMs, cache: cacheConfigOf(options.cache ?? false) }
+  return { keyPrefix, ttlMs, maxAgeMs, maxPerUser, storeTimeoutMs, cache: cacheConfigOf(options.cache ?? (cacheByDefault ? {} : false)) }
 }
 
 function cacheConfigOf (cache: SessionCacheConfig | false): SessionConfig['cache'] {

@@ -4,11 +4,11 @@
 // parts with no I/O (the record codec, the cache, the options) are elsewhere.
 import type { Cluster, Redis } from 'ioredis'
 import { generateSkey, isWellFormedSkey, sessionIdOf } from '../lib/skey.js'
-import type { CreatedSession, CreateSessionOptions, Identity, Session } from '../types.js'
-import { RedisGateway, resultsOf } from './gateway.js'
+import type { CreatedSession, CreateSessionOptions, Identity, RevokeEvent, RevokeOptions, RevokeTarget, Session } from '../types.js'
+import { RedisGateway, resultsOf, type Script } from './gateway.js'
 import { InvalidationListener, type Acknowledgement } from './invalidations.js'
 import { SessionCache, type PendingRead } from './session-cache.js'
-import { sessionConfigOf, type SessionStoreOptions, type StoreLog } from './session-options.js'
+import { sessionConfigOf, type SessionStoreOptions, type StoreWiring } from './session-options.js'
 import { absoluteExpiryOf, decodeSession, encodeSession, freezeSession, isSessionRecord, recordBytes, userIdOf, userOf, type SessionFields } from './session-record.js'
 
 const STALE_SLACK_MS = 5000
@@ -33,7 +33,9 @@ return 1
  * Sessions in Redis: `s:<id>` is the session record (a hash with a TTL), and
  * `u:<user id>` the user's index (a sorted set of session ids by creation
  * time) that the device list, the cap and revoke-all read. Every command
- * touches one key, which keeps Redis Cluster happy.
+ * touches one key, which keeps Redis Cluster happy. Each revocation, once
+ * done, goes to the reporter it was given (the plugin's: the app's onRevoke
+ * and the revocation channel).
  */
 export class SessionStore {
   readonly keyPrefix: string
@@ -41,11 +43,9 @@ export class SessionStore {
   readonly maxAgeMs: number
   readonly maxPerUser: number
   readonly storeTimeoutMs: number
-  /** Called with errors of background work (lazy renewal), which no request waits for. */
-  onBackgroundError: (err: unknown) => void = () => {}
-  /** Where the store says that its cache went on or off, and why. */
-  log: StoreLog = { info: () => {}, warn: () => {} }
+  readonly #wiring: Required<StoreWiring>
   readonly #gateway: RedisGateway
+  readonly #indexSession: Script
   readonly #renewing = new Set<string>()
   readonly #cache: SessionCache | null = null
   readonly #invalidations: InvalidationListener | null = null
@@ -53,14 +53,27 @@ export class SessionStore {
   // The session keys' prefix as Redis names them (with the client's own ioredis keyPrefix).
   readonly #trackedPrefix: string
 
-  constructor (redis: Redis | Cluster, options: SessionStoreOptions = {}) {
-    const config = sessionConfigOf(options)
+  /**
+   * `wiring` is the plugin's: the gateway its other Redis users share, its
+   * log, where background failures and revocations go. Without it the store
+   * has a gateway of its own and reports to nobody.
+   */
+  constructor (redis: Redis | Cluster, options: SessionStoreOptions = {}, wiring: StoreWiring = {}) {
+    const config = sessionConfigOf(options, wiring.cacheByDefault ?? false)
     this.keyPrefix = config.keyPrefix
     this.ttlMs = config.ttlMs
     this.maxAgeMs = config.maxAgeMs
     this.maxPerUser = config.maxPerUser
     this.storeTimeoutMs = config.storeTimeoutMs
-    this.#gateway = new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs)
+    this.#gateway = wiring.gateway ?? new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs)
+    this.#indexSession = this.#gateway.script('IndexSession', 1, INDEX_SESSION)
+    this.#wiring = {
+      cacheByDefault: false,
+      gateway: this.#gateway,
+      log: wiring.log ?? { info: () => {}, warn: () => {} },
+      onBackgroundError: wiring.onBackgroundError ?? (() => {}),
+      report: wiring.report ?? (async () => {})
+    }
     this.#sessionPrefix = this.#gateway.key('s', '')
     this.#trackedPrefix = ((redis.options as { keyPrefix?: string }).keyPrefix ?? '') + this.#sessionPrefix
     const cache = config.cache
@@ -75,8 +88,8 @@ export class SessionStore {
         },
         flush: () => sessionCache.flush(),
         readiness: (ready, reason) => {
-          if (ready) this.log.info({ reason }, 'session cache on: Redis invalidations confirmed')
-          else this.log.warn({ reason }, 'session cache off until Redis invalidations are confirmed again: every request reads Redis')
+          if (ready) this.#wiring.log.info({ reason }, 'session cache on: Redis invalidations confirmed')
+          else this.#wiring.log.warn({ reason }, 'session cache off until Redis invalidations are confirmed again: every request reads Redis')
         }
       })
     }
@@ -97,6 +110,7 @@ export class SessionStore {
     this.#invalidations?.close()
   }
 
+  /** A new session; the user's oldest ones beyond maxPerUser are revoked (reported as 'cap'). */
   async create (identity: Identity, { user, secrets = {}, device }: CreateSessionOptions): Promise<CreatedSession> {
     const skey = generateSkey()
     const id = sessionIdOf(skey)
@@ -107,16 +121,17 @@ export class SessionStore {
     const indexKey = this.#indexKey(uid)
     const sessionKey = this.#sessionKey(id)
     let evicted: { ack: Acknowledgement | null, ids: string[] } = { ack: null, ids: [] }
-    await this.#gateway.run(async (redis, checkpoint) => {
+    await this.#gateway.run('session.create', async (redis, checkpoint) => {
       // Index first: a session that exists is always indexed, so revoke-all
       // cannot miss it.
-      await redis.eval(INDEX_SESSION, 1, indexKey, String(indexScoreOf(createdAt)), id, String(this.maxAgeMs))
+      await this.#indexSession(indexKey, String(indexScoreOf(createdAt)), id, String(this.maxAgeMs))
       checkpoint()
       resultsOf(await redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
       evicted = await this.#enforceCap(uid, id)
     })
     await this.#acknowledged(evicted.ack, evicted.ids)
     const session = decodeSession(id, fields, createdAt + lifetime)
+    await this.#reported({ reason: 'cap', sessionIds: evicted.ids, userId: uid })
     return { skey, expiresAt: session.expiresAt, session, evicted: evicted.ids }
   }
 
@@ -129,9 +144,9 @@ export class SessionStore {
   }
 
   /**
-   * get() for the hot path: a cache hit, or an skey that cannot be one,
-   * answers at once, without a promise (every authenticated request would
-   * otherwise pay for two); anything else is get()'s promise.
+   * The read behind get(), for authenticate's hot path: a cache hit, or an
+   * skey that cannot be one, answers at once, without a promise (every
+   * authenticated request would otherwise pay for two). Not for apps: get().
    */
   lookup (skey: string): Session | null | Promise<Session | null> {
     if (!isWellFormedSkey(skey)) return null
@@ -152,7 +167,7 @@ export class SessionStore {
     let bytes = 0
     try {
       const sentAt = Date.now()
-      const found = await this.#gateway.run((redis) => this.#read(redis, id))
+      const found = await this.#gateway.run('session.read', (redis) => this.#read(redis, id))
       if (found === null) return null
       const { fields, pttl } = found
       const now = Date.now()
@@ -181,7 +196,7 @@ export class SessionStore {
     if (!this.#renewing.has(id)) {
       this.#renewing.add(id)
       this.#gateway.redis.pexpire(this.#sessionKey(id), target)
-        .catch(this.onBackgroundError)
+        .catch(this.#wiring.onBackgroundError)
         // Readers whose HGETALL+PTTL left before the renewal landed still see
         // the old TTL: they may arrive up to a store timeout later. (Half a
         // TTL later the next renewal is due anyway.)
@@ -201,28 +216,66 @@ export class SessionStore {
     return idleLeftMs <= this.ttlMs / 2 && gain > Math.min(1000, this.ttlMs / 10)
   }
 
-  /** Revokes the session of an skey. True when there was one. */
-  async revoke (skey: string): Promise<boolean> {
-    if (!isWellFormedSkey(skey)) return false
+  /**
+   * Revokes one session (by skey, or by id with its user's id) or every
+   * session of a user, on every instance; then reports the revoked ones,
+   * `options.reason` ('admin' by default). Answers the ids it revoked.
+   */
+  async revoke (target: RevokeTarget, options?: RevokeOptions): Promise<string[]>
+  /** @deprecated Use `revoke({ skey })`, which answers the revoked ids. */
+  async revoke (skey: string): Promise<boolean>
+  async revoke (target: RevokeTarget | string, { reason = 'admin', request }: RevokeOptions = {}): Promise<string[] | boolean> {
+    if (typeof target === 'string') return (await this.revoke({ skey: target })).length > 0
+    let revoked: string[]
+    let userId: string | undefined
+    if ('skey' in target) {
+      revoked = await this.#revokeSkey(target.skey)
+    } else {
+      userId = String(target.userId)
+      revoked = 'sessionId' in target ? await this.#revokeOne(userId, target.sessionId) : await this.#revokeAll(userId)
+    }
+    await this.#reported({ reason, sessionIds: revoked, ...(userId === undefined ? {} : { userId }) }, request)
+    return revoked
+  }
+
+  /** @deprecated Use `revoke({ userId, sessionId })`. True when there was one. */
+  async revokeById (userId: string | number, sessionId: string): Promise<boolean> {
+    return (await this.revoke({ userId, sessionId })).length > 0
+  }
+
+  /** @deprecated Use `revoke({ userId })`, which answers the revoked ids. Returns how many were live. */
+  async revokeUser (userId: string | number): Promise<number> {
+    return (await this.revoke({ userId })).length
+  }
+
+  /** @deprecated Use `revoke({ userId })`. */
+  async revokeUserSessions (userId: string | number): Promise<string[]> {
+    return this.revoke({ userId })
+  }
+
+  async #reported (event: RevokeEvent, request?: RevokeOptions['request']): Promise<void> {
+    if (event.sessionIds.length > 0) await this.#wiring.report(event, request)
+  }
+
+  async #revokeSkey (skey: string): Promise<string[]> {
+    if (!isWellFormedSkey(skey)) return []
     const id = sessionIdOf(skey)
     const sessionKey = this.#sessionKey(id)
     const ack = this.#expectInvalidation([id])
-    const revoked = await this.#gateway.run(async (redis) => {
+    const revoked = await this.#gateway.run('session.revoke', async (redis) => {
       const [fields] = resultsOf(await redis.multi().hgetall(sessionKey).del(sessionKey).exec()) as [SessionFields]
       if (!isSessionRecord(fields)) return false
       await redis.zrem(this.#indexKey(userIdOf(userOf(fields))), id)
       return true
     })
     await this.#acknowledged(ack, revoked ? [id] : [])
-    return revoked
+    return revoked ? [id] : []
   }
 
-  /** Revokes one session of a user by its id (as `list` shows it). True when there was one. */
-  async revokeById (userId: string | number, id: string): Promise<boolean> {
-    const uid = String(userId)
+  async #revokeOne (uid: string, id: string): Promise<string[]> {
     const sessionKey = this.#sessionKey(id)
     const ack = this.#expectInvalidation([id])
-    const revoked = await this.#gateway.run(async (redis) => {
+    const revoked = await this.#gateway.run('session.revoke', async (redis) => {
       // The session's own record proves ownership: the index may lag behind.
       const fields = await redis.hgetall(sessionKey)
       if (!isSessionRecord(fields) || userIdOf(userOf(fields)) !== uid) return false
@@ -231,24 +284,14 @@ export class SessionStore {
       return deleted === 1
     })
     await this.#acknowledged(ack, revoked ? [id] : [])
-    return revoked
+    return revoked ? [id] : []
   }
 
-  /** Revokes every session of a user. Returns how many were live. */
-  async revokeUser (userId: string | number): Promise<number> {
-    return (await this.#revokeUser(userId)).length
-  }
-
-  /** Revokes every session of a user. Returns the ids of those that were live. */
-  async revokeUserSessions (userId: string | number): Promise<string[]> {
-    return this.#revokeUser(userId)
-  }
-
-  async #revokeUser (userId: string | number): Promise<string[]> {
-    const indexKey = this.#indexKey(String(userId))
+  async #revokeAll (uid: string): Promise<string[]> {
+    const indexKey = this.#indexKey(uid)
     let ack: Acknowledgement | null = null
     let revoked: string[] = []
-    await this.#gateway.run(async (redis) => {
+    await this.#gateway.run('session.revoke-user', async (redis) => {
       const entries = await this.#indexEntries(redis, indexKey)
       ack = this.#expectInvalidation(entries.map(({ id }) => id))
       const deleted = await Promise.all(entries.map(({ id }) => redis.del(this.#sessionKey(id))))
@@ -267,7 +310,7 @@ export class SessionStore {
   /** The live sessions of a user, newest first. Prunes stale index entries. */
   async list (userId: string | number): Promise<Session[]> {
     const indexKey = this.#indexKey(String(userId))
-    return this.#gateway.run(async (redis) => {
+    return this.#gateway.run('session.list', async (redis) => {
       const entries = await this.#indexEntries(redis, indexKey)
       const found = await Promise.all(entries.map(({ id }) => this.#read(redis, id)))
       const now = Date.now()
@@ -299,7 +342,7 @@ export class SessionStore {
     if (ack === null) return
     const seen = await ack.wait(ids.map((id) => this.#trackedPrefix + id), this.storeTimeoutMs)
     if (!seen && ids.length > 0 && this.caching) {
-      this.log.warn({ sessions: ids.length }, 'revoked, but the invalidation was not seen within the store timeout: other instances may serve the session until theirs arrives')
+      this.#wiring.log.warn({ sessions: ids.length }, 'revoked, but the invalidation was not seen within the store timeout: other instances may serve the session until theirs arrives')
     }
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { RedisGateway } from './gateway.js'
+import type { RedisGateway, Script } from './gateway.js'
 
 /** An access token as every instance shares it. */
 export interface CachedToken {
@@ -19,28 +19,32 @@ const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  * 30 s apart, and each one kills the token every other holder of the AppID has).
  */
 export class WechatTokenRecords {
-  constructor (private readonly gateway: RedisGateway) {}
+  readonly #releaseLock: Script
+
+  constructor (private readonly gateway: RedisGateway) {
+    this.#releaseLock = gateway.script('ReleaseTokenLock', 1, RELEASE_LOCK)
+  }
 
   async read (appId: string): Promise<CachedToken | null> {
-    const raw = await this.gateway.run((redis) => redis.get(this.#tokenKey(appId)))
+    const raw = await this.gateway.run('wechat-token.read', (redis) => redis.get(this.#tokenKey(appId)))
     return raw === null ? null : JSON.parse(raw) as CachedToken
   }
 
   async write (appId: string, cached: CachedToken): Promise<void> {
-    await this.gateway.run((redis) => redis.set(this.#tokenKey(appId), JSON.stringify(cached), 'PXAT', cached.expiresAt))
+    await this.gateway.run('wechat-token.write', (redis) => redis.set(this.#tokenKey(appId), JSON.stringify(cached), 'PXAT', cached.expiresAt))
   }
 
   /** The lock's id when this instance got it, else null. */
   async lock (appId: string, lockMs: number): Promise<string | null> {
     const lockId = randomUUID()
     // PXAT: a lock that ioredis resends after an outage expires when it would have.
-    const locked = await this.gateway.run((redis) => redis.set(this.#lockKey(appId), lockId, 'PXAT', Date.now() + lockMs, 'NX'))
+    const locked = await this.gateway.run('wechat-token.lock', (redis) => redis.set(this.#lockKey(appId), lockId, 'PXAT', Date.now() + lockMs, 'NX'))
     return locked === 'OK' ? lockId : null
   }
 
   /** Releases the lock if it is still ours. */
   async unlock (appId: string, lockId: string): Promise<void> {
-    await this.gateway.run((redis) => redis.eval(RELEASE_LOCK, 1, this.#lockKey(appId), lockId)).catch(() => {})
+    await this.gateway.run('wechat-token.unlock', () => this.#releaseLock(this.#lockKey(appId), lockId)).catch(() => {})
   }
 
   /**
@@ -51,7 +55,7 @@ export class WechatTokenRecords {
    */
   async claimForcedRefresh (appId: string, intervalMs: number): Promise<boolean> {
     // PXAT, as the lock: a copy that ioredis resends after an outage expires when the first would have.
-    const claimed = await this.gateway.run((redis) => redis.set(this.#forcedKey(appId), String(Date.now()), 'PXAT', Date.now() + intervalMs, 'NX'))
+    const claimed = await this.gateway.run('wechat-token.force', (redis) => redis.set(this.#forcedKey(appId), String(Date.now()), 'PXAT', Date.now() + intervalMs, 'NX'))
     return claimed === 'OK'
   }
 

@@ -19,7 +19,7 @@ import { simulatorRoutes } from './simulator.js'
 
 export { DemoExit } from './redis.js'
 export { isLoopback } from './simulator.js'
-export { PLATFORMS, type Mode, type PlatformName } from './platforms.js'
+export { PLATFORMS, type PlatformName } from './platforms.js'
 
 export interface DemoOptions {
   /** Default 3000; 0 for any free port. */

@@ -9,7 +9,7 @@ import {
 
 export type Mode = 'sandbox' | 'real'
 
-export interface Upstream<App, Sandbox> {
+interface Upstream<App, Sandbox> {
   mode: Mode
   /** The plugin's options for the platform. */
   app: App

@@ -74,7 +74,7 @@ export const DOUYIN_USERS: Array<DemoUser<DouyinSandboxUser>> = [
 ]
 
 // QQ's login is WeChat's protocol: the same user shape.
-export const QQ_USERS: Array<DemoUser<WechatSandboxUser>> = [
+const QQ_USERS: Array<DemoUser<WechatSandboxUser>> = [
   {
     key: 'quinn',
     label: 'Quinn QQ',

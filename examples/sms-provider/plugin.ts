@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { errorContract, errorReplies, limitLogins, UserSchema, type LoginRateLimitOptions } from '../../index.js'
 import { SmsCodeProvider, type SmsCodeOptions } from './provider.js'
 
-export interface SmsLoginOptions extends SmsCodeOptions {
+interface SmsLoginOptions extends SmsCodeOptions {
   /** The login rate limit of these routes, shared with the library's login routes (one window per client). Default on. */
   rateLimit?: LoginRateLimitOptions | false
 }

@@ -20,7 +20,7 @@ export interface SmsCodeOptions {
 }
 
 /** The one "app" of this provider: every phone logs in to the same one. */
-export const SMS_APP_ID = 'default'
+const SMS_APP_ID = 'default'
 
 /**
  * Logs in by SMS code. The flow's login code is `<phone>:<code>`: a claim per

@@ -129,6 +129,40 @@ test('a store timeout: published with the timeout, and the request gets its 503'
   t.same(seen.store, [{ event: 'timeout', timeoutMs: 200 }])
 })
 
+test('tracing channels: a span around each upstream call and each piece of Redis work, with its error; a cache hit makes none', async (t) => {
+  const events: Array<{ kind: string, event: string, context: Message }> = []
+  for (const kind of ['upstream', 'store']) {
+    const handlers = Object.fromEntries(['start', 'end', 'asyncStart', 'asyncEnd', 'error'].map((event) => [event, (context: unknown) => {
+      events.push({ kind, event, context: context as Message })
+      // What a tracer would export: the context's own fields (tracePromise adds result or error).
+      const { result, error, ...fields } = context as Message
+      published.lines.push(JSON.stringify({ kind, event, fields, error: (error as Error | undefined)?.message }) + '\n')
+    }]))
+    const channel = diagnostics.tracingChannel(`fastify-miniprogram-auth:${kind}`)
+    channel.subscribe(handlers as never)
+    t.teardown(() => channel.unsubscribe(handlers as never))
+  }
+  const spans = (kind: string, event: string) => events.filter((e) => e.kind === kind && e.event === event).map((e) => e.context)
+
+  const login = await world.post(app, '/auth/wechat/login', { code: wechatCode('o-diag-trace') })
+  t.equal(login.statusCode, 200)
+  t.match(spans('upstream', 'start'), [{ provider: 'wechat', operation: 'sns/jscode2session', appId: WECHAT_APP.appId }], 'one upstream span')
+  t.equal(spans('upstream', 'asyncEnd').length, 1, 'ended')
+  const operations = spans('store', 'start').map(({ operation }) => operation)
+  t.ok(operations.includes('code.claim') && operations.includes('session.create') && operations.includes('code.settle'), operations.join(', '))
+  t.equal(spans('store', 'asyncEnd').length, operations.length, 'every store span ended')
+
+  const skey = login.json.skey as string
+  await world.call(app, 'GET', '/me', undefined, skey) // may read Redis once, then the cache holds it
+  const before = events.length
+  t.equal((await world.call(app, 'GET', '/me', undefined, skey)).statusCode, 200)
+  t.equal(events.length, before, 'a cache hit: no span')
+
+  const failed = await world.post(app, '/auth/alipay/login', { authCode: 'not-an-auth-code-trace' })
+  t.equal(failed.statusCode, 401)
+  t.match(spans('upstream', 'error'), [{ provider: 'alipay', operation: 'alipay.system.oauth.token', error: { code: 'MPA_CODE_INVALID' } }], 'a call that failed: its span carries the error')
+})
+
 test('the Prometheus example counts what the channels say', async (t) => {
   const metrics = miniprogramAuthMetrics()
   t.teardown(() => metrics.close())

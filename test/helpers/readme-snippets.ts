@@ -8,7 +8,7 @@ import ts from 'typescript'
 // cannot be a whole module is skipped only when the line before its fence
 // (blank lines aside) is the opt-out marker.
 
-export const NOT_COMPILED = '<!-- not-compiled -->'
+const NOT_COMPILED = '<!-- not-compiled -->'
 
 export interface Snippet {
   file: string

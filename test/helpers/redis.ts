@@ -31,7 +31,7 @@ export function uniquePrefix (name: string): string {
  * building the apps that write under it: teardowns run last-registered
  * first, so the apps close before their keys go.
  */
-export function ownPrefix (t: Teardown, redis: Redis, name: string): string {
+function ownPrefix (t: Teardown, redis: Redis, name: string): string {
   const prefix = uniquePrefix(name)
   t.teardown(() => deleteKeys(redis, prefix))
   return prefix
