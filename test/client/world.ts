@@ -1,7 +1,7 @@
 import tap, { type Test } from 'tap'
 import { createPublicKey, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { errors, type LoginProvider, type MiniprogramAuthOptions } from '../../index.js'
+import { defaultResolveUser, errors, type LoginProvider, type MiniprogramAuthOptions } from '../../index.js'
 import { createDouyinSandbox, createQqSandbox } from '../../sandbox/index.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 
@@ -73,6 +73,8 @@ export interface ServerOptions {
   maxPerUser?: number
   /** Every reply wrapped as HTTP 200 `{ code, msg, data }`, as an app of that style answers (code 0: success). */
   envelope?: boolean
+  /** openIds whose login the app refuses as the server refuses a banned user's: 403 MPA_USER_BANNED (from resolveUser). */
+  banned?: Set<string>
 }
 
 export interface ClientServer {
@@ -111,6 +113,7 @@ export async function clientWorld (name: string) {
       douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true },
       qq: { ...QQ_APP, baseUrl: qqSandbox.url },
       me: false,
+      ...(options.banned ? { resolveUser: bannedOr(options.banned) } : {}),
       ...(options.envelope ? { before: async (app: FastifyInstance) => { app.addHook('onSend', envelope) } } : {})
     }, (app) => {
       app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
@@ -151,6 +154,14 @@ export async function clientWorld (name: string) {
   }
 
   return { world, wechatSandbox: world.wechat, alipaySandbox: world.alipay, douyinSandbox, qqSandbox, alipayApp, issuers, server }
+}
+
+/** resolveUser that refuses the banned openIds as the server refuses a banned user's login. */
+function bannedOr (banned: Set<string>): NonNullable<MiniprogramAuthOptions['resolveUser']> {
+  return async (identity, request) => {
+    if (banned.has(identity.openId ?? '')) throw Object.assign(new Error('this user is banned'), { statusCode: 403, code: 'MPA_USER_BANNED' })
+    return defaultResolveUser(identity, request)
+  }
 }
 
 /**
