@@ -1,59 +1,21 @@
 import { test } from 'tap'
 import { parse } from 'acorn'
 import ts from 'typescript'
-import type { AlipayPhoneOptions, AlipaySandboxUser, DouyinSandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
-import { AuthClientError, createAuthClient, type AuthClientOptions, type Platform } from '../../client/index.js'
+import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import { AuthClientError, createAuthClient, type AuthClientOptions } from '../../client/index.js'
 import { keyOf } from '../helpers/keys.js'
 import { sessionIdOf } from '../../lib/skey.js'
-import { Device, fakeMy, fakeTt, fakeWx, wxShaped } from './fakes.js'
+import { alice, dora, phones } from './phones.js'
 import { clientBuild, clientInRealm } from './realm.js'
-import { clientWorld, userIdOf, type CustomPlatform } from './world.js'
+import { clientWorld, userIdOf } from './world.js'
 
 // The helper against the real server over HTTP, the real sandboxes and
 // Redis. The fakes of wx, my, tt, qq, ks and swan do real HTTP, each with its
 // platform's shapes, and their login calls hand out the sandboxes' codes.
 
-const { world, wechatSandbox, alipaySandbox, douyinSandbox, qqSandbox, issuers, server } = await clientWorld('client')
-
-/** A phone with `wx` (or `qq`: the same shapes) for a user of that sandbox, as the tests below read it. */
-function wechatPhone (user: WechatSandboxUser, sandbox: { issueCode: (user: WechatSandboxUser) => string } = wechatSandbox) {
-  const fake = fakeWx(() => sandbox.issueCode(user))
-  return { ...fake, storage: fake.device.storage, sent: fake.device.sent }
-}
-
-/** A phone with `tt`: tt.login gives what the sandbox's does (no code for a user not logged in to Douyin). */
-function douyinPhone (user: DouyinSandboxUser) {
-  const fake = fakeTt(() => douyinSandbox.login(user))
-  return { ...fake, storage: fake.device.storage, sent: fake.device.sent }
-}
-
-/** A phone with `my`; my.getPhoneNumber gives the sandbox's payload made with `state.phone`. */
-function alipayPhone (user: AlipaySandboxUser) {
-  const fake = fakeMy((scope) => alipaySandbox.issueAuthCode({ ...user, scope }), () => alipaySandbox.phonePayload(user, state.phone))
-  const state = Object.assign(fake.state, { phone: {} as AlipayPhoneOptions })
-  return { ...fake, my: fake.api, state, storage: fake.device.storage, sent: fake.device.sent }
-}
-
-/** A phone of a platform the app's own provider serves: its login call hands out that provider's codes. */
-function customPhone (platform: CustomPlatform, openId: string) {
-  const device = new Device()
-  const state = { logins: 0 }
-  const issue = <T>(result: (code: string) => T) => ({ success }: { success: (result: T) => void }) => {
-    state.logins++
-    setImmediate(() => success(result(issuers[platform].issue(openId))))
-  }
-  const wx = wxShaped(device)
-  const api = {
-    kuaishou: { ...wx, login: issue((code) => ({ code })) },
-    baidu: { ...wx, getLoginCode: issue((code) => ({ code })) },
-    // WeCom's wx: wx.login still gives a WeChat code, which the WeCom route would refuse.
-    wecom: { ...wx, login: issue(() => ({ code: 'a-wechat-code' })), qy: { login: issue((code) => ({ code })) } }
-  }[platform]
-  return { api, device, state, storage: device.storage, sent: device.sent }
-}
-
-const alice: WechatSandboxUser = { openId: 'oClientAlice000000000000001' }
-const dora: DouyinSandboxUser = { anonymousOpenId: 'aClientDoraDevice0000000001', openId: 'dClientDora0000000000000001', phone: '13900139000', profile: { nickName: 'Dora 抖音' } }
+const clientTestWorld = await clientWorld('client')
+const { world, wechatSandbox, douyinSandbox, qqSandbox, server } = clientTestWorld
+const { wechatPhone, douyinPhone, alipayPhone, PLATFORM_CASES } = phones(clientTestWorld)
 
 function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: Partial<AuthClientOptions<'wechat'>> = {}) {
   const fake = wechatPhone(user)
@@ -72,24 +34,6 @@ test('the mini-program build: ES2017 CommonJS whose modules require only each ot
   }
   t.notOk(Object.keys(files).some((name) => name.endsWith('.d.ts')), 'no declarations among the mini-program files')
 })
-
-interface PlatformCase {
-  platform: Platform
-  /** The platform object's free variable. */
-  global: string
-  /** A fake of the platform object, its login call handing out the sandbox's (or the app's own provider's) codes. */
-  fake: () => { api: unknown, device: Device, state: { logins: number } }
-}
-
-const PLATFORM_CASES: PlatformCase[] = [
-  { platform: 'wechat', global: 'wx', fake: () => wechatPhone(alice) },
-  { platform: 'alipay', global: 'my', fake: () => alipayPhone({ openId: '074a1d3d0000000000000000vmvm' }) },
-  { platform: 'douyin', global: 'tt', fake: () => douyinPhone(dora) },
-  { platform: 'qq', global: 'qq', fake: () => wechatPhone({ openId: 'QQClientQuinn00000000000000000001' }, qqSandbox) },
-  { platform: 'kuaishou', global: 'ks', fake: () => customPhone('kuaishou', 'ksClientKai01') },
-  { platform: 'baidu', global: 'swan', fake: () => customPhone('baidu', 'swanClientBai01') },
-  { platform: 'wecom', global: 'wx', fake: () => customPhone('wecom', 'wwClientWei01') }
-]
 
 for (const { platform, global, fake } of PLATFORM_CASES) {
   test(`${platform}, built, in a realm with only ${global}: login, the skey on requests, a re-login after a revoke, logout`, async (t) => {

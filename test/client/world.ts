@@ -14,8 +14,12 @@ export const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test
 export const DOUYIN_APP = { appId: 'tt0000000000client', appSecret: 'client-douyin-secret-0123456789abcdef' }
 export const QQ_APP = { appId: '1112000000', appSecret: 'client-qq-secret-0123456789abcdef' }
 
-/** The platforms added by an app's own providers here (the server's built-in ones are another issue's). */
-export const CUSTOM_PLATFORMS = ['kuaishou', 'baidu', 'wecom'] as const
+/**
+ * The platforms the app's own providers serve here: the helper's built-in
+ * Kuaishou, Baidu and WeCom (the server's own providers for them are another
+ * issue's), and Feishu (Lark), which only an app's own adapter knows.
+ */
+export const CUSTOM_PLATFORMS = ['kuaishou', 'baidu', 'wecom', 'lark'] as const
 export type CustomPlatform = typeof CUSTOM_PLATFORMS[number]
 
 export const userIdOf = (openId: string) => `wechat:${WECHAT_APP.appId}:${openId}`
