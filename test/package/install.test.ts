@@ -27,12 +27,14 @@ const CONSUMER = new URL('fixtures/consumer.ts', import.meta.url)
 tap.setTimeout(600_000)
 
 const { tarball, files } = await pack(tempDir(tap, 'pack'))
+// The READMEs' mini-program snippet imports the client package.
+const client = await pack(tempDir(tap, 'client-pack'), 'client')
 const specs = [tarball, ...['fastify', 'ioredis', 'typescript', '@types/node'].map((name) => `${name}@${installedVersion(name)}`)]
 const app = project(tap, 'consumer', { type: 'module' })
 // The CommonJS application: no "type" field, so its .ts compiles to CommonJS.
 const cjsApp = project(tap, 'cjs-consumer')
 // Both installs at once, from the npm cache.
-await Promise.all([install(app, specs), install(cjsApp, specs)])
+await Promise.all([install(app, [...specs, client.tarball]), install(cjsApp, specs)])
 copyFileSync(CONSUMER, join(app, 'esm.ts'))
 copyFileSync(CONSUMER, join(app, 'cjs.cts'))
 copyFileSync(CONSUMER, join(cjsApp, 'app.ts'))
