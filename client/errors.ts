@@ -27,11 +27,6 @@ export const SESSION_END_CODES: Readonly<Record<string, SessionEndReason>> = {
   MPA_USER_BANNED: 'banned'
 }
 
-/** The reason for a session end code, or undefined (own properties only: 'toString' is no code). */
-export function sessionEndReason (code: string): SessionEndReason | undefined {
-  return Object.prototype.hasOwnProperty.call(SESSION_END_CODES, code) ? SESSION_END_CODES[code] : undefined
-}
-
 /** A failed request: the server's error reply, or a platform failure (statusCode 0). */
 export class AuthClientError extends Error {
   readonly statusCode: number

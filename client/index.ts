@@ -13,9 +13,9 @@
 // relogin.ts shares logins; this file puts them together.
 
 import { BUILT_IN, type Platform, type PlatformApis } from './adapters/index.js'
-import { AuthClientError, describe, RELOGIN_CODES, sessionEndReason, type SessionEndReason } from './errors.js'
+import { AuthClientError, describe, RELOGIN_CODES, SESSION_END_CODES, type SessionEndReason } from './errors.js'
 import { contractError, readContractReply } from './envelope.js'
-import type { BuiltIn, PlatformAdapter } from './platform.js'
+import { lookup, type BuiltIn, type PlatformAdapter } from './platform.js'
 import { loginQueue } from './relogin.js'
 import { sessionStore } from './storage.js'
 import { createTransport } from './transport.js'
@@ -206,7 +206,7 @@ function adapterOf<P extends Platform> (platform: P | PlatformAdapter, api: Plat
 
 /** Why the session ended, for a 401 or 403 with one of SESSION_END_CODES. */
 function endReasonOf ({ statusCode, code }: ReplyError): SessionEndReason | undefined {
-  return statusCode === 401 || statusCode === 403 ? sessionEndReason(code) : undefined
+  return statusCode === 401 || statusCode === 403 ? lookup(SESSION_END_CODES, code) : undefined
 }
 
 function errorOf ({ error, body }: { error: ReplyError, body: unknown }): AuthClientError {

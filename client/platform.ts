@@ -80,6 +80,11 @@ export interface PlatformAdapter {
   phoneBody?: (detail: PhoneNumberDetail) => Promise<Record<string, string>>
 }
 
+/** An own property of a lookup table, or undefined ('toString' is in no table). */
+export function lookup<T> (table: Readonly<Record<string, T>>, key: unknown): T | undefined {
+  return typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined
+}
+
 /** A callback-style platform call as a promise. */
 export function call<T> (fn: (callbacks: Callbacks<T>) => unknown): Promise<T> {
   return new Promise((resolve, reject) => { fn({ success: resolve, fail: reject }) })

@@ -148,8 +148,8 @@ export interface PhoneNumberReply {
 export interface AuthClient {
   /**
    * The platform's login call, the login route, the skey stored. Concurrent
-   * calls (for the same Alipay scope) share one login. It also ends a stop
-   * after `onSessionEnd`: re-logins by itself resume.
+   * calls (for the same Alipay scope) share one login. After a session end,
+   * this is how the app logs back in: it clears the end.
    */
   login: (options?: LoginOptions) => Promise<LoginReply>
   /** A request with the skey; resolves with the reply's data, rejects with an AuthClientError. */

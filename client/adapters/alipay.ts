@@ -1,4 +1,4 @@
-import { call, replyOrFailure, type BuiltIn, type Callbacks } from '../platform.js'
+import { call, replyOrFailure, type BuiltIn, type Callbacks, type PlatformAdapter } from '../platform.js'
 import type { AlipayScope, FileType, Method } from '../types.js'
 
 /** The part of `my` the helper uses: `headers`/`status`, and storage calls that take objects. */
@@ -20,7 +20,15 @@ declare const my: MyApi | undefined
 export const alipayPlatform: BuiltIn<MyApi> = {
   global: 'my',
   find: () => typeof my !== 'undefined' ? my : undefined,
-  bind: (api) => ({
+  bind: (api) => alipayAdapter(api)
+}
+
+function alipayAdapter (api: MyApi): PlatformAdapter {
+  // Bound: a platform's calls may read `this`.
+  const uploadFile = api.uploadFile?.bind(api)
+  const downloadFile = api.downloadFile?.bind(api)
+  const getPhoneNumber = api.getPhoneNumber?.bind(api)
+  return {
     name: 'alipay',
     loginCall: 'my.getAuthCode',
     // With the scope, which decides what the server fetches.
@@ -35,18 +43,18 @@ export const alipayPlatform: BuiltIn<MyApi> = {
       set: (key, value) => { api.setStorageSync({ key, data: value }) },
       remove: (key) => { api.removeStorageSync({ key }) }
     },
-    uploadFile: api.uploadFile && ((upload) => new Promise((resolve, reject) => {
-      api.uploadFile!({ ...upload, success: resolve, fail: replyOrFailure(resolve, reject) })
+    uploadFile: uploadFile && ((upload) => new Promise((resolve, reject) => {
+      uploadFile({ ...upload, success: resolve, fail: replyOrFailure(resolve, reject) })
     })),
-    downloadFile: api.downloadFile && (async (download) => {
-      const { tempFilePath, apFilePath } = await call<{ tempFilePath?: string, apFilePath?: string }>((callbacks) => api.downloadFile!({ ...download, ...callbacks }))
+    downloadFile: downloadFile && (async (download) => {
+      const { tempFilePath, apFilePath } = await call<{ tempFilePath?: string, apFilePath?: string }>((callbacks) => downloadFile({ ...download, ...callbacks }))
       // Older base libraries name the file apFilePath.
       return { statusCode: 200, data: undefined, tempFilePath: tempFilePath ?? apFilePath ?? '' }
     }),
     // `response` is the signed and encrypted JSON string, as my.getPhoneNumber gave it.
     phoneBody: async () => {
-      if (!api.getPhoneNumber) throw new TypeError('this my object has no getPhoneNumber')
-      return { response: (await call<{ response: string }>((callbacks) => api.getPhoneNumber!(callbacks))).response }
+      if (!getPhoneNumber) throw new TypeError('this my object has no getPhoneNumber')
+      return { response: (await call<{ response: string }>(getPhoneNumber)).response }
     }
-  })
+  }
 }

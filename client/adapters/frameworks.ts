@@ -56,8 +56,3 @@ export function frameworkAdapter (
 export function noMiniprogramLogin (framework: string, target: unknown): TypeError {
   return new TypeError(`${framework}'s ${JSON.stringify(target)} build has no mini-program login: create the auth client only in mini-program builds, or pass your own adapter as platform (docs/client.md)`)
 }
-
-/** An own property of a lookup table, or undefined. */
-export function lookup<T> (table: Record<string, T>, key: unknown): T | undefined {
-  return typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined
-}

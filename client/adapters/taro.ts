@@ -1,8 +1,8 @@
-import { call, type Callbacks, type PlatformAdapter } from '../platform.js'
-import { frameworkAdapter, lookup, noMiniprogramLogin, type FrameworkLoginResult, type FrameworkTarget } from './frameworks.js'
+import { call, lookup, type Callbacks, type PlatformAdapter } from '../platform.js'
+import { frameworkAdapter, noMiniprogramLogin, type FrameworkLoginResult, type FrameworkTarget } from './frameworks.js'
 import type { WxStyleApi } from './wx-style.js'
 
-/** The part of Taro (`import Taro from '@tarojs/taro'`) the helper uses. */
+/** The part of Taro (the default export of @tarojs/taro) the helper uses. */
 export interface TaroApi extends WxStyleApi<string | object> {
   /** On a mini-program build, the host's login; on Alipay, my.getAuthCode with scopes 'auth_base' whatever is asked (Taro's Alipay runtime sets it). */
   login: (options: Callbacks<FrameworkLoginResult> & { force?: boolean }) => unknown

@@ -1,6 +1,6 @@
-import { call, type Callbacks, type PlatformAdapter } from '../platform.js'
+import { call, lookup, type Callbacks, type PlatformAdapter } from '../platform.js'
 import type { AlipayScope } from '../types.js'
-import { frameworkAdapter, lookup, noMiniprogramLogin, type FrameworkLoginResult, type FrameworkTarget } from './frameworks.js'
+import { frameworkAdapter, noMiniprogramLogin, type FrameworkLoginResult, type FrameworkTarget } from './frameworks.js'
 import type { WxStyleApi } from './wx-style.js'
 
 /** The part of `uni` the helper uses. */
