@@ -9,7 +9,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import miniprogramAuth, { defaultResolveUser, errorReplies, type ResolveUser } from '../../index.js'
@@ -64,16 +64,27 @@ export function projectRoot (from = dirname(fileURLToPath(import.meta.url))): st
 }
 
 /**
- * The client helper as a browser ES module: under dist/ (npm start), the
- * compiled one next to us; from the sources (tests), transpiled on the fly,
- * so only then is the typescript devDependency needed.
+ * The client helper's modules (index.js and the files it imports) as browser
+ * ES modules, by path under /client/: under dist/ (npm start), the compiled
+ * ones next to us; from the sources (tests), transpiled on the fly, so only
+ * then is the typescript devDependency needed.
  */
-async function clientModule (): Promise<string> {
-  const compiled = new URL('../../client/index.js', import.meta.url)
-  if (existsSync(compiled)) return readFileSync(compiled, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '')
+async function clientModules (): Promise<Map<string, string>> {
+  const compiled = new URL('../../client/', import.meta.url)
+  const modules = new Map<string, string>()
+  if (existsSync(new URL('index.js', compiled))) {
+    for (const path of readdirSync(compiled, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.js'))) {
+      modules.set(path, readFileSync(new URL(path, compiled), 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, ''))
+    }
+    return modules
+  }
   const { default: ts } = await import('typescript')
-  const source = readFileSync(new URL('../../client/index.ts', import.meta.url), 'utf8')
-  return ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText
+  const sources = new URL('../../client/', import.meta.url)
+  for (const path of readdirSync(sources, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.ts') && !path.startsWith('dist'))) {
+    const source = readFileSync(new URL(path, sources), 'utf8')
+    modules.set(path.replace(/\.ts$/, '.js'), ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText)
+  }
+  return modules
 }
 
 /** One paragraph for a setup problem a person can fix; undefined for a bug (its stack trace is useful). */
@@ -160,7 +171,7 @@ const resolveUser: ResolveUser = async (identity, request) => {
 
 export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
   const root = projectRoot()
-  const client = await clientModule()
+  const client = await clientModules()
   const connection = await connectRedis(options.redis)
   const upstreams = await startUpstreams(options.env ?? {}).catch(async (err: unknown) => {
     await connection.close()
@@ -195,7 +206,10 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
     await app.register(demoRoutes)
 
     await app.register(async (scope) => simulatorRoutes(scope, upstreams, codeReplayWindow))
-    app.get('/client/index.js', { schema: { hide: true } }, async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(client))
+    app.get<{ Params: { '*': string } }>('/client/*', { schema: { hide: true } }, async (request, reply) => {
+      const module = client.get(request.params['*'])
+      return module === undefined ? reply.callNotFound() : reply.type('text/javascript; charset=utf-8').send(module)
+    })
     await app.register(fastifyStatic, { root: join(root, 'examples', 'demo', 'public') })
 
     await app.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' })

@@ -1,285 +1,58 @@
-import tap, { test, type Test } from 'tap'
-import { createPublicKey, randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { createContext, runInContext } from 'node:vm'
+import { test } from 'tap'
 import { parse } from 'acorn'
 import ts from 'typescript'
-import type { FastifyInstance } from 'fastify'
-import { errors } from '../../index.js'
-import { createDouyinSandbox, createQqSandbox, type AlipayPhoneOptions, type AlipaySandboxUser, type DouyinSandboxUser, type WechatSandbox, type WechatSandboxUser } from '../../sandbox/index.js'
-import { AuthClientError, createAuthClient, type AuthClientOptions, type MyApi, type Platform, type TtApi, type WxApi } from '../../client/index.js'
-import { sessionIdOf } from '../../lib/skey.js'
+import type { AlipaySandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import { AuthClientError, createAuthClient, type AuthClientOptions } from '../../client/index.js'
 import { keyOf } from '../helpers/keys.js'
-import { PlatformsWorld } from '../helpers/platforms.js'
+import { sessionIdOf } from '../../lib/skey.js'
+import { alice, dora, phones } from './phones.js'
+import { clientBuild, clientInRealm } from './realm.js'
+import { clientWorld, userIdOf } from './world.js'
 
-// The client helper against the real server over HTTP, the real sandboxes and
-// Redis. The fakes of wx, my, tt and qq do real HTTP, each with its platform's
-// shapes, and their login calls hand out the sandboxes' codes.
+// The helper against the real server over HTTP, the real sandboxes and
+// Redis. The fakes of wx, my, tt, qq, ks and swan do real HTTP, each with its
+// platform's shapes, and their login calls hand out the sandboxes' codes.
 
-const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test-secret-0123456789abcdef' }
-const DOUYIN_APP = { appId: 'tt0000000000client', appSecret: 'client-douyin-secret-0123456789abcdef' }
-const QQ_APP = { appId: '1112000000', appSecret: 'client-qq-secret-0123456789abcdef' }
-const douyinSandbox = await createDouyinSandbox({ apps: { [DOUYIN_APP.appId]: DOUYIN_APP.appSecret } })
-const qqSandbox = await createQqSandbox({ apps: { [QQ_APP.appId]: QQ_APP.appSecret } })
-tap.teardown(() => Promise.all([douyinSandbox.close(), qqSandbox.close()])) // first registered, last run: after the apps close
-const world = await PlatformsWorld.create(tap, 'client', WECHAT_APP, '2021000000client1')
-world.watch(() => [...douyinSandbox.secrets(), ...qqSandbox.secrets()])
-const { wechat: wechatSandbox, alipay: alipaySandbox } = world
-// The Alipay app again, now with the AES key that opens my.getPhoneNumber's payloads.
-const ALIPAY_AES_KEY = randomBytes(16).toString('base64')
-const alipayApp = { ...world.platforms.options.alipay, aesKey: ALIPAY_AES_KEY }
-alipaySandbox.registerApp({ appId: alipayApp.appId, publicKey: createPublicKey(alipayApp.privateKey).export({ type: 'spki', format: 'pem' }).toString(), aesKey: ALIPAY_AES_KEY })
-world.watch(() => [ALIPAY_AES_KEY])
+const clientTestWorld = await clientWorld('client')
+const { world, wechatSandbox, douyinSandbox, qqSandbox, server } = clientTestWorld
+const { wechatPhone, douyinPhone, alipayPhone, PLATFORM_CASES } = phones(clientTestWorld)
 
-interface ServerOptions {
-  ttl?: string
-  header?: string
-}
-
-/**
- * A route that answers only when the test says so: `arrived` resolves once a
- * request is in the handler, `release` lets it answer.
- */
-interface Gate {
-  arrived: Promise<void>
-  release: () => void
-}
-
-function gate (): Gate & { arrive: () => void, released: Promise<void> } {
-  let arrive = () => {}
-  let release = () => {}
-  const arrived = new Promise<void>((resolve) => { arrive = resolve })
-  const released = new Promise<void>((resolve) => { release = resolve })
-  return { arrived, arrive, released, release }
-}
-
-/**
- * A listening app with every platform, a protected route, a route that always
- * says "log in again", and one that says it once `slow` is released.
- */
-async function server (t: Test, options: ServerOptions = {}): Promise<{ app: FastifyInstance, baseUrl: string, slow: Gate }> {
-  const slow = gate()
-  const app = await world.build({
-    keyPrefix: world.subPrefix('client'),
-    session: { ttl: options.ttl ?? '1h', maxAge: '2h', ...(options.header ? { header: options.header } : {}) },
-    alipay: alipayApp,
-    douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true },
-    qq: { ...QQ_APP, baseUrl: qqSandbox.url },
-    me: false
-  }, (app) => {
-    app.get('/me', { preHandler: app.authenticate }, async (request) => ({ user: request.user, query: request.query }))
-    app.post<{ Body: { n: number } }>('/orders', {
-      preHandler: app.authenticate,
-      schema: { body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } } }
-    }, async (request, reply) => reply.code(201).send({ n: request.body.n, by: request.user.id }))
-    app.get('/always-expired', async () => { throw new errors.SessionExpiredError() })
-    app.get('/slowly-expired', async () => {
-      slow.arrive()
-      await slow.released
-      throw new errors.SessionExpiredError()
-    })
-  })
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  // Closed when the test ends (the world would close it at the end of the file).
-  t.teardown(() => app.close())
-  t.teardown(slow.release) // registered last, run first: a test that failed early leaves no request hanging on close
-  const { port } = app.server.address() as { port: number }
-  return { app, baseUrl: `http://127.0.0.1:${port}`, slow: { arrived: slow.arrived, release: slow.release } }
-}
-
-interface Sent {
-  method: string
-  url: string
-  headers: Record<string, string>
-  body: string | undefined
-}
-
-/** One real HTTP exchange, recorded. */
-async function http (sent: Sent[], url: string, method: string, data: unknown, headers: Record<string, string>) {
-  const body = typeof data === 'string' ? data : undefined
-  sent.push({ method, url, headers, body })
-  const response = await fetch(url, { method, headers, body })
-  return { status: response.status, text: await response.text(), headers: Object.fromEntries(response.headers) }
-}
-
-interface LoginState {
-  logins: number
-  loginFails: boolean
-  /** The login call answers only once it settles, to act while a login is in flight. */
-  hold: Promise<void> | null
-  /** Told of each login call as it is made, with the count so far. */
-  onLogin?: (logins: number) => void
-}
-
-/** Plays a platform login call with wx's callbacks: a result from the sandbox, or `errMsg` while `loginFails`. */
-function playLogin<T> (state: LoginState, result: () => T, { success, fail }: { success?: (result: T) => void, fail?: (error: unknown) => void }) {
-  state.logins++
-  state.onLogin?.(state.logins)
-  const answer = () => setImmediate(() => state.loginFails ? fail?.({ errMsg: 'login:fail network' }) : success?.(result()))
-  if (state.hold) state.hold.then(answer, answer)
-  else answer()
-}
-
-/**
- * Request and storage as wx, tt and qq have them: `header`/`statusCode`,
- * success for any HTTP status, storage by key; `missing` is what reading a
- * key never written gives.
- */
-function keyedPlatform (missing: (key: string) => unknown) {
-  const storage = new Map<string, string>()
-  const sent: Sent[] = []
-  const api: Omit<WxApi, 'login'> = {
-    request ({ url, method, data, header, dataType, success, fail }) {
-      http(sent, url, method, data, header).then(({ status, text, headers }) => {
-        success?.({ statusCode: status, header: headers, data: dataType === 'json' ? JSON.parse(text) : text })
-      }, (err: Error) => fail?.({ errMsg: `request:fail ${err.message}` }))
-    },
-    getStorageSync: (key) => storage.has(key) ? storage.get(key) : missing(key),
-    setStorageSync: (key, data) => { storage.set(key, data) },
-    removeStorageSync: (key) => { storage.delete(key) }
-  }
-  return { api, storage, sent }
-}
-
-/** A fake `wx` or `qq` (the same shapes): its login hands out the sandbox's codes; a key never written reads as ''. */
-function fakeCodePlatform (sandbox: WechatSandbox, user: WechatSandboxUser) {
-  const { api: keyed, storage, sent } = keyedPlatform(() => '')
-  const state: LoginState = { logins: 0, loginFails: false, hold: null }
-  const api: WxApi = { ...keyed, login: (callbacks) => playLogin(state, () => ({ code: sandbox.issueCode(user) }), callbacks) }
-  return { api, storage, sent, state }
-}
-
-const fakeWx = (user: WechatSandboxUser) => fakeCodePlatform(wechatSandbox, user)
-const fakeQq = (user: WechatSandboxUser) => fakeCodePlatform(qqSandbox, user)
-
-/** A fake `tt`: tt.login gives what the sandbox's does (no code for a user not logged in to Douyin); a key never written throws, as on Douyin. */
-function fakeTt (user: DouyinSandboxUser) {
-  const { api: keyed, storage, sent } = keyedPlatform((key) => { throw new Error(`getStorageSync:fail data not found, key == ${key}`) })
-  const state: LoginState & { forces: Array<boolean | undefined> } = { logins: 0, loginFails: false, hold: null, forces: [] }
-  const api: TtApi = {
-    ...keyed,
-    login: ({ force, ...callbacks }) => {
-      state.forces.push(force)
-      playLogin(state, () => ({ ...douyinSandbox.login(user), isLogin: user.openId !== undefined, errMsg: 'login:ok' }), callbacks)
-    }
-  }
-  return { api, storage, sent, state }
-}
-
-/**
- * A fake `my`: `headers`/`status`, fail on a non-2xx status (error 19),
- * storage by object; my.getPhoneNumber gives the sandbox's payload made with
- * `state.phone`, or fails while `state.phoneDeclined`.
- */
-function fakeMy (user: AlipaySandboxUser) {
-  const storage = new Map<string, string>()
-  const sent: Sent[] = []
-  const state = { logins: 0, scopes: [] as string[], phone: {} as AlipayPhoneOptions, phoneDeclined: false }
-  const my: MyApi = {
-    getAuthCode ({ scopes, success }) {
-      state.logins++
-      state.scopes.push(scopes)
-      setImmediate(() => success?.({ authCode: alipaySandbox.issueAuthCode({ ...user, scope: scopes }) }))
-    },
-    request ({ url, method, data, headers, dataType, success, fail }) {
-      http(sent, url, method, data, headers).then(({ status, text, headers: replyHeaders }) => {
-        const reply = { status, headers: replyHeaders, data: dataType === 'json' ? JSON.parse(text) : text }
-        if (status >= 200 && status < 300) success?.(reply)
-        else fail?.({ error: 19, errorMessage: 'http status error', ...reply })
-      }, (err: Error) => fail?.({ error: 12, errorMessage: err.message }))
-    },
-    getStorageSync: ({ key }) => ({ data: storage.get(key) }),
-    setStorageSync: ({ key, data }) => { storage.set(key, data) },
-    removeStorageSync: ({ key }) => { storage.delete(key) },
-    getPhoneNumber ({ success, fail }) {
-      setImmediate(() => state.phoneDeclined ? fail?.({ error: 11, errorMessage: 'the user declined' }) : success?.({ response: alipaySandbox.phonePayload(user, state.phone) }))
-    }
-  }
-  return { my, api: my, storage, sent, state }
-}
-
-const alice: WechatSandboxUser = { openId: 'oClientAlice000000000000001' }
-const dora: DouyinSandboxUser = { anonymousOpenId: 'aClientDoraDevice0000000001', openId: 'dClientDora0000000000000001', phone: '13900139000', profile: { nickName: 'Dora 抖音' } }
-const userIdOf = (openId: string) => `wechat:${WECHAT_APP.appId}:${openId}`
-
-function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: Partial<AuthClientOptions> = {}) {
-  const fake = fakeWx(user)
+function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: Partial<AuthClientOptions<'wechat'>> = {}) {
+  const fake = wechatPhone(user)
   return { ...fake, client: createAuthClient({ baseUrl, platform: 'wechat', api: fake.api, ...extra }) }
 }
 
-/** The mini-program build, as `npm run build` makes it: client/ compiled with tsconfig.client.json, in memory. */
-const miniprogramBuild = memo(() => {
-  const host = { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d: ts.Diagnostic) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')) } }
-  const config = ts.getParsedCommandLineOfConfigFile(fileURLToPath(new URL('../../tsconfig.client.json', import.meta.url)), {}, host)!
-  const program = ts.createProgram(config.fileNames, config.options)
-  const files: Record<string, string> = {}
-  program.emit(undefined, (name, text) => { files[name.slice(name.lastIndexOf('/') + 1)] = text })
-  const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
-  return { config, files, diagnostics }
-})
-
-/** Runs `make` once, on first use: the build takes seconds. */
-function memo<T> (make: () => T): () => T {
-  let made: { value: T } | undefined
-  return () => (made ??= { value: make() }).value
-}
-
-/**
- * Runs a CommonJS module the way a mini-program does: inside a function whose
- * parameters are the module's free variables (the platform object among them), in a
- * realm that has nothing but the ECMAScript built-ins.
- */
-function loadInMiniprogram (code: string, injected: Record<string, unknown>) {
-  const context = createContext({})
-  const names = Object.keys(injected)
-  const run = runInContext(`(function (module, exports, ${names.join(', ')}) {${code}\n})`, context) as (...args: unknown[]) => void
-  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../../client/index.js') }
-  run(module, module.exports, ...Object.values(injected))
-  const missing = ['URL', 'fetch', 'TextEncoder', 'Buffer', 'setImmediate', 'setTimeout', 'process', 'require', 'wx', 'my', 'tt', 'qq']
-    .filter((name) => runInContext(`typeof globalThis.${name}`, context) !== 'undefined')
-  return { exports: module.exports, leaked: missing }
-}
-
-test('the mini-program build: ES2017 CommonJS that requires nothing', async (t) => {
-  const { config, files, diagnostics } = miniprogramBuild()
+test('the mini-program build: ES2017 CommonJS whose modules require only each other', async (t) => {
+  const { config, files, diagnostics } = clientBuild()
   t.same(diagnostics, [], 'type-checks against the ES2017 library alone, no Node or DOM types')
   t.match(config.options, { target: ts.ScriptTarget.ES2017, module: ts.ModuleKind.CommonJS })
-  const code = files['index.js']!
-  t.ok(code, 'emits index.js')
-  t.doesNotThrow(() => parse(code, { ecmaVersion: 2017, sourceType: 'script' }), 'parses as ES2017: no class fields, ??=, ?. or ??')
-  t.notMatch(code, /\brequire\(/, 'requires nothing')
+  t.ok(files['index.js'], 'emits index.js')
+  for (const [name, code] of Object.entries(files)) {
+    t.doesNotThrow(() => parse(code, { ecmaVersion: 2017, sourceType: 'script' }), `${name} parses as ES2017: no class fields, ??=, ?. or ??`)
+    const required = [...code.matchAll(/\brequire\("([^"]+)"\)/g)].map(([, specifier]) => specifier!)
+    t.same(required.filter((specifier) => !specifier.startsWith('.')), [], `${name} requires nothing outside the package`)
+  }
+  t.notOk(Object.keys(files).some((name) => name.endsWith('.d.ts')), 'no declarations among the mini-program files')
 })
 
-interface PlatformCase {
-  platform: Platform
-  /** The platform object's free variable. */
-  global: string
-  /** A fake of the platform object, its login call handing out the sandbox's codes. */
-  fake: () => { api: unknown, storage: Map<string, string>, sent: Sent[], state: { logins: number } }
-  loginRoute: string
-}
-
-const PLATFORM_CASES: PlatformCase[] = [
-  { platform: 'wechat', global: 'wx', fake: () => fakeWx(alice), loginRoute: '/auth/wechat/login' },
-  { platform: 'alipay', global: 'my', fake: () => fakeMy({ openId: '074a1d3d0000000000000000vmvm' }), loginRoute: '/auth/alipay/login' },
-  { platform: 'douyin', global: 'tt', fake: () => fakeTt(dora), loginRoute: '/auth/douyin/login' },
-  { platform: 'qq', global: 'qq', fake: () => fakeQq({ openId: 'QQClientQuinn00000000000000000001' }), loginRoute: '/auth/qq/login' }
-]
-
-for (const { platform, global, fake, loginRoute } of PLATFORM_CASES) {
+for (const { platform, global, fake } of PLATFORM_CASES) {
   test(`${platform}, built, in a realm with only ${global}: login, the skey on requests, a re-login after a revoke, logout`, async (t) => {
     const { app, baseUrl } = await server(t)
     const phone = fake()
-    const { exports, leaked } = loadInMiniprogram(miniprogramBuild().files['index.js']!, { [global]: phone.api })
+    const { storage, sent } = phone.device
+    const loginRoute = `/auth/${platform}/login`
+    const { exports, leaked } = clientInRealm({ [global]: phone.api })
     t.same(leaked, [], `the realm has no Node or web globals, and ${global} only as a free variable`)
     const client = exports.createAuthClient({ baseUrl, platform }) // no api: finds the free variable
 
     const first = await client.login()
-    t.equal(phone.storage.get('mpa:skey'), first.skey, 'the skey stored')
+    t.equal(storage.get('mpa:skey'), first.skey, 'the skey stored')
     const me = await client.request<{ user: { id: string }, query: Record<string, string> }>({ url: '/me?a=1', data: { b: 'x y' } })
     t.same(me, { user: { id: first.user.id }, query: { a: '1', b: 'x y' } })
-    t.equal(phone.sent.at(-1)?.headers['x-skey'], first.skey, 'sent with the skey')
+    t.equal(sent.at(-1)?.headers['x-skey'], first.skey, 'sent with the skey')
     t.same(await client.request({ url: '/orders', method: 'POST', data: { n: 1 } }), { n: 1, by: first.user.id }, 'a JSON body')
+    // Douyin documents an object as tt.request's data; the others take the JSON text.
+    t.same(sent.at(-1)?.given, platform === 'douyin' ? { n: 1 } : '{"n":1}', `${global}.request was given ${platform === 'douyin' ? 'an object' : 'a string'}`)
 
     t.ok(await app.sessions.revoke(first.skey), 'revoked on the server')
     const again = await client.request<{ user: { id: string } }>({ url: '/me' })
@@ -289,9 +62,9 @@ for (const { platform, global, fake, loginRoute } of PLATFORM_CASES) {
     t.equal(phone.state.logins, 2, 'one login call for the re-login')
 
     await client.logout()
-    t.equal(phone.storage.has('mpa:skey'), false, 'logged out: forgotten')
+    t.equal(storage.has('mpa:skey'), false, 'logged out: forgotten')
     t.equal(await app.sessions.get(second!), null, 'and revoked on the server')
-    t.same(phone.sent.map((s) => `${s.method} ${new URL(s.url).pathname}`), [
+    t.same(sent.map((s) => `${s.method} ${new URL(s.url).pathname}`), [
       `POST ${loginRoute}`, 'GET /me', 'POST /orders', 'GET /me', `POST ${loginRoute}`, 'GET /me', 'DELETE /auth/session'
     ])
   })
@@ -299,8 +72,8 @@ for (const { platform, global, fake, loginRoute } of PLATFORM_CASES) {
 
 test('alipay, built, in a realm with only my: phoneNumber() posts what my.getPhoneNumber gave', async (t) => {
   const { baseUrl } = await server(t)
-  const phone = fakeMy({ openId: '074a1d3d000000000000000phone', mobile: '13800138000' })
-  const client = loadInMiniprogram(miniprogramBuild().files['index.js']!, { my: phone.api }).exports.createAuthClient({ baseUrl, platform: 'alipay' })
+  const phone = alipayPhone({ openId: '074a1d3d000000000000000phone', mobile: '13800138000' })
+  const client = clientInRealm({ my: phone.api }).exports.createAuthClient({ baseUrl, platform: 'alipay' })
   await client.login()
   t.same(await client.phoneNumber(), { mobile: '13800138000' }, 'checked and opened on the server')
   const body = JSON.parse(phone.sent.at(-1)!.body!)
@@ -446,7 +219,7 @@ test('wechat: phoneNumber posts what the button gave, and nothing when it gave n
 
 test('douyin: tt.login\'s codes as it gave them, force passed on, user info and the phone number', async (t) => {
   const { baseUrl } = await server(t)
-  const phone = fakeTt(dora)
+  const phone = douyinPhone(dora)
   const client = createAuthClient({ baseUrl, platform: 'douyin', api: phone.api })
   t.equal(client.skey(), null, 'nothing stored: tt.getStorageSync threw, which reads as no skey')
   const reply = await client.login()
@@ -465,7 +238,7 @@ test('douyin: tt.login\'s codes as it gave them, force passed on, user info and 
   await t.rejects(client.phoneNumber({ code: 'a-phone-code' }), { code: 'MPA_CLIENT_PHONE_FAILED' }, 'a code alone: nothing the route takes')
 
   // A user not logged in to Douyin, with force: false: no dialog, only the device's anonymousCode.
-  const guest = fakeTt({ anonymousOpenId: 'aClientGuestDevice000000001' })
+  const guest = douyinPhone({ anonymousOpenId: 'aClientGuestDevice000000001' })
   const anonymous = createAuthClient({ baseUrl, platform: 'douyin', api: guest.api, force: false })
   const { user } = await anonymous.login()
   t.same(guest.state.forces, [false])
@@ -474,7 +247,7 @@ test('douyin: tt.login\'s codes as it gave them, force passed on, user info and 
 })
 
 test('qq: phoneNumber is a TypeError (no phone number route), before anything is sent', async (t) => {
-  const phone = fakeQq(alice)
+  const phone = wechatPhone(alice, qqSandbox)
   const client = createAuthClient({ baseUrl: 'http://127.0.0.1:1', platform: 'qq', api: phone.api })
   await t.rejects(client.phoneNumber({ code: 'abc' }), new TypeError('phoneNumber: qq has no phone number route'))
   t.same(phone.sent, [])
@@ -599,8 +372,8 @@ test('wechat: logout during a login waits for it, then revokes the new session',
 test('alipay: headers/status, fail on non-2xx, object storage, scopes, logout everywhere', async (t) => {
   const { app, baseUrl } = await server(t, { header: 'x-session' })
   const user: AlipaySandboxUser = { openId: '074a1d3d00000000000000000client', profile: { nickName: '🐼 熊猫' } }
-  const phoneA = fakeMy(user)
-  const phoneB = fakeMy(user)
+  const phoneA = alipayPhone(user)
+  const phoneB = alipayPhone(user)
   const options = { baseUrl, platform: 'alipay' as const, header: 'x-session', storageKey: 'session' }
   const clientA = createAuthClient({ ...options, api: phoneA.my })
   const clientB = createAuthClient({ ...options, api: phoneB.my, scope: 'auth_user' })
@@ -635,7 +408,7 @@ test('alipay: headers/status, fail on non-2xx, object storage, scopes, logout ev
 
 test('alipay: concurrent logins share one my.getAuthCode per scope', async (t) => {
   const { baseUrl } = await server(t)
-  const phone = fakeMy({ openId: '074a1d3d0000000000000000scope', profile: { nickName: 'Scope' } })
+  const phone = alipayPhone({ openId: '074a1d3d0000000000000000scope', profile: { nickName: 'Scope' } })
   const client = createAuthClient({ baseUrl, platform: 'alipay', api: phone.my })
   const [base, user, sameUser] = await Promise.all([client.login(), client.login({ scope: 'auth_user' }), client.login({ scope: 'auth_user' })])
   t.same([...phone.state.scopes].sort(), ['auth_base', 'auth_user'], 'one auth_base and one auth_user, not one for all')
@@ -646,13 +419,33 @@ test('alipay: concurrent logins share one my.getAuthCode per scope', async (t) =
 })
 
 test('options are checked', async (t) => {
-  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'line' as 'wechat', api: fakeWx(alice).api }), /^platform must be one of 'wechat', 'alipay', 'douyin', 'qq' \(got "line"\)$/)
-  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'toString' as 'wechat', api: fakeWx(alice).api }), /platform must be one of/, 'not a property every object has')
-  t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api: fakeWx(alice).api }), /baseUrl must be an http\(s\) URL/)
-  t.throws(() => createAuthClient({ baseUrl: 'https://user@api.example.com', platform: 'wechat', api: fakeWx(alice).api }), /baseUrl must be an http\(s\) URL/, 'no credentials in baseUrl')
-  for (const [platform, global] of [['wechat', 'wx'], ['alipay', 'my'], ['douyin', 'tt'], ['qq', 'qq']] as const) {
+  const { api } = wechatPhone(alice)
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'line' as 'wechat', api }), /^platform must be one of 'wechat', 'alipay', 'douyin', 'qq', 'kuaishou', 'baidu', 'wecom', or an adapter \(got "line"\)$/)
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: 'toString' as 'wechat', api }), /platform must be one of/, 'not a property every object has')
+  t.throws(() => createAuthClient({ baseUrl: 'http://x', platform: { name: '../admin', loginCall: 'x.login', login: async () => ({}), request: async () => ({ statusCode: 200, data: '' }), storage: { get: () => null, set: () => {}, remove: () => {} } } }), /a platform adapter needs a name \(letters, digits, - and _/, 'an adapter name that would leave the prefix')
+  t.throws(() => createAuthClient({ baseUrl: '/relative', platform: 'wechat', api }), /baseUrl must be an http\(s\) URL/)
+  t.throws(() => createAuthClient({ baseUrl: 'https://user@api.example.com', platform: 'wechat', api }), /baseUrl must be an http\(s\) URL/, 'no credentials in baseUrl')
+  for (const [platform, global] of [['wechat', 'wx'], ['alipay', 'my'], ['douyin', 'tt'], ['qq', 'qq'], ['kuaishou', 'ks'], ['baidu', 'swan'], ['wecom', 'wx.qy']] as const) {
     t.throws(() => createAuthClient({ baseUrl: 'http://x', platform }), new TypeError(`no ${global} object: run inside the mini-program or pass options.api`))
   }
+  const { exports } = clientInRealm({ wx: api })
+  t.throws(() => exports.createAuthClient({ baseUrl: 'http://x', platform: 'wecom' }), { message: 'no wx.qy object: run inside the mini-program or pass options.api' }, 'WeChat\'s wx is no WeCom object')
+})
+
+test('methods: PATCH, which wx.request and my.request lack, is refused before anything is sent', async (t) => {
+  const { client, sent } = wechatClient('http://127.0.0.1:1')
+  await t.rejects(client.request({ url: '/orders/1', method: 'PATCH' as 'PUT' }), new TypeError('method must be one of GET, POST, PUT, DELETE (got "PATCH")'))
+  t.same(sent, [])
+})
+
+test('douyin: a JSON body that is no object is refused, as tt.request takes objects', async (t) => {
+  const { baseUrl } = await server(t)
+  const phone = douyinPhone(dora)
+  const client = createAuthClient({ baseUrl, platform: 'douyin', api: phone.api })
+  await client.login()
+  const before = phone.sent.length
+  await t.rejects(client.request({ url: '/orders', method: 'POST', data: 'text' }), { name: 'TypeError', message: 'tt.request takes an object or an array as data (got "text")' })
+  t.equal(phone.sent.length, before, 'nothing sent')
 })
 
 test('no session_key, token, app secret or private key in any reply, no skey in any log line', async (t) => {

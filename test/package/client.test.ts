@@ -1,11 +1,11 @@
 import tap from 'tap'
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createContext, runInContext } from 'node:vm'
-import type { WxApi } from '../../client/index.js'
+import { loadInRealm } from '../client/realm.js'
 import { WechatWorld } from '../helpers/wechat.js'
+import { modulesIn, miniprogramWx } from './miniprogram.js'
 import { install, pack, project, sourceCopy, tempDir } from './npm.js'
 
 // The client package as a mini-program project gets it: packed, installed
@@ -15,12 +15,32 @@ import { install, pack, project, sourceCopy, tempDir } from './npm.js'
 const PACKAGE = 'fastify-miniprogram-auth-client'
 const run = promisify(execFile)
 
-const { tarball, files } = await pack(sourceCopy(tap), tempDir(tap, 'client-pack'), 'client')
+// Built in a copy of the sources, as the package tests all are (test/package/npm.ts).
+const source = sourceCopy(tap)
+const { tarball, files } = await pack(source, tempDir(tap, 'client-pack'), 'client')
 
-tap.test('the tarball holds the build, its types, the README and the licence, nothing else', async (t) => {
+tap.test('the tarball: one module per source file, its declarations beside, the README and the licence, nothing else', async (t) => {
+  const modules = files.filter((file) => file.startsWith('dist/miniprogram/')).map((file) => file.slice('dist/miniprogram/'.length))
+  const declarations = files.filter((file) => file.startsWith('dist/types/')).map((file) => file.slice('dist/types/'.length))
+  t.ok(modules.includes('index.js') && modules.includes('adapters/wechat.js'), 'the entry and the adapters')
+  t.ok(modules.every((file) => file.endsWith('.js')), 'only JavaScript in the mini-program folder: WeChat copies all of it')
+  t.same(declarations.toSorted(), modules.map((file) => file.replace(/\.js$/, '.d.ts')).toSorted(), 'a declaration file for each module')
   // dist/package.json says CommonJS: the package's own scope is ESM, as its source is.
-  t.same(files.toSorted(), ['LICENSE', 'README.md', 'dist/index.d.ts', 'dist/index.js', 'dist/package.json', 'package.json'])
+  t.same(files.filter((file) => !/^dist\/(miniprogram|types)\//.test(file)).toSorted(), ['LICENSE', 'README.md', 'dist/package.json', 'package.json'])
 })
+
+tap.test('the size client/README.md states is the size of the mini-program folder', async (t) => {
+  const stated = /(\d+) kB of ES2017 JavaScript/.exec(readFileSync(join(source, 'client/README.md'), 'utf8'))
+  if (stated === null) return t.fail('the README states no size')
+  const bytes = jsBytes(join(source, 'client/dist/miniprogram'))
+  const kB = bytes / 1000
+  t.ok(Math.abs(kB - Number(stated[1])) <= 2, `${kB.toFixed(1)} kB built, ${stated[1]} kB stated`)
+})
+
+/** The bytes of the JavaScript under a folder. */
+function jsBytes (dir: string): number {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js')).reduce((sum, file) => sum + statSync(join(dir, file)).size, 0)
+}
 
 tap.test('installed into an empty mini-program project, it brings no other package', async (t) => {
   const dir = project(t, 'miniprogram')
@@ -33,45 +53,21 @@ tap.test('installed into an empty mini-program project, it brings no other packa
   t.equal(manifest.dependencies, undefined)
   // DevTools copies the `miniprogram` folder to miniprogram_npm/<name>/ and
   // `require('<name>')` finds its index.js; Alipay and bundlers take `main`.
-  const entry = join(installed, manifest.miniprogram as string, 'index.js')
-  t.equal(join(installed, manifest.main as string), entry, 'main and the miniprogram folder name the same file')
+  const folder = join(installed, manifest.miniprogram as string)
+  t.equal(join(installed, manifest.main as string), join(folder, 'index.js'), 'main and the miniprogram folder name the same file')
   t.ok(readFileSync(join(installed, manifest.types as string), 'utf8').includes('createAuthClient'), 'types beside it')
   // One CommonJS build serves `import` too (Node reads its named exports): no ESM twin to keep in step.
-  const imported = await run(process.execPath, ['--input-type=module', '-e', `import { createAuthClient } from '${PACKAGE}'; console.log(typeof createAuthClient)`], { cwd: dir })
-  t.equal(imported.stdout.trim(), 'function', 'an ES module imports it by name')
+  const imported = await run(process.execPath, ['--input-type=module', '-e', `import { createAuthClient, uniAdapter, taroAdapter, wxStyle } from '${PACKAGE}'; console.log([createAuthClient, uniAdapter, taroAdapter, wxStyle].map((f) => typeof f).join())`], { cwd: dir })
+  t.equal(imported.stdout.trim(), 'function,function,function,function', 'an ES module imports it by name')
 
   const world = await WechatWorld.create(t, 'package-client')
   const app = await world.build()
   await app.listen({ port: 0, host: '127.0.0.1' })
   const baseUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
 
-  const client = requireInMiniprogram(readFileSync(entry, 'utf8'), miniprogramWx(world, 'oPackageClient00000000000001'))
+  const client = loadInRealm(modulesIn(folder), { wx: miniprogramWx(world, 'oPackageClient00000000000001') }).exports
   const { skey } = await client.createAuthClient({ baseUrl, platform: 'wechat' }).login()
   const me = await (await fetch(`${baseUrl}/me`, { headers: { 'x-skey': skey } })).json() as { user: { id: string } }
   t.match(me.user.id, /oPackageClient00000000000001$/, 'its login made a live session')
   world.assertNoSecrets(t)
 })
-
-/** A `wx` for one user: wx.login in the sandbox, wx.request over real HTTP, storage in memory. */
-function miniprogramWx (world: WechatWorld, openId: string): WxApi {
-  const storage = new Map<string, string>()
-  return {
-    login: ({ success }) => { success?.({ code: world.sandbox.issueCode({ openId }) }) },
-    request: ({ url, method, data, header, success, fail }) => {
-      void fetch(url, { method, headers: header, body: typeof data === 'string' ? data : undefined })
-        .then(async (response) => success?.({ statusCode: response.status, header: Object.fromEntries(response.headers), data: await response.json() }), fail)
-    },
-    getStorageSync: (key) => storage.get(key) ?? '',
-    setStorageSync: (key, data) => { storage.set(key, data) },
-    removeStorageSync: (key) => { storage.delete(key) }
-  }
-}
-
-/** CommonJS as a mini-program runs it: module, exports and `wx` as the only free variables, no `require`, no Node globals. */
-function requireInMiniprogram (code: string, wx: WxApi): typeof import('../../client/index.js') {
-  const context = createContext({})
-  const run = runInContext(`(function (module, exports, wx) {${code}\n})`, context) as (...args: unknown[]) => void
-  const module = runInContext('({ exports: {} })', context) as { exports: typeof import('../../client/index.js') }
-  run(module, module.exports, wx)
-  return module.exports
-}

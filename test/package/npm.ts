@@ -12,12 +12,12 @@ import type { Teardown } from '../helpers/redis.js'
 // pack runs in a copy of the sources: the build never writes into the working
 // tree's dist/, which a demo running beside the tests may be serving.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 const run = promisify(execFile)
 
 /** Runs npm in `cwd`; a failure rejects with npm's own output. */
-async function npm (cwd: string, args: string[]): Promise<string> {
+export async function npm (cwd: string, args: string[]): Promise<string> {
   try {
     const { stdout } = await run('npm', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } })
     return stdout

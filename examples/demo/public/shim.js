@@ -36,8 +36,10 @@ async function sandbox (path, body) {
  */
 async function exchange ({ url, method = 'GET', data, headers }, log) {
   const path = new URL(url, window.location.href).pathname
-  log('request', `${method} ${path}`, { headers, body: data === undefined ? undefined : parseJson(data) })
-  const response = await fetch(url, { method, headers, body: data })
+  log('request', `${method} ${path}`, { headers, body: typeof data === 'string' ? parseJson(data) : data })
+  // Objects go as JSON, as tt.request sends the object the helper gives it.
+  const body = data === undefined || typeof data === 'string' ? data : JSON.stringify(data)
+  const response = await fetch(url, { method, headers, body })
   const text = await response.text()
   log(response.ok ? 'reply' : 'error', `${response.status} ${method} ${path}`, text === '' ? undefined : parseJson(text))
   return { status: response.status, text, headers: Object.fromEntries(response.headers) }

@@ -1,0 +1,24 @@
+import { codeLogin, fromButton, type BuiltIn, type Callbacks } from '../platform.js'
+import { wxStyle, type WxStyleApi } from './wx-style.js'
+
+/** The part of `wx` the helper uses. */
+export interface WxApi extends WxStyleApi {
+  login: (options: Callbacks<{ code: string }>) => unknown
+}
+
+// A mini-program hands its object to each module as a free variable, not
+// always as a property of globalThis (which older base libraries lack).
+declare const wx: WxApi | undefined
+
+export const wechatPlatform: BuiltIn<WxApi> = {
+  global: 'wx',
+  find: () => typeof wx !== 'undefined' ? wx : undefined,
+  bind: (api) => ({
+    name: 'wechat',
+    loginCall: 'wx.login',
+    login: codeLogin((callbacks) => api.login(callbacks)),
+    ...wxStyle(api),
+    // Current base libraries give a code; old ones the encrypted number.
+    phoneBody: fromButton(['code'], ['encryptedData', 'iv'])
+  })
+}
