@@ -25,19 +25,20 @@ export const RateLimitedError = createError('MPA_RATE_LIMITED', 'Too many reques
 // A 4xx from another plugin or hook that gave no code of its own; its message is kept.
 export const RequestRejectedError = createError('MPA_REQUEST_REJECTED', '%s', 400)
 export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
+// Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
+export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)
+// Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
+export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)
 
-// Upstream (WeChat / Alipay) failures.
+// The platform failed us (any platform, an app's own provider's too).
 export const UpstreamRateLimitedError = createError('MPA_UPSTREAM_RATE_LIMITED', 'The platform rate-limited this request: retry later (%s)', 429)
 export const UpstreamError = createError('MPA_UPSTREAM_ERROR', 'The platform answered with an error: %s', 502)
 export const UpstreamBadSignatureError = createError('MPA_UPSTREAM_BAD_SIGNATURE', 'The platform response signature does not verify: %s', 502)
 export const UpstreamTimeoutError = createError('MPA_UPSTREAM_TIMEOUT', 'The platform did not answer in time: %s', 504)
 
-// 5xx the operator must fix.
+// 5xx on our side: the operator must fix the first, the log says the cause of the second.
 export const MisconfiguredError = createError('MPA_MISCONFIGURED', 'Server misconfiguration: %s', 500)
 // Anything unexpected (a throwing resolveUser, a database error): the cause is in the log, never in the reply.
 export const InternalError = createError('MPA_INTERNAL_ERROR', 'Internal server error', 500)
+// Redis is down or too slow: nothing to fix in the request, retry later.
 export const StoreUnavailableError = createError('MPA_STORE_UNAVAILABLE', 'The session store is unavailable: retry later', 503)
-// Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
-export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)
-// Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
-export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)

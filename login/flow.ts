@@ -16,7 +16,7 @@ export interface LoginOptions {
 }
 
 export interface MiniprogramLogin {
-  /** Makes a provider's logins available (the wechat and alipay plugins add theirs). */
+  /** Makes a provider's logins available (each provider plugin adds its own; an app adds its own providers). */
   addProvider: (provider: LoginProvider) => void
   /**
    * A whole login, once per code across every instance: the provider
