@@ -6,7 +6,12 @@ import createError from '@fastify/error'
 // 401: the client must log in again (the client helper keys on these codes).
 export const SkeyMissingError = createError('MPA_SKEY_MISSING', 'No skey: send it in the %s header or as Authorization: Bearer', 401)
 export const SkeyMalformedError = createError('MPA_SKEY_MALFORMED', 'The skey is malformed', 401)
-export const SessionExpiredError = createError('MPA_SESSION_EXPIRED', 'The session has expired or was revoked: log in again', 401)
+export const SessionExpiredError = createError('MPA_SESSION_EXPIRED', 'The session has expired: log in again', 401)
+// 401: the session ended early, and why. Logging in again by itself is not
+// what the user wants (another device took over, they logged out elsewhere, a ban).
+export const SessionReplacedError = createError('MPA_SESSION_REPLACED', 'The session was replaced by a login on another device', 401)
+export const SessionRevokedError = createError('MPA_SESSION_REVOKED', 'The session was logged out', 401)
+export const SessionBannedError = createError('MPA_SESSION_BANNED', 'The account is banned', 401)
 export const CodeInvalidError = createError('MPA_CODE_INVALID', 'The login code is invalid, expired or already used: get a new one and log in again (%s)', 401)
 export const SessionKeyExpiredError = createError('MPA_SESSION_KEY_EXPIRED', 'The data was not encrypted with this session\'s key (a later login rotated it, or the session is too old): log in again and retry', 401)
 
@@ -27,6 +32,8 @@ export const RequestRejectedError = createError('MPA_REQUEST_REJECTED', '%s', 40
 export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
 // Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
 export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)
+// A banned user's login: not retried by the client helper.
+export const UserBannedError = createError('MPA_USER_BANNED', 'This account is banned%s', 403)
 // Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
 export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)
 
