@@ -125,7 +125,9 @@ test('names Fastify\'s request or instance already has, or every object has, are
   ] as const) await t.rejects(fails(decorators), message, JSON.stringify(decorators))
   // A name another plugin took first: its own decorator, refused by us before Fastify would.
   const jwtFirst = buildApp(world.redis, {
-    keyPrefix: world.prefix, me: false, decorators: { user: 'mpaUser', session: 'mpaSession', authenticate: 'jwtVerify' },
+    keyPrefix: world.prefix,
+    me: false,
+    decorators: { user: 'mpaUser', session: 'mpaSession', authenticate: 'jwtVerify' },
     before: async (app) => { app.decorate('jwtVerify', () => {}) }
   })
   await t.rejects(jwtFirst, /^decorators\.authenticate 'jwtVerify' is taken/)
