@@ -120,13 +120,20 @@ export type SessionEndReason = 'revoked' | 'replaced' | 'banned'
 export type RevokeTarget =
   | { skey: string }
   | { userId: string | number, sessionId: string }
-  | { userId: string | number }
+  /** Every session of the user, but `except` (a session id) when given: "log out my other devices". */
+  | { userId: string | number, except?: string }
 
 export interface RevokeOptions {
   /** Why, as the onRevoke hook and the revocation channel are told. Default 'admin'. */
   reason?: RevokeReason
   /** The request that revoked them, handed to the onRevoke hook (our logout routes pass theirs). */
   request?: FastifyRequest
+  /**
+   * Revoking every session of a user: this one (a session id) is ended after
+   * the others are durable. A logout-all route passes the caller's own, so
+   * that its retry after a 503 still authenticates and ends what is left.
+   */
+  last?: string
 }
 
 /** Sessions that ended by one call. */

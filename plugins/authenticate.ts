@@ -57,6 +57,12 @@ declare module 'fastify' {
 interface Authentication {
   /** The preHandler the app knows as `fastify.authenticate` (or its own name for it). */
   authenticate: Authenticate
+  /**
+   * `authenticate` for the routes that log out: a session already revoked
+   * (a retry after a 503, whose tombstone may not have reached the replicas)
+   * has its tombstone made durable before the 401 says it ended.
+   */
+  authenticateToEnd: (request: FastifyRequest) => Promise<void>
   /** The session `authenticate` set on a request. */
   sessionOf: (request: FastifyRequest) => Session
 }
@@ -140,8 +146,17 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   // Both a preHandler (it calls `done`) and awaited by apps (it returns a promise): by design.
   // eslint-disable-next-line @typescript-eslint/no-misused-promises
   fastify.decorate(names.authenticate, authenticate)
+  async function authenticateToEnd (request: FastifyRequest): Promise<void> {
+    try {
+      await authenticate(request)
+    } catch (error) {
+      if (error instanceof SessionRevokedError) await fastify.sessions.revoke({ skey: skeyOf(request)! }, { reason: 'logout' })
+      throw error
+    }
+  }
   fastify.decorate(kAuthentication, {
     authenticate,
+    authenticateToEnd,
     sessionOf: (request: FastifyRequest) => (request as unknown as Record<string, Session>)[names.session]!
   })
 }

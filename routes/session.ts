@@ -14,11 +14,11 @@ function view (session: Session, current?: boolean) {
 /** GET/DELETE /session and /sessions: the current session and this user's devices. */
 const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   routeScope(fastify, 'session routes', ['sessions', kAuthentication])
-  const { sessions, [kAuthentication]: { authenticate, sessionOf } } = fastify
-  // Every route here needs a session.
-  fastify.addHook('preHandler', authenticate)
+  // Every route here needs a session; those that end one make a retry's 401 durable.
+  const { sessions, [kAuthentication]: { authenticate, authenticateToEnd, sessionOf } } = fastify
 
   fastify.get('/session', {
+    preHandler: authenticate,
     schema: {
       summary: 'The current user and session (a server-side checkSession)',
       tags: ['session'],
@@ -33,6 +33,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/session', {
+    preHandler: authenticateToEnd,
     schema: {
       summary: 'Log out this device',
       tags: ['session'],
@@ -45,6 +46,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/sessions', {
+    preHandler: authenticate,
     schema: {
       summary: 'This user\'s live sessions (devices), newest first',
       tags: ['session'],
@@ -60,6 +62,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.delete('/sessions', {
+    preHandler: authenticateToEnd,
     schema: {
       summary: 'Log out every device of this user',
       tags: ['session'],
@@ -69,11 +72,14 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request) => {
-    const revoked = await sessions.revoke({ userId: sessionOf(request).user.id }, { reason: 'logout-all', request })
+    const { user, id } = sessionOf(request)
+    // This device's last: until the others' tombstones are durable, a retry after a 503 still authenticates.
+    const revoked = await sessions.revoke({ userId: user.id }, { reason: 'logout-all', request, last: id })
     return { revoked: revoked.length }
   })
 
   fastify.delete('/sessions/:id', {
+    preHandler: authenticateToEnd,
     schema: {
       summary: 'Log out one device of this user',
       tags: ['session'],

@@ -82,8 +82,11 @@ export class DurableWrites {
         if (err) throw err
         results[i] = value
       }
-      if (replicas > 0 && Number(replies.at(-1)?.[1]) < replicas) {
-        throw new StoreUnavailableError({ cause: new Error(`WAIT: fewer than ${replicas} replica(s) acknowledged the revocation within ${this.waitMs} ms`) })
+      if (replicas === 0) return
+      // A WAIT that failed (its connection closed: a failover kills clients) acknowledged nothing.
+      const [waitError, acknowledged] = replies.at(-1)!
+      if (waitError !== null || !(Number(acknowledged) >= replicas)) {
+        throw new StoreUnavailableError({ cause: waitError ?? new Error(`WAIT: fewer than ${replicas} replica(s) acknowledged the revocation within ${this.waitMs} ms`) })
       }
     }))
     return results

@@ -46,7 +46,7 @@ export interface SessionOptions {
    */
   onePerPlatform?: boolean
   /** Rules of one platform (its provider name: 'wechat', 'alipay', an app's own), over the defaults above. */
-  platforms?: Record<Provider, SessionRule>
+  platforms?: Partial<Record<Provider, SessionRule>>
   /** Rules of one app (its appId), over its platform's. */
   apps?: Record<string, SessionRule>
   /** Longest wait for Redis before answering 503: seconds or a string. Default '2s'. */
@@ -199,12 +199,13 @@ function ruleConfigOf (rule: SessionRule, option: string, base: ResolvedRule): R
   return { ttlMs, maxAgeMs, platformCap }
 }
 
-function rulesOf (rules: Record<string, SessionRule> | undefined, option: string, base: ResolvedRule): Map<string, ResolvedRule> {
+function rulesOf (rules: Partial<Record<string, SessionRule>> | undefined, option: string, base: ResolvedRule): Map<string, ResolvedRule> {
   if (rules === undefined) return new Map()
   if (typeof rules !== 'object' || rules === null) throw new TypeError(`${option} must be { [name]: { ttl, maxAge, maxPerUser } }`)
-  return new Map(Object.entries(rules).map(([name, rule]) => {
+  return new Map(Object.entries(rules).flatMap(([name, rule]) => {
+    if (rule === undefined) return []
     rejectUnknownKeys(rule, ['ttl', 'maxAge', 'maxPerUser'], `${option}.${name}`)
-    return [name, ruleConfigOf(rule, `${option}.${name}`, base)]
+    return [[name, ruleConfigOf(rule, `${option}.${name}`, base)] as const]
   }))
 }
 

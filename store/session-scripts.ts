@@ -42,8 +42,11 @@ return 1
  * Ends a live session early: KEYS session; ARGV tombstone, its longest life
  * (ms), now (ms), '1' to write it even where no session is (a login still
  * writing it will then find the tombstone). The tombstone lives at most as
- * long as the session would have. Answers the record it replaced when a live
- * session ended (1 for a 0.1 hash), else 0.
+ * long as the session would have. A tombstone already there is written again
+ * as it is: the write replicates, so the WAIT after it proves the tombstone
+ * (and whatever preceded it) on the replicas, when a first attempt's WAIT
+ * failed. Answers the record it replaced when a live session ended (1 for a
+ * 0.1 hash), else 0.
  */
 export const END_SESSION = `
 local kind = redis.call('TYPE', KEYS[1]).ok
@@ -54,6 +57,9 @@ if kind == 'hash' then
 elseif kind == 'string' and redis.call('GETRANGE', KEYS[1], 0, 1) == '2|' then
   record = redis.call('GET', KEYS[1])
   left = tonumber(string.sub(record, 3, 15)) - tonumber(ARGV[3])
+elseif kind == 'string' then
+  redis.call('SET', KEYS[1], redis.call('GET', KEYS[1]), 'KEEPTTL')
+  return 0
 end
 if left > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', math.min(left, tonumber(ARGV[2])))
@@ -98,12 +104,9 @@ end
 return 0
 `
 
-/** Raises the issued-before mark, never lowers it: KEYS mark; ARGV the moment (epoch ms). Answers the mark. */
+/** Raises the issued-before mark, never lowers it, written even when unchanged (its WAIT then proves it): KEYS mark; ARGV the moment (epoch ms). Answers the mark. */
 export const RAISE_MARK = `
-local mark = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > mark then
-  redis.call('SET', KEYS[1], ARGV[1])
-  return ARGV[1]
-end
-return tostring(mark)
+local mark = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%d', mark))
+return string.format('%d', mark)
 `

@@ -306,14 +306,14 @@ export class SessionStore {
 
   /**
    * Revokes one session (by skey, or by id with its user's id) or every
-   * session of a user, on every instance; once acknowledged, reports the
+   * session of a user (but `except`), on every instance; once acknowledged, reports the
    * revoked ones with `options.reason` ('admin' by default). Answers the ids
    * it revoked.
    */
   async revoke (target: RevokeTarget, options?: RevokeOptions): Promise<string[]>
   /** @deprecated Use `revoke({ skey })`, which answers the revoked ids. */
   async revoke (skey: string): Promise<boolean>
-  async revoke (target: RevokeTarget | string, { reason = 'admin', request }: RevokeOptions = {}): Promise<string[] | boolean> {
+  async revoke (target: RevokeTarget | string, { reason = 'admin', request, last }: RevokeOptions = {}): Promise<string[] | boolean> {
     if (typeof target === 'string') return (await this.revoke({ skey: target })).length > 0
     let revoked: string[]
     let userId: string | undefined
@@ -321,7 +321,7 @@ export class SessionStore {
       revoked = isWellFormedSkey(target.skey) ? await this.#revokeOne(null, sessionIdOf(target.skey), reason) : []
     } else {
       userId = String(target.userId)
-      revoked = 'sessionId' in target ? await this.#revokeOne(userId, target.sessionId, reason) : await this.#revokeAll(userId, reason)
+      revoked = 'sessionId' in target ? await this.#revokeOne(userId, target.sessionId, reason) : await this.#revokeAll(userId, reason, target.except, last)
     }
     this.#reported({ reason, sessionIds: revoked, ...(userId === undefined ? {} : { userId }) }, request)
     return revoked
@@ -436,9 +436,18 @@ export class SessionStore {
     })
   }
 
-  /** Ends one session, if it is `uid`'s (any user's when null): the record proves ownership, the index may lag. */
+  /**
+   * Ends one session, if it is `uid`'s (any user's when null): the record
+   * proves ownership, the index may lag. A session that has ended already
+   * has its tombstone made durable again: a retry after a 503 must not
+   * acknowledge a tombstone a failover could still take back.
+   */
   async #revokeOne (uid: string | null, id: string, reason: RevokeReason): Promise<string[]> {
     const { read } = await this.#gateway.run('session.read', (redis) => this.#read(redis, id, false))
+    if (read?.state === 'ended') {
+      await this.#gateway.run('session.end', () => this.#durable.write([this.#endWrite(id, END_OF[reason], false)]))
+      return []
+    }
     if (read?.state !== 'live') return []
     const owner = userIdOf(read.session.user)
     if (uid !== null && owner !== uid) return []
@@ -451,9 +460,12 @@ export class SessionStore {
    * still writing theirs), and the latest session_keys of their openids,
    * which nothing needs any more.
    */
-  async #revokeAll (uid: string, reason: RevokeReason): Promise<string[]> {
-    const entries = await this.#gateway.run('session.list', (redis) => this.#entries(redis, uid))
-    const { ids, records } = await this.#endEntries(uid, entries, reason, reason === 'ban')
+  async #revokeAll (uid: string, reason: RevokeReason, except?: string, last?: string): Promise<string[]> {
+    const entries = (await this.#gateway.run('session.list', (redis) => this.#entries(redis, uid))).filter(({ id }) => id !== except)
+    const { ids, records } = await this.#endEntries(uid, entries.filter(({ id }) => id !== last), reason, reason === 'ban')
+    const lastOne = await this.#endEntries(uid, entries.filter(({ id }) => id === last), reason, false)
+    ids.push(...lastOne.ids)
+    records.push(...lastOne.records)
     const latestKeys = new Set(records.flatMap(({ provider, appId, openId }) => openId ? [latestSessionKeyOf(this.#gateway, provider, appId, openId)] : []))
     if (latestKeys.size > 0) await this.#gateway.run('session-key.forget', (redis) => Promise.all([...latestKeys].map((key) => redis.del(key))))
     return ids
@@ -461,21 +473,20 @@ export class SessionStore {
 
   /**
    * Ends sessions of one user: tombstones (durable), then their index
-   * entries; acknowledged once no instance can still answer from a copy.
-   * `blockYoung`: also tombstone the young entries with no record yet (a
-   * login writing it right now then fails). Answers the ids of the live
-   * sessions it ended, and what their records said.
+   * entries, which stay until the tombstones are: a retry after a 503 finds
+   * them and writes the tombstones again. Acknowledged once no instance can
+   * still answer from a copy. `blockYoung`: also tombstone the young entries
+   * with no record yet (a login writing it right now then fails). Answers the
+   * ids of the live sessions it ended, and what their records said.
    */
   async #endEntries (uid: string, entries: IndexEntry[], reason: RevokeReason, blockYoung: boolean): Promise<{ ids: string[], records: Session[] }> {
     if (entries.length === 0) return { ids: [], records: [] }
     const now = Date.now()
     this.#coherence?.forget(entries.map(({ id }) => id))
-    const ended = await this.#gateway.run('session.end', () => this.#durable.write([
-      ...entries.map(({ id, createdAt }) => this.#endWrite(id, END_OF[reason], blockYoung && !this.#isStale(createdAt, now))),
-      { key: this.#indexKey(uid), command: 'zrem', args: entries.map(({ member }) => member) },
-      // An index of 0.1 may still list some of them.
-      { key: this.#legacyIndexKey(uid), command: 'zrem', args: entries.map(({ id }) => id) }
-    ]))
+    const ended = await this.#gateway.run('session.end', () => this.#durable.write(
+      entries.map(({ id, createdAt }) => this.#endWrite(id, END_OF[reason], blockYoung && !this.#isStale(createdAt, now)))
+    ))
+    await this.#gateway.run('session.prune', (redis) => this.#prune(redis, uid, entries))
     const revoked = entries.filter((_entry, i) => ended[i] !== 0)
     const records = revoked.flatMap(({ id }, i) => {
       const record = ended[entries.indexOf(revoked[i]!)]

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
@@ -49,7 +50,9 @@ export class RedisProcess {
   /** Resolves once it answers PING; RedisServerMissing when the command is not found. */
   async start (): Promise<void> {
     const child = spawn(this.command, [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs
+      '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      // A replica's full sync lands in a file even without persistence: not in the working folder.
+      '--dir', tmpdir(), '--dbfilename', `mpa-redis-${this.port}.rdb`, ...this.extraArgs
     ], { stdio: 'ignore' })
     const spawned = await new Promise<boolean>((resolve) => {
       child.once('spawn', () => resolve(true))

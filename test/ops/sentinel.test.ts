@@ -1,0 +1,94 @@
+import { test, type Test } from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import type { Identity } from '../../index.js'
+import { sessionIdOf } from '../../lib/skey.js'
+import { buildApp } from '../helpers/app.js'
+import { uniquePrefix } from '../helpers/redis.js'
+import { startSentinel, waitFor, type TestSentinel } from '../helpers/sentinel.js'
+
+// Sentinel, as most self-hosted and many managed Redis deployments run: one
+// master, one replica, three sentinels, two app instances on ioredis's
+// Sentinel configuration. Logouts go on while the master fails over; every
+// one that was acknowledged must stay revoked afterwards, on the new master
+// and on both instances. A logout that could not be made durable answers 503
+// and is retried, as a client does.
+
+const identity: Identity = { provider: 'wechat', appId: 'wx-sentinel', openId: 'o-sentinel' }
+
+async function setUp (t: Test) {
+  const sentinel = await startSentinel()
+  t.teardown(() => sentinel.stop())
+  const keyPrefix = uniquePrefix('sentinel')
+  const [a, b] = await Promise.all([1, 2].map(() => buildApp(sentinel.client(), { keyPrefix }))) as [FastifyInstance, FastifyInstance]
+  t.teardown(() => Promise.all([a.close(), b.close()]))
+  const sessions = []
+  for (let i = 0; i < 100; i++) sessions.push(await a.sessions.create(identity, { user: { id: `u-${i}` } }))
+  return { sentinel, a, b, sessions }
+}
+
+/** Logs the sessions out one after another, each retried on a 503 until acknowledged; counts the 503s. */
+function logOutAll (app: FastifyInstance, skeys: string[]) {
+  const acknowledged: string[] = []
+  let refused = 0
+  const done = (async () => {
+    for (const skey of skeys) {
+      for (;;) {
+        const reply = await app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } })
+        // A retry after a 503 may find the first attempt's tombstone: its 401 is acknowledged too.
+        if (reply.statusCode === 204 || reply.json().code === 'MPA_SESSION_REVOKED') break
+        if (reply.statusCode !== 503) throw new Error(`a logout answered ${reply.statusCode} ${reply.body}`)
+        refused++
+        await sleep(100)
+      }
+      acknowledged.push(skey)
+      await sleep(30)
+    }
+  })()
+  return { acknowledged, refused: () => refused, done }
+}
+
+/** Every acknowledged logout, after the failover: no live record on the new master, a 401 from both instances. */
+async function assertRevoked (t: Test, sentinel: TestSentinel, apps: FastifyInstance[], keyPrefix: string, skeys: string[]) {
+  const [host, port] = (await sentinel.masterAddress()).split(':')
+  const master = new Redis({ host, port: Number(port) })
+  t.teardown(() => master.disconnect())
+  let live = 0
+  for (const skey of skeys) if ((await master.get(`${keyPrefix}s:${sessionIdOf(skey)}`))?.startsWith('2|')) live++
+  t.equal(live, 0, `none of ${skeys.length} acknowledged logouts is live on the new master`)
+  let served = 0
+  for (const app of apps) for (const skey of skeys) if ((await app.inject({ url: '/me', headers: { 'x-skey': skey } })).statusCode !== 401) served++
+  t.equal(served, 0, 'and neither instance serves one')
+}
+
+test('a manual failover (SENTINEL FAILOVER) during continuous logouts loses no acknowledged revocation', async (t) => {
+  const { sentinel, a, b, sessions } = await setUp(t)
+  const oldMaster = sentinel.master.port
+  const logouts = logOutAll(a, sessions.map(({ skey }) => skey))
+  await waitFor(async () => logouts.acknowledged.length >= 20, 'no logout was acknowledged')
+  await sentinel.cli(sentinel.sentinels[0]!.port, 'sentinel', 'failover', 'mpa-master')
+  await waitFor(async () => (await sentinel.masterAddress()).endsWith(`:${sentinel.replica.port}`), 'the replica was not promoted')
+  await logouts.done
+  // Sentinel turns the old master into a replica some seconds after the promotion: until then it accepted writes.
+  await waitFor(async () => (await sentinel.cli(oldMaster, 'info', 'replication')).includes('master_link_status:up'), 'the old master did not follow the new one')
+  t.comment(`${logouts.refused()} logout attempts answered 503 during the failover and were retried`)
+  await assertRevoked(t, sentinel, [a, b], a.sessions.keyPrefix, logouts.acknowledged)
+  t.equal(logouts.acknowledged.length, sessions.length)
+})
+
+test('a crashed master (SIGKILL) during continuous logouts: the promoted replica has every acknowledged revocation', async (t) => {
+  const { sentinel, a, b, sessions } = await setUp(t)
+  const logouts = logOutAll(a, sessions.map(({ skey }) => skey))
+  await waitFor(async () => logouts.acknowledged.length >= 20, 'no logout was acknowledged')
+  await sentinel.master.stop('SIGKILL')
+  await waitFor(async () => (await sentinel.masterAddress()).endsWith(`:${sentinel.replica.port}`), 'the replica was not promoted')
+  // The promoted replica has no replica of its own: nothing it writes can be made durable, so logouts answer 503.
+  const refusedAlone = logouts.refused()
+  await waitFor(async () => logouts.refused() > refusedAlone + 2, 'logouts were acknowledged with no replica to keep them')
+  // The crashed node comes back (empty): Sentinel makes it the new master's replica, and logouts go on.
+  await sentinel.master.start()
+  await logouts.done
+  t.comment(`${logouts.refused()} logout attempts answered 503 while no replica could keep them and were retried`)
+  await assertRevoked(t, sentinel, [a, b], a.sessions.keyPrefix, logouts.acknowledged)
+})
