@@ -35,7 +35,8 @@ export interface DouyinClient {
   /**
    * The login code the login flow claims for a tt.login answer: one string for
    * the pair, so a retry of the same pair replays and another pairing does
-   * not. Refuses an anonymous-only login the app does not accept (403).
+   * not. The exchange refuses an anonymous-only login the app does not
+   * accept (403), inside the login flow, whose login event counts it.
    */
   loginCode: (codes: DouyinCodes, appId?: string) => string
   /** api/apps/v2/jscode2session: the codes for openid, unionid, session_key and anonymous_openid. */
@@ -79,8 +80,7 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
     return this.apps.get(appId).timeoutMs
   }
 
-  loginCode ({ code = '', anonymousCode = '' }: DouyinCodes, appId?: string): string {
-    this.#accept(this.apps.get(appId), { code, anonymousCode })
+  loginCode ({ code = '', anonymousCode = '' }: DouyinCodes): string {
     return anonymousCode ? `${code}${SEPARATOR}${anonymousCode}` : code
   }
 
