@@ -160,6 +160,9 @@ export { fastifyMiniprogramAuth }
 export { default as sessionsPlugin } from './plugins/sessions.js'
 export type { SessionsPluginOptions } from './plugins/sessions.js'
 export { SessionStore } from './store/sessions.js'
+export { createSessionAdmin, SessionAdmin } from './store/session-admin.js'
+export type { SessionAdminOptions } from './store/session-admin.js'
+export type { HookLog } from './login/hooks.js'
 export type { SessionCacheConfig, SessionOptions, SessionStoreOptions } from './store/session-options.js'
 export type {
   AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,

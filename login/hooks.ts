@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { publishRevocation } from '../lib/diagnostics.js'
 import type { Identity, RevokeEvent, Session } from '../types.js'
 
@@ -7,6 +7,11 @@ export type OnLogin = (identity: Identity, session: Session, request: FastifyReq
 
 /** After sessions were revoked; `request` is the one of our route that revoked them (logout, logout-all). */
 export type OnRevoke = (event: RevokeEvent, request?: FastifyRequest) => void | Promise<void>
+
+/** Where a hook's failure is told: the app's logger, or a script's own. */
+export interface HookLog {
+  error: (details: object, message: string) => void
+}
 
 /**
  * The app's hooks, each awaited and isolated: a hook that throws is logged
@@ -18,7 +23,7 @@ export class AppHooks {
   readonly #onLogin?: OnLogin
   readonly #onRevoke?: OnRevoke
 
-  constructor (private readonly log: FastifyBaseLogger, { onLogin, onRevoke }: { onLogin?: OnLogin, onRevoke?: OnRevoke }) {
+  constructor (private readonly log: HookLog, { onLogin, onRevoke }: { onLogin?: OnLogin, onRevoke?: OnRevoke }) {
     if (onLogin !== undefined && typeof onLogin !== 'function') throw new TypeError('onLogin must be a function (identity, session, request) => void')
     if (onRevoke !== undefined && typeof onRevoke !== 'function') throw new TypeError('onRevoke must be a function ({ reason, sessionIds, userId }, request) => void')
     this.#onLogin = onLogin
@@ -37,7 +42,7 @@ export class AppHooks {
     if (hook) await this.#isolated('onRevoke', request?.log ?? this.log, () => hook(event, request))
   }
 
-  async #isolated (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): Promise<void> {
+  async #isolated (hook: string, log: HookLog, run: () => void | Promise<void>): Promise<void> {
     try {
       await run()
     } catch (err) {

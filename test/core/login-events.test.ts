@@ -47,7 +47,7 @@ function build (rateLimit: LoginRateLimitOptions | false): Promise<FastifyInstan
 const LOGINS = {
   wechat: () => ({ url: '/auth/wechat/login', payload: { code: world.wechat.issueCode({ openId: 'oEvents00000000000000000001' }) } }),
   alipay: () => ({ url: '/auth/alipay/login', payload: { authCode: world.alipay.issueAuthCode() } }),
-  douyin: () => ({ url: '/auth/douyin/login', payload: { code: douyin.login({ openId: 'events-douyin-user' }).code } }),
+  douyin: () => ({ url: '/auth/douyin/login', payload: { code: douyin.login({ openId: 'events-douyin-user', anonymousOpenId: 'events-douyin-device' }).code } }),
   qq: () => ({ url: '/auth/qq/login', payload: { code: qq.issueCode({ openId: 'oEventsQq000000000000000001' }) } }),
   sms: () => ({ url: '/auth/sms/login', payload: { phone: '+8613800138999', code: '000000' } })
 }
@@ -72,7 +72,7 @@ test('douyin: logins refused before the exchange publish their login event', asy
   const asked = douyin.calls('jscode2session')
   const unknown = await app.inject({ method: 'POST', url: '/auth/douyin/login', payload: { code: 'a-code', appId: 'tt-not-configured' } })
   t.equal(unknown.statusCode, 400)
-  const guest = await app.inject({ method: 'POST', url: '/auth/douyin/login', payload: { anonymousCode: douyin.login({ openId: 'events-guest' }).anonymousCode } })
+  const guest = await app.inject({ method: 'POST', url: '/auth/douyin/login', payload: { anonymousCode: douyin.login({ anonymousOpenId: 'events-guest-device' }).anonymousCode } })
   t.equal(guest.statusCode, 403)
   t.equal(guest.json().code, 'MPA_ANONYMOUS_LOGIN_REFUSED')
   t.equal(seen.length, 2)
