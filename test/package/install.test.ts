@@ -89,11 +89,12 @@ function assertLogins (t: Test, { report, written }: Awaited<ReturnType<typeof c
   })
 }
 
-tap.test('the tarball: the build, the READMEs, the changelog and the licence; no tests, bench, examples, tools, sources or maps', async (t) => {
-  for (const file of ['LICENSE', 'README.md', 'README.zh-CN.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/sandbox/index.js', 'dist/client/index.js']) {
+tap.test('the tarball: the build, the READMEs and their image, the changelog and the licence; no tests, bench, examples, tools, sources or maps', async (t) => {
+  // docs/demo.png: the READMEs' image, by a relative path that GitHub and npm both resolve.
+  for (const file of ['LICENSE', 'README.md', 'README.zh-CN.md', 'docs/demo.png', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/sandbox/index.js', 'dist/client/index.js']) {
     t.ok(files.includes(file), file)
   }
-  t.same(files.filter((file) => !/^(dist\/|LICENSE$|README(\.zh-CN)?\.md$|CHANGELOG\.md$|package\.json$)/.test(file)), [], 'nothing else outside dist')
+  t.same(files.filter((file) => !/^(dist\/|LICENSE$|README(\.zh-CN)?\.md$|docs\/demo\.png$|CHANGELOG\.md$|package\.json$)/.test(file)), [], 'nothing else outside dist')
   t.same(files.filter((file) => /^dist\/(test|bench|examples|tools)\//.test(file) || file.endsWith('.map') || /(?<!\.d)\.ts$/.test(file)), [], 'no tests, bench, examples, tools, sources or maps')
 })
 
