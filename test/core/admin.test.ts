@@ -2,6 +2,7 @@ import tap, { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { createSessionAdmin, type RevokeEvent } from '../../index.js'
@@ -100,4 +101,12 @@ test('createSessionAdmin: the app\'s options, checked', async (t) => {
   t.equal((await world.call(app, 'GET', '/me', undefined, (login.json as { skey: string }).skey)).statusCode, 401)
   t.throws(() => createSessionAdmin({ keyPrefix }), /^redis: pass the app's ioredis Redis or Cluster as options\.redis/)
   t.throws(() => createSessionAdmin({ ...options, session: { ttl: 'soon' } }), /session\.ttl/, 'session options checked as the plugin checks them')
+})
+
+test('docs/admin.md shows the example as it is', async (t) => {
+  const doc = readFileSync(`${root}docs/admin.md`, 'utf8')
+  for (const file of ['examples/admin/auth-options.ts', 'examples/admin/revoke-user.ts']) {
+    const source = readFileSync(`${root}${file}`, 'utf8').replaceAll('\'../../index.js\'', '\'fastify-miniprogram-auth\'')
+    t.ok(doc.includes(`// ${file}\n${source.trimEnd()}\n\`\`\``), file)
+  }
 })

@@ -1,6 +1,7 @@
 import tap, { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { SessionStore } from '../../index.js'
 import { Device, fakeWx } from '../client/fakes.js'
@@ -89,4 +90,12 @@ test('the client helper logs in again by itself against Nest, on its routes and 
   t.equal(fake.state.logins, 3, 'each time by itself')
   handedOut.push(first.skey, client.skey()!)
   t.equal(handedOut.filter((skey) => output.includes(skey)).length, 0, 'no skey in the Nest app\'s log')
+})
+
+test('docs/nestjs.md shows the example as it is', async (t) => {
+  const doc = readFileSync(`${root}docs/nestjs.md`, 'utf8')
+  for (const file of ['examples/nestjs/main.ts', 'examples/nestjs/session.guard.ts', 'examples/nestjs/app.module.ts']) {
+    const source = readFileSync(`${root}${file}`, 'utf8').replaceAll('\'../../index.js\'', '\'fastify-miniprogram-auth\'')
+    t.ok(doc.includes(`// ${file}\n${source.trimEnd()}\n\`\`\``), file)
+  }
 })

@@ -172,4 +172,10 @@ tap.test('require() returns the ESM namespace: the plugin is .default (and the n
   const script = `const m = require('${PACKAGE}'); console.log(JSON.stringify([typeof m.default, m.default === m.fastifyMiniprogramAuth, m.__esModule, typeof require('${PACKAGE}/sandbox').createWechatSandbox]))`
   const { stdout } = await run(process.execPath, ['-e', script], { cwd: app })
   t.same(JSON.parse(stdout), ['function', true, true, 'function'])
+  // fastify (avvio) takes a namespace's .default: the namespace itself registers too (docs/commonjs.md).
+  const register = `const { Redis } = require('ioredis'); const redis = new Redis(${JSON.stringify(REDIS_URL)}); const app = require('fastify')();
+app.register(require('${PACKAGE}'), { redis, keyPrefix: 'mpa-test:cjs-namespace:' })
+app.ready().then(() => { console.log(typeof app.authenticate); return app.close() }).finally(() => redis.disconnect())`
+  const registered = await run(process.execPath, ['-e', register], { cwd: app })
+  t.equal(registered.stdout.trim(), 'function', 'fastify.register(require(...)) registers the plugin')
 })
