@@ -17,8 +17,6 @@ export const ROUTES: WechatRouteTable = {
   '/wxa/checksession': { endpoint: 'checksession', method: 'GET' }
 }
 
-export const ENDPOINTS: readonly WechatSandboxEndpoint[] = Object.values(ROUTES).map((route) => route.endpoint)
-
 /** WeChat answers a path it does not know with HTTP 200 and this errcode ('invalid url'), not a 404. */
 export const INVALID_URL = 40066
 /**
