@@ -31,8 +31,8 @@ async function caching (app: FastifyInstance): Promise<boolean> {
 }
 
 /** examples/admin/revoke-user.ts, as a process of its own: its exit code and the JSON lines it printed. */
-async function revokeUser (keyPrefix: string, userId: string): Promise<{ code: number | null, lines: Array<Record<string, any>>, stderr: string }> {
-  const child = spawn(process.execPath, ['--import', './tools/ts-loader/register.mjs', 'examples/admin/revoke-user.ts', userId], {
+async function revokeUser (keyPrefix: string, userId?: string): Promise<{ code: number | null, lines: Array<Record<string, any>>, stderr: string }> {
+  const child = spawn(process.execPath, ['--import', './tools/ts-loader/register.mjs', 'examples/admin/revoke-user.ts', ...(userId === undefined ? [] : [userId])], {
     cwd: root,
     env: { ...process.env, REDIS_URL, MPA_KEY_PREFIX: keyPrefix },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -85,6 +85,12 @@ test('the admin example, run as a separate process, logs a user out of two runni
   world.assertNoSecrets(t)
 })
 
+test('the example without a user id: its usage, exit code 2', async (t) => {
+  const { code, stderr } = await revokeUser(world.subPrefix('admin'))
+  t.equal(code, 2)
+  t.match(stderr, /^usage: revoke-user <userId>/)
+})
+
 test('createSessionAdmin: the app\'s options, checked', async (t) => {
   const keyPrefix = world.subPrefix('admin')
   const failures: unknown[] = []
@@ -99,6 +105,11 @@ test('createSessionAdmin: the app\'s options, checked', async (t) => {
   t.equal((await admin.revoke({ userId: user.id })).length, 1)
   t.match(failures, [{ hook: 'onRevoke', err: { message: 'audit store down' } }], 'a failing onRevoke is told to the log it was given')
   t.equal((await world.call(app, 'GET', '/me', undefined, (login.json as { skey: string }).skey)).statusCode, 401)
+  // Without a log of its own, a failing onRevoke is told on the console.
+  const consoleErrors = t.capture(console, 'error', () => {})
+  await world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId: 'oAdmin00000000000000000002' }) })
+  t.equal((await createSessionAdmin(options).revoke({ userId: user.id })).length, 1)
+  t.match(consoleErrors(), [{ args: [/the app's onRevoke hook failed/, { hook: 'onRevoke' }] }])
   t.throws(() => createSessionAdmin({ keyPrefix }), /^redis: pass the app's ioredis Redis or Cluster as options\.redis/)
   t.throws(() => createSessionAdmin({ ...options, session: { ttl: 'soon' } }), /session\.ttl/, 'session options checked as the plugin checks them')
 })

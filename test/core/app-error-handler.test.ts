@@ -1,7 +1,7 @@
 import tap, { test } from 'tap'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { readContractReply, type Reply, type ReplyReading } from '../../client/index.js'
-import { errors } from '../../index.js'
+import { errorContractBody, errors } from '../../index.js'
 import { clientInRealm } from '../client/realm.js'
 import { Device, fakeWx } from '../client/fakes.js'
 import type { TestAppOptions } from '../helpers/app.js'
@@ -86,6 +86,14 @@ test('errorReply: our routes answer the app\'s envelope, with our status and cod
   const throwing = await appWithHandler({ errorReply: () => { throw new Error('bad shaper') } })
   const fallback = await throwing.inject({ url: '/auth/session' })
   t.match([fallback.statusCode, fallback.json()], [401, { code: 'MPA_SKEY_MISSING' }], 'an errorReply that throws: our contract')
+})
+
+test('errorContractBody: the contract\'s body for an error, for an app\'s own handler or guard', async (t) => {
+  t.same(errorContractBody(new errors.SessionExpiredError()), { statusCode: 401, code: 'MPA_SESSION_EXPIRED', error: 'Unauthorized', message: 'The session has expired or was revoked: log in again' })
+  t.same(errorContractBody(Object.assign(new Error('banned'), { statusCode: 403 })), { statusCode: 403, code: 'MPA_REQUEST_REJECTED', error: 'Forbidden', message: 'banned' })
+  const internal = { statusCode: 500, code: 'MPA_INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal server error' }
+  t.same(errorContractBody(new Error('connect ECONNREFUSED 10.0.0.5:5432')), internal, 'an unexpected error tells nothing of its cause')
+  t.same(errorContractBody(Object.defineProperty({}, 'statusCode', { get () { throw new Error('unreadable') } })), internal, 'nor does one that cannot be read')
 })
 
 test('errorReply must be a function, named at register', async (t) => {
