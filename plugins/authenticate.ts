@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { isWellFormedSkey } from '../lib/skey.js'
 import { rejectUnknownKeys } from '../lib/options.js'
-import { SessionExpiredError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import { SessionBannedError, SessionExpiredError, SessionReplacedError, SessionRevokedError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import type { SessionEnd } from '../store/sessions.js'
 import type { AuthUser, FastifyMiniprogramAuth, Session } from '../types.js'
 
 /**
@@ -67,9 +68,13 @@ const DECORATOR_KEYS = ['user', 'session', 'authenticate'] as const
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
-function live (session: Session | null): Session {
-  if (session === null) throw new SessionExpiredError()
-  return session
+// The 401 of each way a session ends: an expired one logs in again, the others tell the app why.
+const ENDED = { revoked: SessionRevokedError, replaced: SessionReplacedError, banned: SessionBannedError } as const
+
+function live (found: Session | SessionEnd | null): Session {
+  if (found === null) throw new SessionExpiredError()
+  if ('ended' in found) throw new ENDED[found.ended]()
+  return found
 }
 
 const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async (fastify, options) => {

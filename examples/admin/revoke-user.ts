@@ -5,7 +5,8 @@ import { authOptions } from './auth-options.js'
 
 // Logs a user out everywhere from outside the HTTP app: lists their
 // sessions, revokes the newest, then the rest. Each revocation reaches the
-// options' onRevoke (here an audit line) and this process's revocation channel.
+// options' onRevoke (here an audit line) and this process's revocation
+// channel. (`admin.ban(userId)` would end them all and refuse their logins.)
 //   node revoke-user.js <userId>
 
 const userId = process.argv[2]
@@ -28,5 +29,6 @@ try {
   if (newest !== undefined) await admin.revoke({ userId, sessionId: newest.id })
   await admin.revoke({ userId })
 } finally {
+  await admin.close() // waits for the onRevoke calls in flight
   redis.disconnect()
 }

@@ -1,5 +1,6 @@
 import tap, { test } from 'tap'
 import { spawn } from 'node:child_process'
+import diagnostics from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readFileSync } from 'node:fs'
@@ -79,10 +80,38 @@ test('the admin example, run as a separate process, logs a user out of two runni
     for (const { skey } of logins) {
       const me = await world.call(app, 'GET', '/me', undefined, skey)
       t.equal(me.statusCode, 401, 'each instance answers 401 on its next request')
-      t.equal(me.json.code, 'MPA_SESSION_EXPIRED')
+      t.equal(me.json.code, 'MPA_SESSION_REVOKED')
     }
   }
   world.assertNoSecrets(t)
+})
+
+test('a ban from the admin: the app answers MPA_SESSION_BANNED, refuses the login until unban; onRevoke and the channel see it', async (t) => {
+  const keyPrefix = world.subPrefix('admin')
+  const told: RevokeEvent[] = []
+  const options = { ...authOptions(world.redis, (event) => { told.push(event) }), keyPrefix }
+  const app = await world.build({ ...options, rateLimit: false })
+  t.ok(await caching(app))
+  const openId = 'oAdmin00000000000000000003'
+  const login = () => world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId }) })
+  const { skey, user } = (await login()).json as { skey: string, user: { id: string } }
+  t.equal((await world.call(app, 'GET', '/me', undefined, skey)).statusCode, 200)
+  const channel: unknown[] = []
+  const subscriber = (event: unknown) => { channel.push(event) }
+  diagnostics.subscribe('fastify-miniprogram-auth:revocation', subscriber)
+  t.teardown(() => diagnostics.unsubscribe('fastify-miniprogram-auth:revocation', subscriber))
+
+  const admin = createSessionAdmin(options)
+  const ended = await admin.ban(user.id, { reason: 'fraud' })
+  t.equal(ended.length, 1)
+  t.match(await admin.banned(user.id), { reason: 'fraud' })
+  t.match((await world.call(app, 'GET', '/me', undefined, skey)).json, { statusCode: 401, code: 'MPA_SESSION_BANNED' })
+  t.match((await login()).json, { statusCode: 403, code: 'MPA_USER_BANNED' })
+  t.ok(await admin.unban(user.id))
+  t.equal((await login()).statusCode, 200, 'unbanned: logins again')
+  await admin.close()
+  t.same(told.filter((event) => event.reason === 'ban'), [{ reason: 'ban', sessionIds: ended, userId: user.id }], 'onRevoke saw the ban')
+  t.same(channel, [{ reason: 'ban', count: 1 }], 'and the revocation channel')
 })
 
 test('the example without a user id: its usage, exit code 2', async (t) => {
@@ -99,16 +128,19 @@ test('createSessionAdmin: the app\'s options, checked', async (t) => {
   const login = await world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId: 'oAdmin00000000000000000002' }) })
   const { user } = login.json as { user: { id: string } }
 
-  const admin = createSessionAdmin(options, { log: { error: (details) => { failures.push(details) } } })
+  const admin = createSessionAdmin(options, { log: { error: (details) => { failures.push(details) }, warn: (details) => { failures.push(details) } } })
   t.match(await admin.list(user.id), [{ user, provider: 'wechat' }], 'the app\'s sessions, by the same prefix')
   t.same(await admin.list('nobody'), [])
   t.equal((await admin.revoke({ userId: user.id })).length, 1)
+  await admin.close()
   t.match(failures, [{ hook: 'onRevoke', err: { message: 'audit store down' } }], 'a failing onRevoke is told to the log it was given')
   t.equal((await world.call(app, 'GET', '/me', undefined, (login.json as { skey: string }).skey)).statusCode, 401)
   // Without a log of its own, a failing onRevoke is told on the console.
   const consoleErrors = t.capture(console, 'error', () => {})
   await world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId: 'oAdmin00000000000000000002' }) })
-  t.equal((await createSessionAdmin(options).revoke({ userId: user.id })).length, 1)
+  const quiet = createSessionAdmin(options)
+  t.equal((await quiet.revoke({ userId: user.id })).length, 1)
+  await quiet.close()
   t.match(consoleErrors(), [{ args: [/the app's onRevoke hook failed/, { hook: 'onRevoke' }] }])
   t.throws(() => createSessionAdmin({ keyPrefix }), /^redis: pass the app's ioredis Redis or Cluster as options\.redis/)
   t.throws(() => createSessionAdmin({ ...options, session: { ttl: 'soon' } }), /session\.ttl/, 'session options checked as the plugin checks them')
