@@ -50,7 +50,7 @@ describe('the plugin options', () => {
     expect(app.register).type.toBeCallableWith(miniprogramAuth, { session: { ttl: '7d', maxAge: 30 * 86_400, cache: { max: 100 } } })
     expect(app.register).type.not.toBeCallableWith(miniprogramAuth, { session: { ttl: true } })
     expect<Parameters<OnRevoke>>().type.toBe<[event: RevokeEvent, request?: FastifyRequest]>()
-    expect<RevokeReason>().type.toBe<'logout' | 'logout-all' | 'cap' | 'admin'>()
+    expect<RevokeReason>().type.toBe<'logout' | 'logout-all' | 'cap' | 'admin' | 'ban' | 'issued-before'>()
   })
 
   test('errorReply shapes our error body; rateLimit.timeWindow is @fastify/rate-limit\'s', () => {
