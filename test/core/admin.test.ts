@@ -142,6 +142,13 @@ test('createSessionAdmin: the app\'s options, checked', async (t) => {
   t.equal((await quiet.revoke({ userId: user.id })).length, 1)
   await quiet.close()
   t.match(consoleErrors(), [{ args: [/the app's onRevoke hook failed/, { hook: 'onRevoke' }] }])
+  // And one that overruns hookTimeout is told there too, and no longer waited for.
+  const consoleWarnings = t.capture(console, 'warn', () => {})
+  const slow = createSessionAdmin({ ...options, hookTimeout: '20ms', onRevoke: () => new Promise((resolve) => setTimeout(resolve, 200)) })
+  await world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId: 'oAdmin00000000000000000002' }) })
+  t.equal((await slow.revoke({ userId: user.id })).length, 1)
+  await slow.close()
+  t.match(consoleWarnings(), [{ args: [/the app's onRevoke hook did not settle within 20 ms/, { hook: 'onRevoke', timeoutMs: 20 }] }])
   t.throws(() => createSessionAdmin({ keyPrefix }), /^redis: pass the app's ioredis Redis or Cluster as options\.redis/)
   t.throws(() => createSessionAdmin({ ...options, session: { ttl: 'soon' } }), /session\.ttl/, 'session options checked as the plugin checks them')
 })

@@ -95,6 +95,8 @@ test('errorContractBody: the contract\'s body for an error, for an app\'s own ha
   const internal = { statusCode: 500, code: 'MPA_INTERNAL_ERROR', error: 'Internal Server Error', message: 'Internal server error' }
   t.same(errorContractBody(new Error('connect ECONNREFUSED 10.0.0.5:5432')), internal, 'an unexpected error tells nothing of its cause')
   t.same(errorContractBody(Object.defineProperty({}, 'statusCode', { get () { throw new Error('unreadable') } })), internal, 'nor does one that cannot be read')
+  t.same(errorContractBody({ statusCode: 400, code: 'APP_BAD', message: 42 }), { statusCode: 400, code: 'APP_BAD', error: 'Bad Request', message: 'Bad Request' }, 'a message that is no string: the status\'s')
+  t.same(errorContractBody({ statusCode: 499, code: 'APP_CLOSED' }), { statusCode: 499, code: 'APP_CLOSED', error: 'Error', message: 'Error' }, 'a status Node has no name for')
 })
 
 test('errorReply must be a function, named at register', async (t) => {
