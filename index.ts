@@ -14,6 +14,7 @@ import douyinRoutes from './routes/douyin.js'
 import qqPlugin from './plugins/qq.js'
 import qqRoutes from './routes/qq.js'
 import { applyAppRouteOptions, type AppRouteOptionsOption } from './routes/app-route-options.js'
+import { kErrorReply, type ErrorReplyShaper } from './routes/error-contract.js'
 import type { LoginRoutesOptions } from './routes/scope.js'
 import { rejectUnknownKeys } from './lib/options.js'
 import type { OnLogin, OnRevoke } from './login/hooks.js'
@@ -24,7 +25,7 @@ import type { WechatAppOptions } from './providers/wechat/options.js'
 import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-options.js'
 import type { SecretKey } from './lib/secret-box.js'
 import type { ResolveUser } from './types.js'
-import type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
+import { kLoginRateLimit, type LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -67,6 +68,13 @@ export interface MiniprogramAuthOptions {
    * behind a proxy). `false` turns it off.
    */
   rateLimit?: LoginRateLimitOptions | false
+  /**
+   * The body of our routes' error replies, from the contract's
+   * `{ statusCode, code, error, message }` and the request: for an app whose
+   * every reply is an envelope (`{ code, msg, data }`). The status stays ours.
+   * Default: the contract itself.
+   */
+  errorReply?: ErrorReplyShaper
   /** One WeChat mini-program, or several served by one backend (the login body's appId picks one; the first is the default). */
   wechat?: WechatAppOptions | WechatAppOptions[]
   /** One Alipay mini-program (key mode or certificate mode), or several. */
@@ -99,6 +107,7 @@ const PROVIDERS = [
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
   'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
+  'errorReply',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
   'logLevel', 'logSerializers'
@@ -127,12 +136,18 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (typeof prefix !== 'string' || (prefix !== '' && !prefix.startsWith('/'))) {
     throw new TypeError(`prefix must be a path starting with '/' (got ${JSON.stringify(options.prefix)})`)
   }
+  if (options.errorReply !== undefined && typeof options.errorReply !== 'function') {
+    throw new TypeError('errorReply must be a function (error, request) => body')
+  }
   const { header, ...session } = options.session ?? {}
   await fastify.register(sessionsPlugin, {
     ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
   })
   await fastify.register(authenticatePlugin, { header, decorators: options.decorators })
   await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin })
+  // For the app's own routes on our login flow (docs/custom-provider.md): the same error shape and rate limit.
+  if (options.errorReply !== undefined) fastify.decorate(kErrorReply, options.errorReply)
+  if (options.rateLimit !== undefined) fastify.decorate(kLoginRateLimit, { rateLimit: options.rateLimit })
   const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
   for (const { register } of providers) await register(fastify, options)
   if (providers.length === 0) {
@@ -158,6 +173,9 @@ export { fastifyMiniprogramAuth }
 export { default as sessionsPlugin } from './plugins/sessions.js'
 export type { SessionsPluginOptions } from './plugins/sessions.js'
 export { SessionStore } from './store/sessions.js'
+export { createSessionAdmin, SessionAdmin } from './store/session-admin.js'
+export type { SessionAdminOptions } from './store/session-admin.js'
+export type { HookLog } from './login/hooks.js'
 export type { Ban, BanOptions, SessionEnd, UserUpdate } from './store/sessions.js'
 export type { SessionCacheConfig, SessionOptions, SessionRule, SessionStoreOptions } from './store/session-options.js'
 export type { SecretKey } from './lib/secret-box.js'
@@ -181,7 +199,8 @@ export type { LoginRoutesOptions } from './routes/scope.js'
 export type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 // For an app's own login routes (docs/custom-provider.md): our rate limit and error replies.
 export { limitLogins } from './plugins/login-rate-limit.js'
-export { errorContract } from './routes/error-contract.js'
+export { errorContract, errorContractBody } from './routes/error-contract.js'
+export type { ErrorContractBody, ErrorReplyShaper } from './routes/error-contract.js'
 export { default as wechatPlugin } from './plugins/wechat.js'
 export type { WechatPluginOptions } from './plugins/wechat.js'
 export type { WechatAppOptions } from './providers/wechat/options.js'

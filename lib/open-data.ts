@@ -23,13 +23,10 @@ function strictBase64 (value: string, field: string): Buffer {
 }
 
 /**
- * How decrypted data must name its app: WeChat and QQ always add a watermark;
- * Douyin's docs do not promise one, so its data is checked when it has one.
+ * AES-128-CBC decryption of user info / legacy phone data; checks
+ * watermark.appid, which WeChat, QQ and Douyin all document in such data.
  */
-export type WatermarkRule = 'required' | 'when-present'
-
-/** AES-128-CBC decryption of user info / legacy phone data; checks watermark.appid. */
-export function decrypt (sessionKey: string, encryptedData: string, iv: string, appId: string, watermarkRule: WatermarkRule = 'required'): Record<string, unknown> {
+export function decrypt (sessionKey: string, encryptedData: string, iv: string, appId: string): Record<string, unknown> {
   const ivBytes = strictBase64(iv, 'iv')
   if (ivBytes.length !== 16) throw new BadEncryptedDataError(`iv must be 16 bytes (got ${ivBytes.length})`)
   const data = strictBase64(encryptedData, 'encryptedData')
@@ -47,7 +44,6 @@ export function decrypt (sessionKey: string, encryptedData: string, iv: string, 
   }
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) throw new SessionKeyExpiredError()
   const watermark = (plain as { watermark?: { appid?: unknown } }).watermark
-  if (watermark === undefined && watermarkRule === 'when-present') return plain as Record<string, unknown>
   if (watermark?.appid !== appId) throw new WatermarkMismatchError()
   return plain as Record<string, unknown>
 }

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { publishRevocation } from '../lib/diagnostics.js'
 import type { Identity, RevokeEvent, Session } from '../types.js'
 
@@ -7,6 +7,12 @@ export type OnLogin = (identity: Identity, session: Session, request: FastifyReq
 
 /** After sessions were revoked; `request` is the one of our route that revoked them (logout, logout-all). */
 export type OnRevoke = (event: RevokeEvent, request?: FastifyRequest) => void | Promise<void>
+
+/** Where a hook's failure or overrun is told: the app's logger, or a script's own. */
+export interface HookLog {
+  error: (details: object, message: string) => void
+  warn: (details: object, message: string) => void
+}
 
 /**
  * The app's hooks. Each runs after the work it reports is done and
@@ -23,7 +29,7 @@ export class AppHooks {
   readonly #running = new Set<Promise<void>>()
 
   constructor (
-    private readonly log: FastifyBaseLogger,
+    private readonly log: HookLog,
     { onLogin, onRevoke }: { onLogin?: OnLogin, onRevoke?: OnRevoke },
     private readonly timeoutMs: number
   ) {
@@ -50,12 +56,12 @@ export class AppHooks {
     await Promise.all([...this.#running])
   }
 
-  #start (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): void {
+  #start (hook: string, log: HookLog, run: () => void | Promise<void>): void {
     const running = this.#bounded(hook, log, run).finally(() => this.#running.delete(running))
     this.#running.add(running)
   }
 
-  async #bounded (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): Promise<void> {
+  async #bounded (hook: string, log: HookLog, run: () => void | Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.timeoutMs).unref() })
     try {

@@ -23,8 +23,10 @@ const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
   routeScope(fastify, 'douyin routes', ['douyin', 'miniprogramLogin', kAuthentication])
   const { douyin } = fastify
 
-  // One login code for the pair: a retry of the same pair replays.
-  const code = ({ appId, ...codes }: Static<typeof DouyinLoginBody>) => ({ code: douyin.loginCode(codes, appId), options: { appId } })
+  // One login code for the pair: a retry of the same pair replays. The flow
+  // checks the appId and the exchange a guest login, so their refusals are
+  // logins that ended (the login event).
+  const code = ({ appId, ...codes }: Static<typeof DouyinLoginBody>) => ({ code: douyin.loginCode(codes), options: { appId } })
   await loginRoute(fastify, { provider: 'douyin', call: 'tt.login', body: DouyinLoginBody, code, errors: [AnonymousLoginRefusedError], rateLimit: options.rateLimit })
   userInfoRoute(fastify, { provider: 'douyin', call: 'tt.getUserInfo', userInfo: (session, payload) => douyin.userInfo(session, payload) })
   phoneRoute(fastify, {

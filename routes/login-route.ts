@@ -27,7 +27,7 @@ export interface LoginRoute<Body extends TObject> {
 export async function loginRoute<Body extends TObject> (fastify: FastifyInstance, route: LoginRoute<Body>): Promise<void> {
   const { miniprogramLogin } = fastify
   fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${route.provider}/login`, {
-    config: await limitLogins(fastify, route.rateLimit),
+    config: { ...await limitLogins(fastify, route.rateLimit), loginProvider: route.provider },
     schema: {
       summary: `Log in with a ${route.call} code`,
       tags: [route.provider],

@@ -29,7 +29,7 @@ export interface DouyinStateOptions {
   /** appId → appSecret. */
   apps?: Record<string, string>
   now?: () => number
-  /** Whether decrypted data carries a watermark (Douyin's docs do not say). Default true. */
+  /** Whether decrypted data carries a watermark, as Douyin documents. Default true; false plays data the product refuses. */
   watermark?: boolean
 }
 

@@ -19,7 +19,7 @@ export interface DouyinSandboxFault extends JsonSandboxFault {
 }
 
 export interface DouyinSandboxOptions extends SandboxOptions {
-  /** Whether decrypted data carries a watermark (Douyin's docs do not say). Default true. */
+  /** Whether decrypted data carries a watermark, as Douyin documents. Default true; false plays data the product refuses. */
   watermark?: boolean
 }
 

@@ -7,7 +7,9 @@ import type { WechatState } from './wechat-state.js'
 export type WechatSandboxEndpoint = 'jscode2session' | 'token' | 'stable_token' | 'getuserphonenumber' | 'checksession'
 
 /** Path → the endpoint there and the one method it answers. */
-export const ROUTES: Record<string, { endpoint: WechatSandboxEndpoint, method: 'GET' | 'POST' }> = {
+export type WechatRouteTable = Record<string, { endpoint: WechatSandboxEndpoint, method: 'GET' | 'POST' }>
+
+export const ROUTES: WechatRouteTable = {
   '/sns/jscode2session': { endpoint: 'jscode2session', method: 'GET' },
   '/cgi-bin/token': { endpoint: 'token', method: 'GET' },
   '/cgi-bin/stable_token': { endpoint: 'stable_token', method: 'POST' },
@@ -15,16 +17,13 @@ export const ROUTES: Record<string, { endpoint: WechatSandboxEndpoint, method: '
   '/wxa/checksession': { endpoint: 'checksession', method: 'GET' }
 }
 
-export const ENDPOINTS: readonly WechatSandboxEndpoint[] = Object.values(ROUTES).map((route) => route.endpoint)
-
 /** WeChat answers a path it does not know with HTTP 200 and this errcode ('invalid url'), not a 404. */
 export const INVALID_URL = 40066
 /**
- * And a known path asked with the wrong method (a POST to jscode2session)
- * with this one. The reference names it for jscode2session; that WeChat
- * answers every other endpoint's wrong method with it too is unverified.
+ * And a known path asked with the wrong method with one of these (WeChat's
+ * global errcodes: 43001 'require GET method', 43002 'require POST method').
  */
-export const WRONG_METHOD = 41002
+export const WRONG_METHOD = { GET: 43001, POST: 43002 } as const
 
 const ERRMSG: Record<number, string> = {
   [-1]: 'system error',
@@ -41,6 +40,8 @@ const ERRMSG: Record<number, string> = {
   41002: 'appid missing',
   41008: 'missing code',
   42001: 'access_token expired',
+  43001: 'require GET method',
+  43002: 'require POST method',
   45009: 'reach max api daily quota limit',
   45011: 'api minute-quota reach limit mustslower retry next minute',
   47001: 'data format error',

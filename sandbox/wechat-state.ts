@@ -25,11 +25,6 @@ const FORCED_PER_DAY = 20
 const FORCED_INTERVAL_MS = 30_000
 /** WeChat's errcode for a daily quota reached ('reach max api daily quota limit'). */
 const DAILY_QUOTA = 45009
-/**
- * A forced refresh within 30 s of the last. The reference names no errcode
- * for it: 45011 ('api minute-quota reach limit') is our choice, unverified.
- */
-const FORCED_TOO_SOON = 45011
 const DAY_MS = 86_400_000
 const CHINA_OFFSET_MS = 8 * 3_600_000
 
@@ -157,12 +152,16 @@ export class WechatState {
   /**
    * cgi-bin/stable_token. Normal mode: the current token while it is valid
    * (a new one in its last minutes). Forced: a new token, and the previous one
-   * stops working at once; 20 a day, 30 s apart, per AppID.
+   * stops working at once; 20 a day per AppID. WeChat's reference: a forced
+   * refresh within 30 s of the last one does not refresh (it names no error):
+   * normal mode's answer, the current token.
    */
   stableToken (appId: string, forceRefresh: boolean): TokenAnswer | Errcode {
     if (forceRefresh) {
       this.forcedRefreshes++
-      return this.forcedRefreshRefusal(appId) ?? this.forceStableToken(appId)
+      const forced = this.forced.get(appId)
+      if (forced?.day === chinaDay(this.now()) && forced.count >= FORCED_PER_DAY) return DAILY_QUOTA
+      if (forced === undefined || this.now() - forced.lastAt >= FORCED_INTERVAL_MS) return this.forceStableToken(appId)
     }
     const current = this.stableTokens.get(appId)
     const token = current === undefined ? undefined : this.tokens.get(current)
@@ -206,14 +205,6 @@ export class WechatState {
     const token = this.remember(randomBytes(48).toString('base64url'))
     this.tokens.set(token, { appId, expiresAt: this.now() + this.tokenTtlMs })
     return { access_token: token, expires_in: Math.floor(this.tokenTtlMs / 1000) }
-  }
-
-  /** What a forced refresh of the AppID gets instead of a token now, or null. */
-  private forcedRefreshRefusal (appId: string): Errcode | null {
-    const forced = this.forced.get(appId)
-    if (!forced) return null
-    if (forced.day === chinaDay(this.now()) && forced.count >= FORCED_PER_DAY) return DAILY_QUOTA
-    return this.now() - forced.lastAt < FORCED_INTERVAL_MS ? FORCED_TOO_SOON : null
   }
 
   private forceStableToken (appId: string): TokenAnswer {

@@ -1,5 +1,5 @@
 import { jsonReply as json, SandboxServer, type JsonSandboxFault, type Sandbox, type SandboxOptions, type SandboxRequest, type SandboxReply } from './kit.js'
-import { ENDPOINTS, errorAnswer, INVALID_URL, ROUTES, WRONG_METHOD, wechatRoutes, type WechatSandboxEndpoint } from './wechat-routes.js'
+import { errorAnswer, INVALID_URL, ROUTES, WRONG_METHOD, wechatRoutes, type WechatRouteTable, type WechatSandboxEndpoint } from './wechat-routes.js'
 import { WechatState } from './wechat-state.js'
 import type { EncryptedPayload, SignedUserInfo, WechatSandboxUser } from './wechat-user.js'
 
@@ -31,7 +31,7 @@ export interface WechatSandboxOptions extends SandboxOptions {
 export interface WechatSandbox extends Sandbox<WechatSandboxEndpoint, WechatSandboxFault> {
   /** Pass it as the wechat baseUrl. */
   readonly url: string
-  /** stable_token calls with force_refresh: true, refused ones included (rotateToken is not one). */
+  /** stable_token calls with force_refresh: true, those that did not refresh included (rotateToken is not one). */
   readonly forcedRefreshes: number
   /**
    * Plays another service on the same AppID forcing a refresh: a new stable
@@ -52,18 +52,23 @@ export interface WechatSandbox extends Sandbox<WechatSandboxEndpoint, WechatSand
   phoneCode: (openId: string, appId?: string) => string
 }
 
-export async function createWechatSandbox (options: WechatSandboxOptions = {}): Promise<WechatSandbox> {
-  const server = new SandboxServer<WechatSandboxEndpoint, WechatSandboxFault>('WeChat sandbox', ENDPOINTS)
+export function createWechatSandbox (options: WechatSandboxOptions = {}): Promise<WechatSandbox> {
+  return wechatLikeSandbox('WeChat sandbox', ROUTES, options)
+}
+
+/** A sandbox with WeChat's rules at these paths: WeChat's own, or a platform that copied them (QQ). */
+export async function wechatLikeSandbox (name: string, routes: WechatRouteTable, options: WechatSandboxOptions): Promise<WechatSandbox> {
+  const server = new SandboxServer<WechatSandboxEndpoint, WechatSandboxFault>(name, Object.values(routes).map((route) => route.endpoint))
   const state = new WechatState(options, (secret) => server.remember(secret))
   const answer = wechatRoutes(state)
 
   async function handle ({ method, url, body }: SandboxRequest): Promise<SandboxReply> {
     // WeChat answers an unknown path or a wrong method with HTTP 200 and an errcode, never a 404.
-    const route = ROUTES[url.pathname]
+    const route = routes[url.pathname]
     if (!route) return jsonReply(errorAnswer(INVALID_URL), undefined)
     const { endpoint } = route
     server.count(endpoint)
-    if (method !== route.method) return jsonReply(errorAnswer(WRONG_METHOD), undefined)
+    if (method !== route.method) return jsonReply(errorAnswer(WRONG_METHOD[route.method]), undefined)
     const fault = server.takeFault(endpoint)
     // A used code then gets 40163 on a retry, as on WeChat.
     return server.answer(fault, () => jsonReply(fault?.errcode !== undefined ? errorAnswer(fault.errcode, fault.errmsg) : answer(endpoint, method, url, body), fault))

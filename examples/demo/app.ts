@@ -187,7 +187,7 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
         info: {
           title: 'fastify-miniprogram-auth demo',
           version: packageVersion(root),
-          description: 'Mini-program login (WeChat, Alipay) with Redis skey sessions. Errors are `{ statusCode, code, error, message }`; the codes are listed in the README.'
+          description: 'Mini-program login (WeChat, Alipay, Douyin, QQ) with Redis skey sessions. Errors are `{ statusCode, code, error, message }`; the codes are listed in the README.'
         },
         components: { securitySchemes: { skey: { type: 'apiKey', in: 'header', name: 'x-skey', description: 'The skey of the login reply.' } } }
       },

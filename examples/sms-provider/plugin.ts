@@ -44,7 +44,8 @@ const smsLogin: FastifyPluginAsyncTypebox<SmsLoginOptions> = async (fastify, opt
   })
 
   fastify.post('/sms/login', {
-    config,
+    // loginProvider: a 429 of the rate limit on this route is a login that ended (the login event).
+    config: { ...config, loginProvider: provider.name },
     schema: {
       body: Type.Object({ phone: Phone, code: Code }, { additionalProperties: false }),
       response: { 200: LoginReply, ...errorReplies(400, 401, 409, 429, 500, 503) }

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { BadEncryptedDataError, SessionKeyExpiredError } from '../../errors.js'
-import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber, type WatermarkRule } from '../../lib/open-data.js'
+import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber } from '../../lib/open-data.js'
 import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Session } from '../../types.js'
 
@@ -25,7 +25,7 @@ export interface EncryptedPayload {
  * that key, else with the session's own.
  */
 export class SessionOpenData {
-  constructor (private readonly records: LatestSessionKeys, private readonly watermark: WatermarkRule = 'required') {}
+  constructor (private readonly records: LatestSessionKeys) {}
 
   /**
    * After a login: the session_key the platform just gave becomes the
@@ -48,7 +48,7 @@ export class SessionOpenData {
     const keys = [...new Set([latest, session.secrets.sessionKey].filter((key): key is string => Boolean(key)))]
     for (const [i, sessionKey] of keys.entries()) {
       try {
-        return { data: decrypt(sessionKey, encryptedData, iv, appId, this.watermark), sessionKey }
+        return { data: decrypt(sessionKey, encryptedData, iv, appId), sessionKey }
       } catch (err) {
         if (!(err instanceof SessionKeyExpiredError) || i === keys.length - 1) throw err
       }

@@ -24,21 +24,24 @@ export function errNoOf (reply: JsonReply): number {
  * the operator must fix, what to fix: for the log only. `secrets` are
  * scrubbed from err_tips.
  */
-export function errNoError (appId: string, endpoint: string, reply: JsonReply, secrets: string[]): { error: FastifyError, errTips: string, fix?: string } {
+export function errNoError (appId: string, endpoint: string, reply: JsonReply, secrets: string[]): { error: FastifyError, errTips: string, logId?: string, fix?: string } {
   const errNo = errNoOf(reply)
   const errTips = upstreamMessage(reply.err_tips, secrets)
-  // Douyin's request id: what its support asks for.
+  // Douyin's request id: what its support asks for, in every answer of ours.
   // Everything the upstream chose goes through upstreamMessage: scrubbed and cut short.
-  const logId = typeof reply.log_id === 'string' ? ` (log_id ${upstreamMessage(reply.log_id, secrets).slice(0, 64)})` : ''
-  const detail = `${endpoint} err_no ${Number.isNaN(errNo) ? upstreamMessage(JSON.stringify(reply.err_no), secrets) : errNo}${errTips ? `: ${errTips}` : ''}${logId}`
-  if (CODE_INVALID.has(errNo)) return { error: new CodeInvalidError(detail), errTips }
+  const logId = typeof reply.log_id === 'string' ? upstreamMessage(reply.log_id, secrets).slice(0, 64) : undefined
+  const withLogId = logId === undefined ? {} : { logId }
+  const logIdText = logId === undefined ? '' : ` (log_id ${logId})`
+  const detail = `${endpoint} err_no ${Number.isNaN(errNo) ? upstreamMessage(JSON.stringify(reply.err_no), secrets) : errNo}${errTips ? `: ${errTips}` : ''}${logIdText}`
+  if (CODE_INVALID.has(errNo)) return { error: new CodeInvalidError(detail), errTips, ...withLogId }
   const problem = MISCONFIGURED.get(errNo)
   if (problem) {
     return {
-      error: new MisconfiguredError(`Douyin refused app ${appId} (${endpoint} err_no ${errNo}); the server log says what to fix`),
+      error: new MisconfiguredError(`Douyin refused app ${appId} (${endpoint} err_no ${errNo}${logIdText}); the server log says what to fix`),
       errTips,
+      ...withLogId,
       fix: `Douyin refused app ${appId}: ${problem}; check the douyin appId/appSecret options`
     }
   }
-  return { error: new UpstreamError(detail), errTips }
+  return { error: new UpstreamError(detail), errTips, ...withLogId }
 }

@@ -35,7 +35,8 @@ export interface DouyinClient {
   /**
    * The login code the login flow claims for a tt.login answer: one string for
    * the pair, so a retry of the same pair replays and another pairing does
-   * not. Refuses an anonymous-only login the app does not accept (403).
+   * not. The exchange refuses an anonymous-only login the app does not
+   * accept (403), inside the login flow, whose login event counts it.
    */
   loginCode: (codes: DouyinCodes, appId?: string) => string
   /** api/apps/v2/jscode2session: the codes for openid, unionid, session_key and anonymous_openid. */
@@ -60,14 +61,13 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
   readonly appIds: readonly string[]
   private readonly apps: Apps<DouyinApp>
   private readonly http: JsonHttp<DouyinAppConfig>
-  // Douyin's docs do not say its data carries a watermark: it is checked when there is one.
   private readonly openData: SessionOpenData
 
   constructor (configs: DouyinAppConfig[], sessionKeys: LatestSessionKeys, private readonly log: FastifyBaseLogger) {
     this.http = new JsonHttp(configs)
     this.apps = new Apps(this.http.apps)
     this.appIds = this.apps.ids
-    this.openData = new SessionOpenData(sessionKeys, 'when-present')
+    this.openData = new SessionOpenData(sessionKeys)
   }
 
   resolveAppId (appId?: string): string {
@@ -79,8 +79,7 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
     return this.apps.get(appId).timeoutMs
   }
 
-  loginCode ({ code = '', anonymousCode = '' }: DouyinCodes, appId?: string): string {
-    this.#accept(this.apps.get(appId), { code, anonymousCode })
+  loginCode ({ code = '', anonymousCode = '' }: DouyinCodes): string {
     return anonymousCode ? `${code}${SEPARATOR}${anonymousCode}` : code
   }
 
@@ -110,8 +109,8 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
     const errNo = ({ reply }: { reply: JsonReply }) => errNoOf(reply) === 0 ? undefined : errNoOf(reply)
     const { status, reply } = await observeUpstream({ provider: 'douyin', operation: ENDPOINT, appId: app.appId }, call, errNo)
     if (errNoOf(reply) !== 0) {
-      const { error, errTips, fix } = errNoError(app.appId, ENDPOINT, reply, secrets)
-      if (fix) this.log.error({ appId: app.appId, endpoint: ENDPOINT, errNo: errNoOf(reply), errTips }, fix)
+      const { error, errTips, logId, fix } = errNoError(app.appId, ENDPOINT, reply, secrets)
+      if (fix) this.log.error({ appId: app.appId, endpoint: ENDPOINT, errNo: errNoOf(reply), errTips, logId }, fix)
       throw error
     }
     if (status < 200 || status > 299) throw new UpstreamError(`${ENDPOINT} answered HTTP ${status}`)

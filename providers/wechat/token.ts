@@ -19,7 +19,8 @@ const FORCED_REFRESH_INTERVAL_MS = 30_000
  * a token, stable_token is asked in normal mode first (it hands out the
  * current token, which another service on the AppID may have renewed); only
  * when it hands back the very token refused is a refresh forced, at most once
- * per 30 s per AppID, and the refused call is retried once.
+ * per 30 s per AppID, and the refused call is retried once (not when the
+ * forced refresh hands back the refused token: WeChat did not refresh).
  */
 export class WechatAccessTokens {
   // Concurrent callers in this process share one acquisition.
@@ -86,17 +87,25 @@ export class WechatAccessTokens {
   /** Normal mode; a forced refresh only when normal mode hands back the token WeChat refused. */
   private async renew (app: ErrcodeApp, stale?: string): Promise<string> {
     const current = await this.fetch(app, false)
-    if (current !== stale) return current
+    if (current.token !== stale) return this.keep(app, current)
     if (!await this.records.claimForcedRefresh(app.appId, FORCED_REFRESH_INTERVAL_MS)) {
       this.log.warn({ appId: app.appId }, 'WeChat refused the access token that stable_token still hands out, and a refresh was forced less than 30 s ago: not forcing another')
       throw new UpstreamError(`WeChat refused the access token of app ${app.appId} and stable_token still hands out the same one; a refresh was forced less than 30 s ago and WeChat allows about 20 a day, 30 s apart, so none is forced now: retry later`)
     }
     this.log.warn({ appId: app.appId }, 'WeChat refused the access token that stable_token still hands out: forcing a refresh (this invalidates the token of every other service on this AppID)')
-    return this.fetch(app, true)
+    const forced = await this.fetch(app, true)
+    // Within 30 s of another forced refresh (another service's on this AppID)
+    // WeChat does not refresh: it hands back the current token, the one it
+    // refused. A retry with it would be refused again.
+    if (forced.token === stale) {
+      this.log.warn({ appId: app.appId }, 'a forced refresh handed back the access token WeChat refused: another service on this AppID forced one less than 30 s ago, and WeChat refreshes at most once in 30 s')
+      throw new UpstreamError(`WeChat refused the access token of app ${app.appId} and a forced refresh handed back the same one (another service forced a refresh less than 30 s ago): retry later`)
+    }
+    return this.keep(app, forced)
   }
 
-  /** One stable_token call; the token it gives becomes the shared one. */
-  private async fetch (app: ErrcodeApp, forceRefresh: boolean): Promise<string> {
+  /** One stable_token call: the token and how long it lives. */
+  private async fetch (app: ErrcodeApp, forceRefresh: boolean): Promise<{ token: string, lifetimeMs: number }> {
     const secrets = [app.appSecret]
     const reply = await this.http.request(app, STABLE_TOKEN, {
       method: 'POST',
@@ -107,6 +116,11 @@ export class WechatAccessTokens {
     const token = stringField(reply, 'access_token', STABLE_TOKEN)
     const lifetimeMs = Number(reply.expires_in) * 1000
     if (!(lifetimeMs > 0)) throw new UpstreamError(`${STABLE_TOKEN} answered without a valid expires_in`)
+    return { token, lifetimeMs }
+  }
+
+  /** The token becomes the shared one. */
+  private async keep (app: ErrcodeApp, { token, lifetimeMs }: { token: string, lifetimeMs: number }): Promise<string> {
     const now = Date.now()
     await this.records.write(app.appId, { token, expiresAt: now + lifetimeMs, renewAt: now + lifetimeMs - Math.min(TOKEN_RENEW_MS, lifetimeMs / 2) })
     return token

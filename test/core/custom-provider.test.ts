@@ -23,9 +23,11 @@ interface Setup {
   keyPrefix?: string
   /** The library's Alipay login beside the app's own. */
   alipay?: AlipayAppOptions
+  /** false: the SMS routes are registered without a rateLimit of their own, as docs/custom-provider.md shows them. */
+  ownRateLimit?: false
 }
 
-async function build ({ rateLimit = false, seen, keyPrefix = world.subPrefix('sms'), alipay }: Setup = {}): Promise<FastifyInstance> {
+async function build ({ rateLimit = false, seen, keyPrefix = world.subPrefix('sms'), alipay, ownRateLimit }: Setup = {}): Promise<FastifyInstance> {
   return world.build({
     keyPrefix,
     rateLimit,
@@ -39,7 +41,7 @@ async function build ({ rateLimit = false, seen, keyPrefix = world.subPrefix('sm
       prefix: '/auth',
       redis: world.redis,
       keyPrefix,
-      rateLimit,
+      ...(ownRateLimit === false ? {} : { rateLimit }),
       send: async (phone, code) => { outbox.push({ phone, code }) }
     })
   })
@@ -138,6 +140,17 @@ test('the login rate limit applies, one window per client across the app\'s rout
   t.match(over.json, { statusCode: 429, code: 'MPA_RATE_LIMITED', error: 'Too Many Requests' })
   t.equal((await world.post(limited, '/auth/sms/code', { phone })).statusCode, 429, 'sending codes counts too')
   t.equal((await world.post(limited, '/auth/alipay/login', { authCode: alipay.issueAuthCode() })).statusCode, 429, 'and the library\'s login is limited by them')
+})
+
+test('registered as the docs show, with no rateLimit of its own: the app\'s limit holds the custom routes', async (t) => {
+  const limited = await build({ rateLimit: { max: 3, timeWindow: '1 minute' }, ownRateLimit: false })
+  const phone = '+8613800138006'
+  const code = await sendCode(limited, phone)
+  t.equal((await login(limited, phone, offBy(code, 1))).statusCode, 401)
+  t.equal((await login(limited, phone, code)).statusCode, 200)
+  const over = await login(limited, phone, code)
+  t.equal(over.statusCode, 429, `the fourth request in the window: ${over.body}`)
+  t.equal(over.json.code, 'MPA_RATE_LIMITED')
 })
 
 test('the codes leave no Redis key behind once used, and only their hash is kept', async (t) => {

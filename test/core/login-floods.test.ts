@@ -1,7 +1,7 @@
 import { test, type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { MiniprogramAuthOptions } from '../../index.js'
-import { buildApp } from '../helpers/app.js'
+import { buildApp, LogCapture } from '../helpers/app.js'
 import { PlatformsWorld, startPlatforms } from '../helpers/platforms.js'
 import { privateRedis, sharedRedis } from '../helpers/redis.js'
 
@@ -59,12 +59,32 @@ test('rate limit options are checked at register time, naming the option', async
     [{ max: 0 }, /rateLimit\.max must be a positive integer/],
     [{ max: 1.5 }, /rateLimit\.max/],
     [{ timeWindow: 'soon' }, /rateLimit\.timeWindow/],
+    [{ timeWindow: 0 }, /rateLimit\.timeWindow must be a positive number of milliseconds/],
+    [{ timeWindow: -60000 }, /rateLimit\.timeWindow/],
+    [{ timeWindow: '-1m' }, /rateLimit\.timeWindow/],
+    [{ timeWindow: Number.NaN }, /rateLimit\.timeWindow/],
+    [{ timeWindow: {} }, /rateLimit\.timeWindow/],
     [{ keyGenerator: 'ip' }, /rateLimit\.keyGenerator must be a function/],
     [true, /rateLimit must be false or \{ max, timeWindow, keyGenerator \}/]
   ]
   for (const [rateLimit, message] of cases) {
     await t.rejects(buildApp(redis, { wechat: { ...WECHAT }, rateLimit: rateLimit as never }), message, JSON.stringify(rateLimit))
   }
+})
+
+test('rateLimit.timeWindow speaks @fastify/rate-limit\'s dialect: a number is milliseconds, its strings, a function', async (t) => {
+  for (const [timeWindow, seconds] of [[90_000, 90], ['1 minute', 60], ['2 mins', 120], ['1.5h', 5400], [() => 30_000, 30]] as const) {
+    const { apps: [a], post } = await world(t, { rateLimit: { max: 1, timeWindow } })
+    await post(a, 'window-1')
+    const limited = await post(a, 'window-2')
+    t.equal(limited.statusCode, 429, String(timeWindow))
+    const retryAfter = Number(limited.headers['retry-after'])
+    t.ok(retryAfter > seconds - 5 && retryAfter <= seconds, `${String(timeWindow)}: a window of ${seconds} s (Retry-After ${retryAfter})`)
+  }
+  const logs = new LogCapture()
+  const app = await buildApp(sharedRedis(t), { logs, wechat: { ...WECHAT }, rateLimit: { timeWindow: 60 } })
+  t.teardown(() => app.close())
+  t.match(logs.text, /rateLimit\.timeWindow is 60 ms: it is read as @fastify\/rate-limit reads it, a number in milliseconds/, 'a window in seconds by the old reading is pointed out')
 })
 
 test('a refused code is remembered for the replay window: the same 401 on every instance, no upstream call', async (t) => {

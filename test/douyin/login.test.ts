@@ -127,8 +127,10 @@ test('every jscode2session err_no maps to its documented error', async (t) => {
     t.equal(reply.statusCode, statusCode, `err_no ${errNo} → ${statusCode}`)
     t.equal(reply.json.code, code, `err_no ${errNo} → ${code}`)
     if (statusCode === 500) {
-      t.match(reply.json.message, /Douyin refused app tt00000000000000a1 .*the server log says what to fix/, 'the client learns no more')
+      t.match(reply.json.message, /Douyin refused app tt00000000000000a1 \(api\/apps\/v2\/jscode2session err_no \d+ \(log_id [0-9A-F]+\)\); the server log says what to fix/, 'the client learns no more than the log_id Douyin\'s support asks for')
+      const logId = /log_id ([0-9A-F]+)/.exec(reply.json.message)![1]!
       t.match(world.logs.lines.slice(logged).join(''), `"errNo":${errNo}`, 'this login\'s log says what to fix')
+      t.match(world.logs.lines.slice(logged).join(''), `"logId":"${logId}"`, 'with the log_id')
     } else {
       t.match(reply.json.message, String(errNo), 'the message names the err_no')
     }

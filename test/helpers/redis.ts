@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
 import { deleteKeys } from '../../tools/redis-keys.js'
@@ -8,6 +9,12 @@ import { freePort, RedisProcess } from '../../tools/redis-server.js'
 export { deleteKeys, freePort, RedisProcess }
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+// .ci/ioredis5 runs the store, cache and cluster tests again with ioredis 5
+// in place of 6: they must not pass on the wrong one unnoticed.
+const major = process.env.MPA_IOREDIS_MAJOR
+const { version } = createRequire(import.meta.url)('ioredis/package.json') as { version: string }
+if (major !== undefined && !version.startsWith(`${major}.`)) throw new Error(`MPA_IOREDIS_MAJOR is ${major}, but ioredis is ${version}`)
 
 /** What owns a cleanup: a tap test (or the file's root `tap`). Its teardowns run last-registered first. */
 export interface Teardown {

@@ -15,8 +15,9 @@ import { install, installedVersion, pack, project, sourceCopy, tempDir } from '.
 // as CommonJS (.cts: `require`), and each build logs in on both platforms
 // through the package's sandboxes on the real Redis, in a child process (the
 // READMEs' snippets are compiled by test/docs/). A second project, a plain
-// CommonJS application (no "type" field, a .ts file, `module: node20`), installs
-// the same tarball beside it and runs the same consumer.
+// CommonJS application (no "type" field, a .ts file, `module: node20`) still
+// on ioredis 5, installs the same tarball beside it (no --legacy-peer-deps:
+// the peer range takes both majors) and runs the same consumer.
 
 const run = promisify(execFile)
 const PACKAGE = 'fastify-miniprogram-auth'
@@ -27,11 +28,12 @@ tap.setTimeout(600_000)
 
 const { tarball, files } = await pack(sourceCopy(tap), tempDir(tap, 'pack'))
 const specs = [tarball, ...['fastify', 'ioredis', 'typescript', '@types/node'].map((name) => `${name}@${installedVersion(name)}`)]
+const ioredis5Specs = specs.map((spec) => spec.startsWith('ioredis@') ? `ioredis@${installedVersion('ioredis5')}` : spec)
 const app = project(tap, 'consumer', { type: 'module' })
 // The CommonJS application: no "type" field, so its .ts compiles to CommonJS.
 const cjsApp = project(tap, 'cjs-consumer')
 // Both installs at once, from the npm cache.
-await Promise.all([install(app, specs), install(cjsApp, specs)])
+await Promise.all([install(app, specs), install(cjsApp, ioredis5Specs)])
 copyFileSync(CONSUMER, join(app, 'esm.ts'))
 copyFileSync(CONSUMER, join(app, 'cjs.cts'))
 copyFileSync(CONSUMER, join(cjsApp, 'app.ts'))
@@ -87,11 +89,12 @@ function assertLogins (t: Test, { report, written }: Awaited<ReturnType<typeof c
   })
 }
 
-tap.test('the tarball: the build, the READMEs, the changelog and the licence; no tests, bench, examples, tools, sources or maps', async (t) => {
-  for (const file of ['LICENSE', 'README.md', 'README.zh-CN.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/sandbox/index.js', 'dist/client/index.js']) {
+tap.test('the tarball: the build, the READMEs and their image, the changelog and the licence; no tests, bench, examples, tools, sources or maps', async (t) => {
+  // docs/demo.png: the READMEs' image, by a relative path that GitHub and npm both resolve.
+  for (const file of ['LICENSE', 'README.md', 'README.zh-CN.md', 'docs/demo.png', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/sandbox/index.js', 'dist/client/index.js']) {
     t.ok(files.includes(file), file)
   }
-  t.same(files.filter((file) => !/^(dist\/|LICENSE$|README(\.zh-CN)?\.md$|CHANGELOG\.md$|package\.json$)/.test(file)), [], 'nothing else outside dist')
+  t.same(files.filter((file) => !/^(dist\/|LICENSE$|README(\.zh-CN)?\.md$|docs\/demo\.png$|CHANGELOG\.md$|package\.json$)/.test(file)), [], 'nothing else outside dist')
   t.same(files.filter((file) => /^dist\/(test|bench|examples|tools)\//.test(file) || file.endsWith('.map') || /(?<!\.d)\.ts$/.test(file)), [], 'no tests, bench, examples, tools, sources or maps')
 })
 
@@ -144,9 +147,10 @@ tap.test('a CommonJS application (require) logs in on both platforms', async (t)
   assertLogins(t, await consume(t, 'cjs.cjs'))
 })
 
-tap.test('a CommonJS application (no "type", a .ts file, module node20): compiles to require() and logs in on both platforms', async (t) => {
+tap.test('a CommonJS application on ioredis 5 (no "type", a .ts file, module node20): compiles to require() and logs in on both platforms', async (t) => {
   const { code, output } = await cjsBuild
   t.equal(code, 0, output)
+  t.match(JSON.parse(readFileSync(join(cjsApp, 'node_modules/ioredis/package.json'), 'utf8')), { version: /^5\./ }, 'installed beside ioredis 5, without flags')
   const emitted = readFileSync(join(cjsApp, 'app.js'), 'utf8')
   t.match(emitted, /Object\.defineProperty\(exports, "__esModule"/, 'tsc emitted CommonJS')
   t.match(emitted, /require\("fastify-miniprogram-auth"\)/, 'it requires the package')
@@ -168,4 +172,10 @@ tap.test('require() returns the ESM namespace: the plugin is .default (and the n
   const script = `const m = require('${PACKAGE}'); console.log(JSON.stringify([typeof m.default, m.default === m.fastifyMiniprogramAuth, m.__esModule, typeof require('${PACKAGE}/sandbox').createWechatSandbox]))`
   const { stdout } = await run(process.execPath, ['-e', script], { cwd: app })
   t.same(JSON.parse(stdout), ['function', true, true, 'function'])
+  // fastify (avvio) takes a namespace's .default: the namespace itself registers too (docs/commonjs.md).
+  const register = `const { Redis } = require('ioredis'); const redis = new Redis(${JSON.stringify(REDIS_URL)}); const app = require('fastify')();
+app.register(require('${PACKAGE}'), { redis, keyPrefix: 'mpa-test:cjs-namespace:' })
+app.ready().then(() => { console.log(typeof app.authenticate); return app.close() }).finally(() => redis.disconnect())`
+  const registered = await run(process.execPath, ['-e', register], { cwd: app })
+  t.equal(registered.stdout.trim(), 'function', 'fastify.register(require(...)) registers the plugin')
 })

@@ -101,3 +101,11 @@ test('upstream faults: each maps to its error, with the documented number of cal
 test('no session_key, app secret or skey in any reply or log line', async (t) => {
   world.assertNoSecrets(t)
 })
+
+test('the sandbox serves QQ\'s paths: jscode2session and api/getToken, not WeChat\'s token or phone endpoints', async (t) => {
+  const token = await (await fetch(`${sandbox.url}/api/getToken?${new URLSearchParams({ grant_type: 'client_credential', appid: APP_ID, secret: SECRET })}`)).json() as Record<string, unknown>
+  t.match(token, { access_token: /^[A-Za-z0-9_-]{64}$/, expires_in: 7200 })
+  for (const path of ['/cgi-bin/token', '/cgi-bin/stable_token', '/wxa/business/getuserphonenumber', '/wxa/checksession']) {
+    t.match(await (await fetch(`${sandbox.url}${path}`)).json(), { errcode: 40066, errmsg: /^invalid url/ }, `${path}: not QQ's`)
+  }
+})

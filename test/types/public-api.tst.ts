@@ -5,7 +5,8 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { describe, expect, test } from 'tstyche'
 import miniprogramAuth, {
-  SessionStore, type AuthUser, type CreatedSession, type Identity, type LoginResult, type OnRevoke, type RevokeEvent, type RevokeReason, type Session
+  createSessionAdmin, errorContractBody, SessionStore, type AuthUser, type CreatedSession, type ErrorContractBody, type Identity, type LoginResult,
+  type MiniprogramAuthOptions, type OnRevoke, type RevokeEvent, type RevokeReason, type Session
 } from '../../index.js'
 import { createAuthClient, type AuthClient } from '../../client/index.js'
 
@@ -49,12 +50,33 @@ describe('the plugin options', () => {
     expect(app.register).type.toBeCallableWith(miniprogramAuth, { session: { ttl: '7d', maxAge: 30 * 86_400, cache: { max: 100 } } })
     expect(app.register).type.not.toBeCallableWith(miniprogramAuth, { session: { ttl: true } })
     expect<Parameters<OnRevoke>>().type.toBe<[event: RevokeEvent, request?: FastifyRequest]>()
-    expect<RevokeReason>().type.toBe<'logout' | 'logout-all' | 'cap' | 'admin'>()
+    expect<RevokeReason>().type.toBe<'logout' | 'logout-all' | 'cap' | 'admin' | 'ban' | 'issued-before'>()
+  })
+
+  test('errorReply shapes our error body; rateLimit.timeWindow is @fastify/rate-limit\'s', () => {
+    expect(app.register).type.toBeCallableWith(miniprogramAuth, { errorReply: (error: ErrorContractBody) => ({ code: error.statusCode * 100, msg: error.message, data: null }) })
+    expect(app.register).type.not.toBeCallableWith(miniprogramAuth, { errorReply: 'envelope' })
+    expect(errorContractBody(new Error('x'))).type.toBe<ErrorContractBody>()
+    expect(app.register).type.toBeCallableWith(miniprogramAuth, { rateLimit: { timeWindow: '1 minute' } })
+    expect(app.register).type.toBeCallableWith(miniprogramAuth, { rateLimit: { timeWindow: (_request: FastifyRequest, _key: string) => 60_000 } })
+    expect(app.register).type.not.toBeCallableWith(miniprogramAuth, { rateLimit: { timeWindow: true } })
   })
 
   test('a login answers the skey, its expiry and the app\'s user', () => {
     expect<LoginResult['user']>().type.toBe<AuthUser>()
     expect<LoginResult['skey']>().type.toBe<string>()
+  })
+})
+
+describe('the session admin', () => {
+  test('is built from the plugin\'s options object, lists and revokes', () => {
+    const options: MiniprogramAuthOptions = { redis, keyPrefix: 'app:', wechat: { appId: 'wx', appSecret: 's' } }
+    const admin = createSessionAdmin(options)
+    expect(admin.list(1)).type.toBe<Promise<Session[]>>()
+    expect(admin.revoke({ userId: 1 })).type.toBe<Promise<string[]>>()
+    expect(admin.revoke({ userId: 'u', sessionId: 's' }, { reason: 'admin' })).type.toBe<Promise<string[]>>()
+    expect(admin.revoke).type.not.toBeCallableWith({ sessionId: 's' })
+    expect(createSessionAdmin).type.not.toBeCallableWith({ redis, session: { ttl: true } })
   })
 })
 

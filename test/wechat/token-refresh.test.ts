@@ -101,11 +101,14 @@ test('one forced refresh per 30 s across the instances of a deployment; then a c
   t.equal(sandbox.calls('getuserphonenumber') - phones, 1, 'and no retry with the same token')
   t.equal((await phone(world, a, 'o-next')).statusCode, 200, 'the token was good: the next call works')
 
-  // Our guard gone (as after 30 s) but WeChat's 30 s not yet over: its refusal is a 429, still no loop.
+  // Our guard gone (as when another service forced the refresh) but WeChat's 30 s not yet over: WeChat
+  // does not refresh and hands back the token it refused. No retry with it, a 502 that says why.
   await world.redis.del(guard)
+  const phonesBefore = sandbox.calls('getuserphonenumber')
   sandbox.fail('getuserphonenumber', { errcode: 40001 })
-  t.match((await phone(world, a, 'o-too-soon')).json, { statusCode: 429, code: 'MPA_UPSTREAM_RATE_LIMITED', message: /stable_token errcode 45011/ })
-  t.equal(sandbox.forcedRefreshes, 2, 'the one attempt WeChat refused')
+  t.match((await phone(world, a, 'o-too-soon')).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR', message: /a forced refresh handed back the same one/ })
+  t.equal(sandbox.forcedRefreshes, 2, 'the one forced refresh WeChat did not carry out')
+  t.equal(sandbox.calls('getuserphonenumber') - phonesBefore, 1, 'and no retry with the refused token')
 
   // 30 s later for both: the next refusal forces again.
   await world.redis.del(guard)

@@ -122,7 +122,10 @@ function phonePanel (platform, config) {
     order: () => client.request({ url: '/api/orders', method: 'POST', data: { item: '☕ Flat white', quantity: 2 } }),
     userinfo: async () => {
       const { encryptedData, iv, rawData, signature } = await call(api.getUserInfo)
-      return client.request({ url: `/auth/${platform}/userinfo`, method: 'POST', data: { encryptedData, iv, rawData, signature } })
+      const profile = await client.request({ url: `/auth/${platform}/userinfo`, method: 'POST', data: { encryptedData, iv, rawData, signature } })
+      // The status line names the user by the nickname they now gave, not the default id.
+      if (typeof profile.nickName === 'string' && profile.nickName !== '') loggedInAs = profile.nickName
+      return profile
     },
     phone: async () => client.phoneNumber(await phone(api)),
     devices: async () => {
@@ -137,7 +140,11 @@ function phonePanel (platform, config) {
       const options = { url: `/auth/${platform}/login`, method: 'POST', data: JSON.stringify(lastLogin), [headers]: { 'content-type': 'application/json' } }
       // my.request fails on a 401 with the reply attached: either way, show the reply.
       const reply = await call(api.request, options).catch((failure) => failure)
-      return { statusCode: reply.statusCode ?? reply.status, ...reply.data, note: `within ${config.codeReplayWindow} of the login: the same session (retry-safe); later: MPA_CODE_INVALID` }
+      const note = `within ${config.codeReplayWindow} of the login: the same session (retry-safe); later: MPA_CODE_INVALID`
+      const statusCode = reply.statusCode ?? reply.status
+      // A late replay is refused by the platform: its code says it all, the platform's own words
+      // (errmsg, request id) are for the server's log, not for a user's screen.
+      return reply.data?.skey ? { statusCode, ...reply.data, note } : { statusCode, code: reply.data?.code, note }
     },
     revoked: async () => {
       if (!revokedSkey) throw new Error('Log out first: this sends the skey that logout revoked.')
