@@ -35,7 +35,7 @@ async function setUp (t: Test, session: TestAppOptions['session'] = {}, withRepl
     await replicaClient.replicaof('127.0.0.1', master.port)
     while (!(await replicaClient.info('replication')).includes('master_link_status:up')) await sleep(20)
   }
-  const app = await buildApp(redis, { keyPrefix, session: { storeTimeout: '400ms', ...session } })
+  const app = await buildApp(redis, { keyPrefix, session })
   t.teardown(() => app.close())
   return { app, admin, replica, replicaClient }
 }

@@ -95,7 +95,14 @@ function phonePanel (platform, config) {
   let revokedSkey = null
   let loggedInAs = null
   const { api, storage } = createPlatform(platform, { user: () => userSelect.value, log: addLog })
-  const client = createAuthClient({ baseUrl: window.location.origin, platform, api, storageKey: STORAGE_KEY })
+  const client = createAuthClient({
+    baseUrl: window.location.origin,
+    platform,
+    api,
+    storageKey: STORAGE_KEY,
+    // A session the server ended (revoked, replaced, banned) is not logged in again: the app says why.
+    onSessionEnd: (end) => addLog('step', `■ the session ended: ${end.reason} (${end.code}); the helper does not log in again on its own`)
+  })
 
   function refreshStatus () {
     const skey = client.skey()
@@ -149,6 +156,7 @@ function phonePanel (platform, config) {
     revoked: async () => {
       if (!revokedSkey) throw new Error('Log out first: this sends the skey that logout revoked.')
       storage.set(STORAGE_KEY, revokedSkey)
+      // 401 MPA_SESSION_REVOKED: unlike an expired session's 401, no re-login follows.
       return client.request({ url: '/api/profile' })
     }
   }
