@@ -12,3 +12,20 @@ export function isOurError (error: unknown): boolean {
   const { code } = error as { code?: unknown }
   return typeof code === 'string' && OUR_CODES.has(code)
 }
+
+const countedElsewhere = new WeakSet<object>()
+
+/**
+ * Marks an error whose occurrences are logged elsewhere as a count (the
+ * store's open circuit says once that Redis is down, then how many requests
+ * it refused): the error contract logs each one at debug only, so an outage
+ * does not write a line per request.
+ */
+export function counted<E extends object> (error: E): E {
+  countedElsewhere.add(error)
+  return error
+}
+
+export function isCounted (error: unknown): boolean {
+  return typeof error === 'object' && error !== null && countedElsewhere.has(error)
+}

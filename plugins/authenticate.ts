@@ -1,7 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { isWellFormedSkey } from '../lib/skey.js'
 import { rejectUnknownKeys } from '../lib/options.js'
+import { isCounted } from '../lib/our-errors.js'
+import { errorContract } from './error-contract.js'
 import { SessionBannedError, SessionExpiredError, SessionReplacedError, SessionRevokedError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
 import type { SessionEnd } from '../store/sessions.js'
 import type { AuthUser, FastifyMiniprogramAuth, Session } from '../types.js'
@@ -136,7 +138,12 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     if (session instanceof Promise) {
       const attached = session.then((found) => attach(request, found))
       if (done === undefined) return attached
-      attached.then(() => done(), done)
+      attached.then(() => done(), (error: Error) => {
+        // While Redis is known to be down, the 503 is answered here, in our
+        // contract: the app's error handler would log a line per request.
+        if (isCounted(error)) errorContract(error as FastifyError, request, reply!)
+        else done(error)
+      })
       return
     }
     attach(request, session)

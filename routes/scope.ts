@@ -1,7 +1,7 @@
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { LoginRateLimitOptions } from '../plugins/login-rate-limit.js'
-import { errorContract } from './error-contract.js'
+import { errorContract } from '../plugins/error-contract.js'
 import { requireDecorators } from './guards.js'
 
 /** The largest request body a route of ours reads: real ones are under 20 KiB. 413 beyond it. */

@@ -38,18 +38,19 @@ export class Circuit {
     this.log.info({ openMs: Math.round(performance.now() - this.#openedAt), refused: this.#refused }, 'Redis answers again: the session store is back')
   }
 
-  /** A call gave up at its deadline. */
-  timedOut (): void {
-    if (++this.#consecutiveTimeouts >= this.options.threshold) this.trip(`${this.#consecutiveTimeouts} calls in a row timed out`)
+  /** A call gave up at its deadline. True when that opened the circuit. */
+  timedOut (): boolean {
+    return ++this.#consecutiveTimeouts >= this.options.threshold && this.trip(`${this.#consecutiveTimeouts} calls in a row timed out`)
   }
 
-  /** Opens the circuit: from now on every call is refused until a probe succeeds. */
-  trip (reason: string): void {
-    if (this.#open) return
+  /** Opens the circuit: from now on every call is refused until a probe succeeds. True when it was closed. */
+  trip (reason: string): boolean {
+    if (this.#open) return false
     this.#open = true
     this.#openedAt = this.#lastReport = performance.now()
     this.#refused = this.#refusedSinceReport = 0
     this.log.warn({ reason }, 'Redis does not answer: the session store answers 503 at once until it does (probed in the background)')
+    return true
   }
 
   /** A call refused at once while open; counted, and the count logged now and then. */

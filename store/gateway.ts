@@ -3,6 +3,7 @@ import { Cluster, type Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
 import { publishStoreTimeout, traceStore } from '../lib/diagnostics.js'
 import { Circuit, type CircuitLog } from './circuit.js'
+import { counted } from '../lib/our-errors.js'
 
 // Client states of a lost connection: a command would wait in ioredis's
 // offline queue and run when Redis is back, long after we answered 503.
@@ -102,9 +103,11 @@ export class RedisGateway {
    * no further. One shared timer checks every deadline, not one timer a call.
    */
   run<T> (operation: string, work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
+    // A client reconnecting to a lost Redis opens the circuit too: said once, then counted, until a probe is answered.
+    if (!this.#circuit.open && this.redis.status === 'reconnecting') this.#open('the connection to Redis was lost')
     if (this.#circuit.open) {
       this.#circuit.refused()
-      return Promise.reject(new StoreUnavailableError())
+      return Promise.reject(counted(new StoreUnavailableError()))
     }
     if (LOST_STATUS.has(this.redis.status)) return Promise.reject(new StoreUnavailableError())
     return traceStore(operation, () => this.#deadline(work))
@@ -112,6 +115,20 @@ export class RedisGateway {
 
   #open (reason: string): void {
     this.#circuit.trip(reason)
+    this.#opened()
+  }
+
+  /**
+   * The circuit has just opened: the work still waiting for Redis is answered
+   * now, as refused, rather than each at its own deadline; then the probes.
+   */
+  #opened (): void {
+    for (const call of this.#inFlight) {
+      call.abandoned = true
+      this.#circuit.refused()
+      call.reject(counted(new StoreUnavailableError()))
+    }
+    this.#inFlight.clear()
     void this.#probe()
   }
 
@@ -170,8 +187,7 @@ export class RedisGateway {
       call.abandoned = true
       publishStoreTimeout(this.timeoutMs)
       call.reject(new StoreUnavailableError())
-      this.#circuit.timedOut()
-      if (this.#circuit.open) void this.#probe()
+      if (this.#circuit.timedOut()) this.#opened()
     }
     if (this.#inFlight.size === 0 && this.#sweeper !== null) {
       clearInterval(this.#sweeper)

@@ -2,7 +2,8 @@ import { test, type Test } from 'tap'
 import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { createWechatSandbox } from '../../sandbox/wechat.js'
-import { buildApp } from '../helpers/app.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildApp, LogCapture } from '../helpers/app.js'
 import { privateRedis } from '../helpers/redis.js'
 
 // Every server here is a private redis-server without persistence: stopping
@@ -108,3 +109,47 @@ test('a client that fails fast (no offline queue) gives the same 503', async (t)
   t.equal(res.json().code, 'MPA_STORE_UNAVAILABLE')
   t.ok(Date.now() - started < 1000, 'failed fast')
 })
+
+test('a frozen Redis under steady load: the circuit opens, then every request is refused at once; the log says so once and counts, then says when Redis is back', async (t) => {
+  const { server, redis } = await privateRedis(t)
+  const logs = new LogCapture()
+  const app = await buildApp(redis, { logs })
+  t.teardown(() => app.close())
+  const skeys: string[] = []
+  for (let i = 0; i < 50; i++) skeys.push((await app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: `o${i}` }, { user: { id: `u${i}` } })).skey)
+  // Only requests that must read Redis: the cache is emptied when its tracking connection goes silent.
+  const me = (skey: string) => app.inject({ url: '/me', headers: { 'x-skey': skey } })
+  const warningsBefore = logs.lines.length
+
+  server.pause()
+  const frozenAt = performance.now()
+  const answers: Array<{ startedAt: number, ms: number, status: number }> = []
+  const inFlight: Array<Promise<void>> = []
+  // 5 requests every 10 ms for 3 s: ~1,500 requests, each on a session no cache can hold by then.
+  for (let tick = 0; performance.now() - frozenAt < 3000; tick++) {
+    for (let i = 0; i < 5; i++) {
+      const startedAt = performance.now()
+      inFlight.push(me(skeys[(tick * 5 + i) % skeys.length]!).then((reply) => { answers.push({ startedAt, ms: performance.now() - startedAt, status: reply.statusCode }) }))
+    }
+    await sleep(10)
+  }
+  await Promise.all(inFlight)
+  const lines = logs.lines.slice(warningsBefore).map((line) => JSON.parse(line) as { level: number, msg: string, refused?: number })
+  t.ok(answers.length > 500, `${answers.length} requests`)
+  t.same([...new Set(answers.map(({ status }) => status))], [503], 'each answered 503')
+  const opened = lines.find(({ msg }) => /^Redis does not answer/.test(msg))
+  t.ok(opened, 'the circuit opened, said at warn')
+  // Once it is open nothing waits for Redis: the requests after the first second answer at once.
+  const late = answers.filter(({ startedAt }) => startedAt - frozenAt > 2500)
+  t.ok(late.length > 100 && late.every(({ ms }) => ms < 500), `the ${late.length} requests of the last half second each answered in under 500 ms (slowest ${Math.round(Math.max(...late.map(({ ms }) => ms)))} ms)`)
+  const loud = lines.filter(({ level }) => level >= 40)
+  t.ok(loud.length <= 6, `${loud.length} lines at warn or error for ${answers.length} refused requests: ${loud.map(({ msg }) => msg).join(' | ')}`)
+
+  server.resume()
+  await waitUntil(async () => (await me(skeys[0]!)).statusCode === 200)
+  t.ok(logs.lines.some((line) => /Redis answers again/.test(line)), 'and the log says when Redis is back')
+})
+
+async function waitUntil (check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await sleep(50)
+}

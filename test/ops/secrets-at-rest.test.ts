@@ -23,7 +23,7 @@ async function dumpOf (redis: Redis, prefix: string): Promise<string> {
       text += `${key}\n`
       if (type === 'string') text += await redis.get(key)
       else if (type === 'hash') text += JSON.stringify(await redis.hgetall(key))
-      else if (type === 'zset') text += JSON.stringify(await redis.zrange(key, 0, -1))
+      else if (type === 'zset') text += JSON.stringify(await redis.zrange(key, '0', '-1'))
       else text += `(${type})`
       text += '\n'
     }

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { InternalError, RateLimitedError, RequestRejectedError } from '../errors.js'
-import { isOurError } from '../lib/our-errors.js'
+import { isCounted, isOurError } from '../lib/our-errors.js'
 
 /** The body of every error reply of our routes. */
 export interface ErrorContractBody {
@@ -36,7 +36,9 @@ export function errorContract (error: FastifyError, request: FastifyRequest, rep
   let body: ErrorContractBody
   try {
     const status = statusOf(error, reply.statusCode)
-    if (status >= 500) reply.log.error({ req: request, res: reply, err: error }, error?.message)
+    // A 503 of the store's open circuit is counted in its own log lines: not one line per request.
+    if (status >= 500 && isCounted(error)) reply.log.debug({ res: reply, err: error }, error?.message)
+    else if (status >= 500) reply.log.error({ req: request, res: reply, err: error }, error?.message)
     else reply.log.info({ res: reply, err: error }, error?.message)
     body = bodyOf(error, status)
   } catch (unreadable) {
