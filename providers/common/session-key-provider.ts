@@ -1,0 +1,119 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { UpstreamError } from '../../errors.js'
+import { Apps } from '../../lib/apps.js'
+import { observeUpstream } from '../../lib/diagnostics.js'
+import type { PhoneNumber } from '../../lib/open-data.js'
+import type { Exchange, ExchangeContext, Identity, LoginProvider, Provider, Session } from '../../types.js'
+import type { HttpAppConfig } from './app-options.js'
+import type { Platform } from './errcodes.js'
+import { JsonHttp, type JsonCall, type JsonReply } from './json-http.js'
+import { refusalError, type PlatformRefusal } from './platform-errors.js'
+import type { EncryptedPayload, SessionOpenData, UserInfoPayload } from './session-data.js'
+
+/** What a login code gives on the platforms of this kind. */
+export interface SessionKeyLogin {
+  appId: string
+  openId: string
+  unionId?: string
+  /** Server-side secret: keep it in the session, never send it to the client. */
+  sessionKey: string
+}
+
+/** The client of a platform whose login gives an openid and a session_key that seals its open data (Kuaishou, Baidu). */
+export interface SessionKeyClient {
+  /** Configured AppIDs; the first is the default. */
+  readonly appIds: readonly string[]
+  /** The AppID a request names, or the default one; MPA_UNKNOWN_APP when it is not configured. */
+  resolveAppId: (appId?: string) => string
+  /** The platform's code2session: a login code for the openid and session_key. */
+  code2Session: (code: string, appId?: string) => Promise<SessionKeyLogin>
+  /** Decrypts data a session's client sent, with the openid's latest session_key, else the session's own. */
+  openForSession: (session: Session, encryptedData: string, iv: string) => Promise<{ data: Record<string, unknown>, sessionKey: string }>
+  /** A session's decrypted user info; with rawData and signature, the signature is checked too. */
+  userInfo: (session: Session, payload: UserInfoPayload) => Promise<Record<string, unknown>>
+  /** A session's phone number, from the getPhoneNumber button's encrypted data. */
+  phoneNumber: (session: Session, payload: EncryptedPayload) => Promise<PhoneNumber>
+}
+
+type HttpApp = JsonHttp<HttpAppConfig>['apps'][number]
+
+/** An upstream call and the values its answer may echo. */
+export interface PlatformCall extends JsonCall {
+  secrets: string[]
+}
+
+/**
+ * A login provider for a platform that answers its login code with an openid
+ * and a session_key, in one call with no retry; the session_key becomes the
+ * openid's latest, and seals the open data of the sessions it starts. A
+ * platform's subclass says how to ask and what its answers mean.
+ */
+export abstract class SessionKeyProvider implements LoginProvider, SessionKeyClient {
+  readonly appIds: readonly string[]
+  protected readonly apps: Apps<HttpApp>
+  private readonly http: JsonHttp<HttpAppConfig>
+
+  constructor (
+    readonly name: Provider,
+    private readonly platform: Platform,
+    configs: HttpAppConfig[],
+    private readonly openData: SessionOpenData,
+    private readonly log: FastifyBaseLogger
+  ) {
+    this.http = new JsonHttp(configs)
+    this.apps = new Apps(this.http.apps)
+    this.appIds = this.apps.ids
+  }
+
+  abstract code2Session (code: string, appId?: string): Promise<SessionKeyLogin>
+
+  resolveAppId (appId?: string): string {
+    return this.apps.get(appId).appId
+  }
+
+  /** One call, no retry: these platforms document no busy answer worth one. */
+  exchangeBudgetMs (appId: string): number {
+    return this.apps.get(appId).timeoutMs
+  }
+
+  async exchange (code: string, { appId }: ExchangeContext): Promise<Exchange> {
+    const { openId, unionId, sessionKey } = await this.code2Session(code, appId)
+    await this.openData.remember(appId, openId, sessionKey)
+    const identity: Identity = { provider: this.name, appId, openId, ...(unionId ? { unionId } : {}) }
+    return { identity, secrets: { sessionKey } }
+  }
+
+  openForSession (session: Session, encryptedData: string, iv: string): Promise<{ data: Record<string, unknown>, sessionKey: string }> {
+    return this.openData.open(session, encryptedData, iv)
+  }
+
+  userInfo (session: Session, payload: UserInfoPayload): Promise<Record<string, unknown>> {
+    return this.openData.userInfo(session, payload)
+  }
+
+  phoneNumber (session: Session, payload: EncryptedPayload): Promise<PhoneNumber> {
+    return this.openData.phoneNumber(session, payload)
+  }
+
+  close (): Promise<void> {
+    return this.http.close()
+  }
+
+  /**
+   * One upstream call, observed: a refusal (as `refusalOf` reads the answer)
+   * becomes our error, with what to fix in the log; any other answer that is
+   * not a 2xx is a 502.
+   */
+  protected async call (app: HttpApp, endpoint: string, call: PlatformCall, refusalOf: (reply: JsonReply) => PlatformRefusal | undefined): Promise<JsonReply> {
+    const refusedWith = ({ reply }: { reply: JsonReply }) => refusalOf(reply)?.code
+    const { status, reply } = await observeUpstream({ provider: this.name, operation: endpoint, appId: app.appId }, () => this.http.fetchJson(app, endpoint, call), refusedWith)
+    const refusal = refusalOf(reply)
+    if (refusal) {
+      const { error, fix } = refusalError(this.platform, app.appId, endpoint, refusal, call.secrets)
+      if (fix) this.log.error({ appId: app.appId, endpoint, code: refusal.code }, fix)
+      throw error
+    }
+    if (status < 200 || status > 299) throw new UpstreamError(`${endpoint} answered HTTP ${status}`)
+    return reply
+  }
+}
