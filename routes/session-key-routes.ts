@@ -21,7 +21,7 @@ export interface SessionKeyPlatform {
 export function sessionKeyRoutes ({ provider, loginCall, userInfoCall, code }: SessionKeyPlatform): FastifyPluginAsyncTypebox<LoginRoutesOptions> {
   return async (fastify, options) => {
     routeScope(fastify, `${provider} routes`, [provider, 'miniprogramLogin', kAuthentication])
-    const client = fastify[provider] as SessionKeyClient
+    const client: SessionKeyClient = fastify[provider]
     await loginRoute(fastify, { provider, call: loginCall, body: codeBody(code), code: fromCodeBody, errors: [], rateLimit: options.rateLimit })
     userInfoRoute(fastify, { provider, call: userInfoCall, userInfo: (session, payload) => client.userInfo(session, payload) })
     phoneRoute(fastify, {

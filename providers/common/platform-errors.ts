@@ -8,7 +8,7 @@ import { upstreamMessage } from './json-http.js'
 // its platform's codes into these kinds, and this file makes the error.
 
 /** What a refusal means: the code is bad, the operator must fix the app, the platform throttles, or anything else. */
-export type Refusal = 'code-invalid' | 'misconfigured' | 'rate-limited' | 'upstream'
+type Refusal = 'code-invalid' | 'misconfigured' | 'rate-limited' | 'upstream'
 
 export interface PlatformRefusal {
   kind: Refusal

@@ -19,19 +19,19 @@ export interface SessionKeyLogin {
   sessionKey: string
 }
 
-/** The client of a platform whose login gives an openid and a session_key that seals its open data (Kuaishou, Baidu). */
-export interface SessionKeyClient {
-  /** Configured AppIDs; the first is the default. */
+/**
+ * `fastify.kuaishou` and `fastify.baidu`: the apps (`appIds`, the first the
+ * default; `resolveAppId` answers 400 MPA_UNKNOWN_APP for another), the
+ * login exchange, and the open data of a session, opened with the openid's
+ * latest session_key, else the session's own.
+ */
+export interface SessionKeyClient extends Pick<LoginProvider, 'resolveAppId'> {
   readonly appIds: readonly string[]
-  /** The AppID a request names, or the default one; MPA_UNKNOWN_APP when it is not configured. */
-  resolveAppId: (appId?: string) => string
-  /** The platform's code2session: a login code for the openid and session_key. */
   code2Session: (code: string, appId?: string) => Promise<SessionKeyLogin>
-  /** Decrypts data a session's client sent, with the openid's latest session_key, else the session's own. */
   openForSession: (session: Session, encryptedData: string, iv: string) => Promise<{ data: Record<string, unknown>, sessionKey: string }>
-  /** A session's decrypted user info; with rawData and signature, the signature is checked too. */
+  /** With rawData and signature, the signature is checked too. */
   userInfo: (session: Session, payload: UserInfoPayload) => Promise<Record<string, unknown>>
-  /** A session's phone number, from the getPhoneNumber button's encrypted data. */
+  /** From the getPhoneNumber button's encrypted data. */
   phoneNumber: (session: Session, payload: EncryptedPayload) => Promise<PhoneNumber>
 }
 
@@ -50,6 +50,9 @@ export interface PlatformCall extends JsonCall {
  */
 export abstract class SessionKeyProvider implements LoginProvider, SessionKeyClient {
   readonly appIds: readonly string[]
+  readonly openForSession: SessionKeyClient['openForSession']
+  readonly userInfo: SessionKeyClient['userInfo']
+  readonly phoneNumber: SessionKeyClient['phoneNumber']
   protected readonly apps: Apps<HttpApp>
   private readonly http: JsonHttp<HttpAppConfig>
 
@@ -63,6 +66,10 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
     this.http = new JsonHttp(configs)
     this.apps = new Apps(this.http.apps)
     this.appIds = this.apps.ids
+    // The open data of the sessions its logins start.
+    this.openForSession = (session, encryptedData, iv) => openData.open(session, encryptedData, iv)
+    this.userInfo = (session, payload) => openData.userInfo(session, payload)
+    this.phoneNumber = (session, payload) => openData.phoneNumber(session, payload)
   }
 
   abstract code2Session (code: string, appId?: string): Promise<SessionKeyLogin>
@@ -81,18 +88,6 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
     await this.openData.remember(appId, openId, sessionKey)
     const identity: Identity = { provider: this.name, appId, openId, ...(unionId ? { unionId } : {}) }
     return { identity, secrets: { sessionKey } }
-  }
-
-  openForSession (session: Session, encryptedData: string, iv: string): Promise<{ data: Record<string, unknown>, sessionKey: string }> {
-    return this.openData.open(session, encryptedData, iv)
-  }
-
-  userInfo (session: Session, payload: UserInfoPayload): Promise<Record<string, unknown>> {
-    return this.openData.userInfo(session, payload)
-  }
-
-  phoneNumber (session: Session, payload: EncryptedPayload): Promise<PhoneNumber> {
-    return this.openData.phoneNumber(session, payload)
   }
 
   close (): Promise<void> {

@@ -1,14 +1,13 @@
 import { httpAppsOf, type HttpAppConfig, type HttpAppOptions, type HttpPlatform } from '../common/app-options.js'
 
+/**
+ * A WeCom mini-program: `appId` is its AppID (wx…), which a login body
+ * names; `appSecret` the Secret of the WeCom app it is associated with (not
+ * the mini-program's AppSecret); `baseUrl` defaults to 'https://qyapi.weixin.qq.com'.
+ */
 export interface WecomAppOptions extends HttpAppOptions {
-  /** The mini-program's AppID (wx…): names the app in a login body's appId. */
-  appId: string
   /** The corp's ID (ww…), from WeCom's admin console: its access token is asked for with it. */
   corpId: string
-  /** The Secret of the WeCom app the mini-program is associated with (not the mini-program's AppSecret). */
-  appSecret: string
-  /** Default 'https://qyapi.weixin.qq.com'; a proxy or the sandbox in tests. */
-  baseUrl?: string
 }
 
 export interface WecomAppConfig extends HttpAppConfig {
