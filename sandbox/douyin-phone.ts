@@ -16,7 +16,7 @@ const PHONE_CODE_TTL_MS = 5 * 60_000
 /** client_token's documented error_codes. */
 const TOKEN_ERRORS: Record<number, string> = { 10002: 'Parameter error', 10003: 'client_key not found', 10013: 'client_key or client_secret error' }
 /** get_phonenumber_info's: the sandbox's choice where Douyin publishes none (docs/douyin.md). */
-export const PHONE_ERR_NO = { tokenInvalid: 28001003, codeInvalid: 28005187 } as const
+const PHONE_ERR_NO = { tokenInvalid: 28001003, codeInvalid: 28005187 } as const
 
 interface ClientToken {
   appId: string
