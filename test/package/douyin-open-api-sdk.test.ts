@@ -21,7 +21,8 @@ import { npm, project, tempDir } from './npm.js'
 
 tap.setTimeout(120_000)
 
-const SDK = '@open-dy/open_api_sdk@1.1.0'
+const SDK_NAME = '@open-dy/open_api_sdk'
+const SDK = `${SDK_NAME}@1.1.0`
 const APP_ID = 'tt00000000000sdk01'
 const SECRET = 'sdk-douyin-secret-0123456789abcdef'
 const HOSTS = new Set(['open.douyin.com', 'developer.toutiao.com'])
@@ -61,7 +62,7 @@ tap.teardown(() => { https.Agent.prototype.createConnection = createConnection }
 
 const require = createRequire(join(dir, 'package.json'))
 type Constructor = new (...args: any[]) => any
-const { default: Client, OauthClientTokenRequest, V2Jscode2sessionRequest, CommonRequest } = require('@open-dy/open_api_sdk') as Record<'default' | 'OauthClientTokenRequest' | 'V2Jscode2sessionRequest' | 'CommonRequest', Constructor>
+const { default: Client, OauthClientTokenRequest, V2Jscode2sessionRequest, CommonRequest } = require(SDK_NAME) as Record<'default' | 'OauthClientTokenRequest' | 'V2Jscode2sessionRequest' | 'CommonRequest', Constructor>
 const client = new Client({ clientKey: APP_ID, clientSecret: SECRET })
 
 tap.test('the SDK installs without native addons', async (t) => {
