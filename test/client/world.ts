@@ -2,7 +2,7 @@ import tap, { type Test } from 'tap'
 import { createPublicKey, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { defaultResolveUser, errors, type LoginProvider, type MiniprogramAuthOptions } from '../../index.js'
-import { createBaiduSandbox, createDouyinSandbox, createKuaishouSandbox, createQqSandbox, createWecomSandbox } from '../../sandbox/index.js'
+import { createBaiduSandbox, createDouyinSandbox, createKuaishouSandbox, createQqSandbox, createWecomSandbox, generateRsaKeyPair } from '../../sandbox/index.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 
 // The server the helper talks to in these tests: the real plugin over HTTP,
@@ -97,9 +97,12 @@ export async function clientWorld (name: string) {
   const baiduSandbox = await createBaiduSandbox({ apps: { [BAIDU_APP.appId]: BAIDU_APP.appSecret } })
   const wecomSandbox = await createWecomSandbox({ corps: { [WECOM_APP.corpId]: WECOM_APP.appSecret } })
   const sandboxes = [douyinSandbox, qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox]
+  // The Douyin app's key pair, for phone numbers by code (base library 3.51.0+).
+  const douyinKeys = generateRsaKeyPair()
+  douyinSandbox.setPhoneKey(DOUYIN_APP.appId, douyinKeys.publicKey)
   tap.teardown(() => Promise.all(sandboxes.map((sandbox) => sandbox.close()))) // first registered, last run: after the apps close
   const world = await PlatformsWorld.create(tap, name, WECHAT_APP, '2021000000client1')
-  world.watch(() => sandboxes.flatMap((sandbox) => sandbox.secrets()))
+  world.watch(() => [...sandboxes.flatMap((sandbox) => sandbox.secrets()), douyinKeys.privateKey])
   // The Alipay app again, now with the AES key that opens my.getPhoneNumber's payloads.
   const alipayAesKey = randomBytes(16).toString('base64')
   const alipayApp = { ...world.platforms.options.alipay, aesKey: alipayAesKey }
@@ -126,7 +129,7 @@ export async function clientWorld (name: string) {
       keyPrefix: world.subPrefix('client'),
       session,
       alipay: alipayApp,
-      douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true },
+      douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true, phonePrivateKey: douyinKeys.privateKey, openApiBaseUrl: douyinSandbox.url },
       qq: { ...QQ_APP, baseUrl: qqSandbox.url },
       kuaishou: { ...KUAISHOU_APP, baseUrl: kuaishouSandbox.url },
       baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
