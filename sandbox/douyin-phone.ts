@@ -14,7 +14,7 @@ const TOKEN_TTL_MS = 2 * 3600_000
 const PREVIOUS_TOKEN_GRACE_MS = 5 * 60_000
 const PHONE_CODE_TTL_MS = 5 * 60_000
 /** client_token's documented error_codes. */
-const TOKEN_ERRORS: Record<number, string> = { 10002: 'Parameter error', 10003: 'client_key not found', 10013: 'client_key or client_secret error' }
+const TOKEN_ERRORS: Record<number, string> = { 10002: 'Parameter error', 10003: 'client_key not found', 10013: 'client_key or client_secret error', 10020: 'too many requests' }
 /** get_phonenumber_info's: the sandbox's choice where Douyin publishes none (docs/douyin.md). */
 const PHONE_ERR_NO = { tokenInvalid: 28001003, codeInvalid: 28005187 } as const
 
@@ -52,7 +52,7 @@ export class DouyinPhoneState {
 
   clientToken (body: Record<string, unknown>): Record<string, unknown> {
     const { client_key: appId, client_secret: secret, grant_type: grantType } = body
-    const refuse = (errorCode: number) => ({ data: { description: TOKEN_ERRORS[errorCode], error_code: errorCode }, message: 'error', extra: { logid: randomBytes(16).toString('hex'), now: this.now() } })
+    const refuse = (errorCode: number) => this.tokenRefusal(errorCode)
     if (typeof appId !== 'string' || typeof secret !== 'string' || grantType !== 'client_credential') return refuse(10002)
     if (this.secretOf(appId) === undefined) return refuse(10003)
     if (this.secretOf(appId) !== secret) return refuse(10013)
@@ -65,6 +65,11 @@ export class DouyinPhoneState {
     const token = this.remember(`clt.${randomBytes(24).toString('hex')}`)
     this.tokens.set(token, { appId, expiresAt: this.now() + TOKEN_TTL_MS })
     return { data: { access_token: token, description: '', error_code: 0, expires_in: TOKEN_TTL_MS / 1000 }, message: 'success' }
+  }
+
+  /** client_token's error answer: HTTP 200, the error inside `data`. */
+  tokenRefusal (errorCode: number, description = TOKEN_ERRORS[errorCode] ?? 'sandbox fault'): Record<string, unknown> {
+    return { data: { description, error_code: errorCode }, message: 'error', extra: { logid: randomBytes(16).toString('hex'), now: this.now() } }
   }
 
   phoneInfo (headers: IncomingHttpHeaders, body: Record<string, unknown>): Record<string, unknown> {

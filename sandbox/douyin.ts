@@ -61,7 +61,9 @@ export async function createDouyinSandbox (options: DouyinSandboxOptions = {}): 
       // What open.douyin.com answers a body that is not JSON is unverified: as an empty one.
       const json = jsonObject(body) ?? {}
       const work = () => openApi === 'client_token' ? phones.clientToken(json) : phones.phoneInfo(headers, json)
-      return server.answer(fault, () => jsonReply(fault?.errNo !== undefined ? errorAnswer(fault.errNo, fault.errTips) : work(), fault))
+      // An errNo fault in each endpoint's own shape: client_token's error_code inside data.
+      const refusal = (errNo: number) => openApi === 'client_token' ? phones.tokenRefusal(errNo, fault?.errTips) : errorAnswer(errNo, fault?.errTips)
+      return server.answer(fault, () => jsonReply(fault?.errNo !== undefined ? refusal(fault.errNo) : work(), fault))
     }
     // What Douyin answers an unknown path or a GET is unverified: a 404.
     if (url.pathname !== PATH || method !== 'POST') return NOT_FOUND

@@ -73,6 +73,10 @@ test('faults of both endpoints, and what the operator must fix', async (t) => {
   const session = await world.login(other, user)
   sandbox.fail('client_token', { httpStatus: 502 })
   t.match((await world.post(other, '/auth/douyin/phone', { code: sandbox.phoneCode('o-phone') }, session.skey)).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR' }, 'client_token failing')
+  sandbox.fail('client_token', { errNo: 10020 })
+  t.match((await world.post(other, '/auth/douyin/phone', { code: sandbox.phoneCode('o-phone') }, session.skey)).json, { statusCode: 429, code: 'MPA_UPSTREAM_RATE_LIMITED', message: /client_token\/ 10020: too many requests/ }, 'client_token throttled (10020)')
+  sandbox.fail('client_token', { errNo: 2190002, errTips: '' })
+  t.match((await world.post(other, '/auth/douyin/phone', { code: sandbox.phoneCode('o-phone') }, session.skey)).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR', message: /client_token\/ 2190002$/ }, 'an error_code of its own, without a description')
   sandbox.fail('client_token', { malformed: true })
   t.match((await world.post(other, '/auth/douyin/phone', { code: sandbox.phoneCode('o-phone') }, session.skey)).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR' }, 'client_token not JSON')
 
