@@ -3,7 +3,7 @@ import { UpstreamError } from '../../errors.js'
 import { Apps } from '../../lib/apps.js'
 import { observeUpstream } from '../../lib/diagnostics.js'
 import type { PhoneNumber } from '../../lib/open-data.js'
-import type { Exchange, ExchangeContext, Identity, LoginProvider, Provider, Session } from '../../types.js'
+import type { Exchange, ExchangeContext, LoginProvider, Provider, Session } from '../../types.js'
 import type { HttpAppConfig } from './app-options.js'
 import type { Platform } from './errcodes.js'
 import { JsonHttp, type JsonCall, type JsonReply } from './json-http.js'
@@ -14,7 +14,6 @@ import type { EncryptedPayload, SessionOpenData, UserInfoPayload } from './sessi
 export interface SessionKeyLogin {
   appId: string
   openId: string
-  unionId?: string
   /** Server-side secret: keep it in the session, never send it to the client. */
   sessionKey: string
 }
@@ -84,10 +83,9 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
   }
 
   async exchange (code: string, { appId }: ExchangeContext): Promise<Exchange> {
-    const { openId, unionId, sessionKey } = await this.code2Session(code, appId)
+    const { openId, sessionKey } = await this.code2Session(code, appId)
     await this.openData.remember(appId, openId, sessionKey)
-    const identity: Identity = { provider: this.name, appId, openId, ...(unionId ? { unionId } : {}) }
-    return { identity, secrets: { sessionKey } }
+    return { identity: { provider: this.name, appId, openId }, secrets: { sessionKey } }
   }
 
   close (): Promise<void> {

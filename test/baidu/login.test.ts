@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -83,6 +84,21 @@ test('decryptBaidu: what does not open is the session key\'s fault, what is malf
   t.throws(() => decryptBaidu(key, sealed.encryptedData, Buffer.alloc(8).toString('base64'), APP_KEY), { code: 'MPA_BAD_ENCRYPTED_DATA' }, 'a short iv')
   t.throws(() => decryptBaidu(key, 'AAAA', sealed.iv, APP_KEY), { code: 'MPA_BAD_ENCRYPTED_DATA' }, 'not whole blocks')
   t.throws(() => decryptBaidu(Buffer.alloc(24, 8).toString('base64'), sealed.encryptedData, sealed.iv, APP_KEY), { code: 'MPA_SESSION_KEY_EXPIRED' }, 'another key')
+  // Plaintexts the key opens but that are not Baidu's layout: as data under another key.
+  const seal = (plain: Buffer) => {
+    const iv = Buffer.alloc(16, 3)
+    const cipher = createCipheriv('aes-192-cbc', Buffer.from(key, 'base64'), iv)
+    return [Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64'), iv.toString('base64')] as const
+  }
+  const framed = (length: number, body: string) => Buffer.concat([Buffer.alloc(16, 1), Buffer.from([0, 0, 0, length]), Buffer.from(body), Buffer.from(APP_KEY)])
+  for (const [what, plain] of [
+    ['shorter than its header', Buffer.alloc(10, 1)],
+    ['a length past the end', framed(250, '{}')],
+    ['not JSON', framed(5, 'nope!')],
+    ['a JSON array', framed(2, '[]')]
+  ] as const) {
+    t.throws(() => decryptBaidu(key, ...seal(plain), APP_KEY), { code: 'MPA_SESSION_KEY_EXPIRED' }, what)
+  }
 })
 
 test('the baidu option: Baidu\'s host by default; a session_key that is no AES-192 key is a 502', async (t) => {

@@ -117,6 +117,7 @@ test('data for another app, or with no number: refused', async (t) => {
 
 test('the phonePrivateKey and openApiBaseUrl options', async (t) => {
   await t.rejects(world.build({ douyin: douyin({ phonePrivateKey: 'not a key' }) }), { message: /^douyin\.phonePrivateKey must be the app's RSA private key/ })
+  await t.rejects(world.build({ douyin: douyin({ phonePrivateKey: 42 as never }) }), { message: /^douyin\.phonePrivateKey must be/ })
   await t.rejects(world.build({ douyin: douyin({ openApiBaseUrl: 'ftp://x' }) }), { message: /^douyin\.openApiBaseUrl must be an http\(s\) URL/ })
 })
 

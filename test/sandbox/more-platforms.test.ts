@@ -35,6 +35,7 @@ test('Kuaishou: a form body or the query string, single-use codes, result codes,
   t.match((await call(url, form({ app_id: 'ks1', app_secret: 'secret-1', js_code: late }))).json, { result: 100200100 }, 'expired after 5 minutes')
   t.equal((await call(url)).status, 404, 'a GET')
   t.equal((await call(`${sandbox.url}/elsewhere`, { method: 'POST' })).status, 404)
+  t.match((await call(url, form({ app_id: 'ks1', app_secret: 'secret-1' }))).json, { result: 100200100 }, 'no js_code')
   sandbox.fail('code2session', { result: 500002 })
   t.match((await call(url, form({}))).json, { result: 500002, error_msg: 'sandbox fault' })
   t.throws(() => sandbox.fail('token' as 'code2session', {}), /no endpoint "token"/)
@@ -87,6 +88,9 @@ test('WeCom: gettoken hands out the same token while it is valid, jscode2session
   t.throws(() => sandbox.sessionKeyOf({ corpId: 'ww1', userId: 'nobody' }), /never logged in/)
   sandbox.addCorp('ww2', 'second')
   t.match((await token('second', 'ww2')).json, { errcode: 0 })
+  const bare = await createWecomSandbox()
+  t.teardown(() => bare.close())
+  t.same(bare.secrets(), [], 'no corp until addCorp')
 })
 
 test('Douyin\'s open API: client_token (a new one ends the one before 5 minutes later), get_phonenumber_info (RSA-sealed, single-use codes)', async (t) => {
@@ -127,5 +131,7 @@ test('Douyin\'s open API: client_token (a new one ends the one before 5 minutes 
   t.equal((await phone('', 'x')).json.err_no, 28001003, 'no token')
   sandbox.fail('get_phonenumber_info', { errNo: 28001016 })
   t.match((await phone('', 'x')).json, { err_no: 28001016 })
+  sandbox.fail('client_token', { errNo: 2190002 })
+  t.match(await clientToken(), { data: { error_code: 2190002, description: 'sandbox fault' }, message: 'error' }, 'a fault in client_token\'s shape')
   t.equal((await call(`${sandbox.url}/oauth/client_token/`)).status, 404, 'a GET')
 })
