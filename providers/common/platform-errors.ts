@@ -7,18 +7,17 @@ import { upstreamMessage } from './json-http.js'
 // WeChat's errcodes (Kuaishou's result, Baidu's error): each provider sorts
 // its platform's codes into these kinds, and this file makes the error.
 
-/** What a refusal means: the code is bad, the operator must fix the app, the platform throttles, or anything else. */
-type Refusal = 'code-invalid' | 'misconfigured' | 'rate-limited' | 'upstream'
-
-export interface PlatformRefusal {
-  kind: Refusal
+interface Refusal {
   /** The platform's code for it (a number, or a string like OAuth's 'invalid_grant'). */
   code: string | number
   /** The platform's message, as it sent it (scrubbed and cut short here). */
   message: unknown
-  /** For 'misconfigured': what is wrong, for the log. */
-  problem?: string
 }
+
+/** What a refusal means: the code is bad, the platform throttles, anything else, or the operator must fix the app (what is wrong goes to the log). */
+export type PlatformRefusal =
+  | Refusal & { kind: 'code-invalid' | 'rate-limited' | 'upstream' }
+  | Refusal & { kind: 'misconfigured', problem: string }
 
 /**
  * The documented error for a refusal, and for one the operator must fix,
@@ -36,7 +35,7 @@ export function refusalError (platform: Platform, appId: string, endpoint: strin
     case 'misconfigured':
       return {
         error: new MisconfiguredError(`${platform.label} refused app ${appId} (${endpoint} ${code}); the server log says what to fix`),
-        fix: `${platform.label} refused app ${appId}: ${refusal.problem ?? message}; check the ${platform.option} options`
+        fix: `${platform.label} refused app ${appId}: ${refusal.problem}; check the ${platform.option} options`
       }
     default:
       return { error: new UpstreamError(detail) }

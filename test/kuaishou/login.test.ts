@@ -71,6 +71,8 @@ test('user info and phone: decrypted with the latest session_key; another platfo
   const reply = await world.post(app, '/auth/kuaishou/userinfo', { encryptedData: info.encryptedData, iv: info.iv, rawData: info.rawData, signature: info.signature }, skey)
   t.same(reply.json, info.userInfo)
   t.same((await world.post(app, '/auth/kuaishou/phone', sandbox.phoneData('o-carol'), skey)).json, { phoneNumber: '13800000002', purePhoneNumber: '13800000002', countryCode: '86' })
+  const opened = await app.kuaishou.openForSession((await app.sessions.get(skey))!, info.encryptedData, info.iv)
+  t.same(opened, { data: info.userInfo, sessionKey: sandbox.sessionKeyOf('o-carol') }, 'fastify.kuaishou opens data for the app\'s own routes')
   // A later ks.login elsewhere rotated the key: data sealed with it still opens for this session.
   sandbox.login({ openId: 'o-carol', phone: '13800000002' })
   await post(sandbox.login({ openId: 'o-carol', phone: '13800000002' }).code)

@@ -47,6 +47,8 @@ test('the corp\'s access token: fetched once for every instance, reused, replace
   t.equal(sandbox.calls('gettoken') - before, 2, 'one more gettoken')
   t.equal(sandbox.calls('jscode2session') - calls, 2, 'the refused call, then the call with the new token')
   t.match(world.logs.text, 'WeCom refused the access token: fetching another')
+  sandbox.fail('jscode2session', { errcode: 42001, times: 2 })
+  t.match((await login('a5', other)).json, { statusCode: 502, code: 'MPA_UPSTREAM_ERROR', message: /errcode 42001/ }, 'refused again with the new token: one retry, never two')
 })
 
 test('a used, made-up or other corp\'s code', async (t) => {
