@@ -6,7 +6,12 @@ import createError from '@fastify/error'
 // 401: the client must log in again (the client helper keys on these codes).
 export const SkeyMissingError = createError('MPA_SKEY_MISSING', 'No skey: send it in the %s header or as Authorization: Bearer', 401)
 export const SkeyMalformedError = createError('MPA_SKEY_MALFORMED', 'The skey is malformed', 401)
-export const SessionExpiredError = createError('MPA_SESSION_EXPIRED', 'The session has expired or was revoked: log in again', 401)
+export const SessionExpiredError = createError('MPA_SESSION_EXPIRED', 'The session has expired: log in again', 401)
+// 401: the session ended early, and why. Logging in again by itself is not
+// what the user wants (another device took over, they logged out elsewhere, a ban).
+export const SessionReplacedError = createError('MPA_SESSION_REPLACED', 'The session was replaced by a login on another device', 401)
+export const SessionRevokedError = createError('MPA_SESSION_REVOKED', 'The session was logged out', 401)
+export const SessionBannedError = createError('MPA_SESSION_BANNED', 'The account is banned', 401)
 export const CodeInvalidError = createError('MPA_CODE_INVALID', 'The login code is invalid, expired or already used: get a new one and log in again (%s)', 401)
 export const SessionKeyExpiredError = createError('MPA_SESSION_KEY_EXPIRED', 'The data was not encrypted with this session\'s key (a later login rotated it, or the session is too old): log in again and retry', 401)
 
@@ -25,19 +30,22 @@ export const RateLimitedError = createError('MPA_RATE_LIMITED', 'Too many reques
 // A 4xx from another plugin or hook that gave no code of its own; its message is kept.
 export const RequestRejectedError = createError('MPA_REQUEST_REJECTED', '%s', 400)
 export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
+// Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
+export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)
+// A banned user's login: not retried by the client helper.
+export const UserBannedError = createError('MPA_USER_BANNED', 'This account is banned%s', 403)
+// Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
+export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)
 
-// Upstream (WeChat / Alipay) failures.
+// The platform failed us (any platform, an app's own provider's too).
 export const UpstreamRateLimitedError = createError('MPA_UPSTREAM_RATE_LIMITED', 'The platform rate-limited this request: retry later (%s)', 429)
 export const UpstreamError = createError('MPA_UPSTREAM_ERROR', 'The platform answered with an error: %s', 502)
 export const UpstreamBadSignatureError = createError('MPA_UPSTREAM_BAD_SIGNATURE', 'The platform response signature does not verify: %s', 502)
 export const UpstreamTimeoutError = createError('MPA_UPSTREAM_TIMEOUT', 'The platform did not answer in time: %s', 504)
 
-// 5xx the operator must fix.
+// 5xx on our side: the operator must fix the first, the log says the cause of the second.
 export const MisconfiguredError = createError('MPA_MISCONFIGURED', 'Server misconfiguration: %s', 500)
 // Anything unexpected (a throwing resolveUser, a database error): the cause is in the log, never in the reply.
 export const InternalError = createError('MPA_INTERNAL_ERROR', 'Internal server error', 500)
+// Redis is down or too slow: nothing to fix in the request, retry later.
 export const StoreUnavailableError = createError('MPA_STORE_UNAVAILABLE', 'The session store is unavailable: retry later', 503)
-// Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
-export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)
-// Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
-export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)

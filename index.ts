@@ -30,6 +30,7 @@ import type { KuaishouAppOptions } from './providers/kuaishou/options.js'
 import type { BaiduAppOptions } from './providers/baidu/options.js'
 import type { WechatAppOptions } from './providers/wechat/options.js'
 import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-options.js'
+import type { SecretKey } from './lib/secret-box.js'
 import type { ResolveUser } from './types.js'
 import type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
 
@@ -40,6 +41,13 @@ export interface MiniprogramAuthOptions {
   redis?: Redis | Cluster
   /** Prefix of every Redis key. Default 'mpa:'. */
   keyPrefix?: string
+  /**
+   * Keys that seal the platforms' secrets kept in Redis (session_keys,
+   * tokens) with AES-256-GCM: the first seals, every one opens, so a key
+   * rotates without logging anyone out. Without them those secrets are kept
+   * in clear (a warning says so at boot).
+   */
+  secretKeys?: SecretKey[]
   session?: SessionOptions & {
     /** The request header that carries the skey. Default 'x-skey'. */
     header?: string
@@ -53,10 +61,12 @@ export interface MiniprogramAuthOptions {
   routes?: AppRouteOptionsOption
   /** Finds or creates the application's user; what it returns becomes `request.user`. */
   resolveUser?: ResolveUser
-  /** After a login created its session: awaited; if it throws, the error is logged and the login stands. */
+  /** After a login created its session, beside the reply; if it throws, the error is logged and the login stands. */
   onLogin?: OnLogin
-  /** After sessions were revoked (logout, logout-all, cap, admin): awaited; if it throws, the error is logged. */
+  /** After sessions were revoked (logout, logout-all, the caps, a ban, admin), beside the reply; if it throws, the error is logged. */
   onRevoke?: OnRevoke
+  /** How long onLogin and onRevoke are waited for (at close) before they are logged and let go. Default '5s'. */
+  hookTimeout?: number | string
   /** How long a retry of the same login code gets the same answer. Default '60s'. */
   codeReplayWindow?: number | string
   /**
@@ -105,7 +115,7 @@ const PROVIDERS = [
 
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
-  'prefix', 'redis', 'keyPrefix', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'codeReplayWindow', 'rateLimit',
+  'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
   'logLevel', 'logSerializers'
@@ -135,7 +145,9 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
     throw new TypeError(`prefix must be a path starting with '/' (got ${JSON.stringify(options.prefix)})`)
   }
   const { header, ...session } = options.session ?? {}
-  await fastify.register(sessionsPlugin, { ...session, redis: options.redis, keyPrefix: options.keyPrefix, onRevoke: options.onRevoke })
+  await fastify.register(sessionsPlugin, {
+    ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
+  })
   await fastify.register(authenticatePlugin, { header, decorators: options.decorators })
   await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin })
   const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
@@ -163,10 +175,12 @@ export { fastifyMiniprogramAuth }
 export { default as sessionsPlugin } from './plugins/sessions.js'
 export type { SessionsPluginOptions } from './plugins/sessions.js'
 export { SessionStore } from './store/sessions.js'
-export type { SessionCacheConfig, SessionOptions, SessionStoreOptions } from './store/session-options.js'
+export type { Ban, BanOptions, SessionEnd, UserUpdate } from './store/sessions.js'
+export type { SessionCacheConfig, SessionOptions, SessionRule, SessionStoreOptions } from './store/session-options.js'
+export type { SecretKey } from './lib/secret-box.js'
 export type {
   AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,
-  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionSecrets
+  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason, SessionSecrets
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
 export type { AuthenticatePluginOptions, DecoratorNames } from './plugins/authenticate.js'

@@ -98,16 +98,27 @@ export interface LoginResult {
   [field: string]: unknown
 }
 
-/** Why sessions ended. */
+/** Why sessions were revoked. */
 export type RevokeReason =
   /** The user logged out this device, or one of their devices (DELETE /session, /sessions/:id). */
   | 'logout'
   /** The user logged out every device (DELETE /sessions). */
   | 'logout-all'
-  /** A login went past session.maxPerUser: the user's oldest sessions made room. */
+  /** A login went past maxPerUser (overall, or of its platform: one session per platform): the oldest made room. */
   | 'cap'
-  /** The app revoked them (`fastify.sessions.revoke`). */
+  /** The app revoked them (`fastify.sessions.revoke`, the admin API). */
   | 'admin'
+  /** The user was banned (`fastify.sessions.ban`). */
+  | 'ban'
+  /** The operator ended every session issued before a moment (`revokeIssuedBefore`). */
+  | 'issued-before'
+
+/**
+ * How a session that ended early answers: 401 with MPA_SESSION_REVOKED,
+ * MPA_SESSION_REPLACED or MPA_SESSION_BANNED. (One that expired, or never
+ * was, answers MPA_SESSION_EXPIRED.)
+ */
+export type SessionEndReason = 'revoked' | 'replaced' | 'banned'
 
 /** What to revoke: one session by its skey, one of a user's sessions by its id, or every session of a user. */
 export type RevokeTarget =

@@ -1,8 +1,6 @@
 // The helper's public shapes: what an app passes in and gets back.
 
 import type { SessionEndReason } from './errors.js'
-import type { PlatformAdapter } from './platform.js'
-import type { Platform, PlatformApis } from './adapters/index.js'
 
 export type AlipayScope = 'auth_base' | 'auth_user'
 
@@ -34,44 +32,6 @@ export interface SessionEnd {
   /** The server's code: MPA_SESSION_REPLACED, MPA_SESSION_REVOKED, MPA_SESSION_BANNED or MPA_USER_BANNED. */
   code: string
   message: string
-}
-
-export interface AuthClientOptions<P extends Platform = Platform> {
-  /** Where the server is, such as 'https://api.example.com'. */
-  baseUrl: string
-  /**
-   * A built-in platform's name, or an adapter: uniAdapter(uni), taroAdapter(Taro), or an app's own
-   * (PlatformAdapter, with wxStyle for the platforms shaped like wx).
-   */
-  platform: P | PlatformAdapter
-  /** The header that carries the skey; the server's `session.header`. Default 'x-skey'. */
-  header?: string
-  /** The storage key that keeps the skey (and, beside it, `<key>:scope` and `<key>:end`). Default 'mpa:skey'. */
-  storageKey?: string
-  /** The server's route prefix. Default '/auth'. */
-  prefix?: string
-  /** Alipay: the scope of the first login. Default 'auth_base' (silent, no consent dialog); a re-login asks the scope of the last login. */
-  scope?: AlipayScope
-  /**
-   * Douyin: tt.login's `force`. Default true (as tt.login): a user not logged
-   * in to the host app sees its login dialog; false logs such a user in
-   * anonymously (anonymousCode only), if the server allows it.
-   */
-  force?: boolean
-  /** A built-in platform's object. Default the global `wx`, `my`, `tt`, `qq`, `ks`, `swan` (or `wx` with `wx.qy` for WeCom). */
-  api?: PlatformApis[P]
-  /**
-   * Reads a reply of the app's server: whether it failed (and how), and the
-   * data the caller gets. Default readContractReply: a 2xx is data, anything
-   * else an error `{ statusCode, code, message }` from the body.
-   */
-  readReply?: (reply: Reply) => ReplyReading
-  /**
-   * Called when the server ends the session for good (replaced, revoked,
-   * banned): the skey is forgotten, and the helper logs in again only when the
-   * app calls login(). Called before the failed call rejects.
-   */
-  onSessionEnd?: (end: SessionEnd) => void
 }
 
 export interface RequestOptions {

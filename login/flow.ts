@@ -16,7 +16,7 @@ export interface LoginOptions {
 }
 
 export interface MiniprogramLogin {
-  /** Makes a provider's logins available (the wechat and alipay plugins add theirs). */
+  /** Makes a provider's logins available (each provider plugin adds its own; an app adds its own providers). */
   addProvider: (provider: LoginProvider) => void
   /**
    * A whole login, once per code across every instance: the provider
@@ -35,8 +35,8 @@ export const defaultResolveUser: ResolveUser = (identity) => ({ id: defaultUserI
 // What a login may spend, besides its exchange and its Redis steps (each
 // bounded by the store timeout), in the app's own resolveUser.
 const RESOLVE_USER_ALLOWANCE_MS = 10_000
-// Redis steps of a login: claim, confirm, the provider's record, the session.
-const STORE_STEPS = 4
+// Redis steps of a login: the claim, the provider's record, the session (and what its cap replaces: three more).
+const STORE_STEPS = 6
 const CODE_INVALID = new CodeInvalidError('').code
 
 /** The login flow every provider shares: route → here → provider exchange → store. */
@@ -84,8 +84,8 @@ export class LoginFlow implements MiniprogramLogin {
       return { result: await this.#replay(claim.replay), replay: true }
     }
     const { identity, session, result } = await this.#firstLogin(request, provider, claim, code, { appId, scope })
-    // After the claim is settled: the login stands whatever the hook does.
-    await this.hooks.login(identity, session, request)
+    // After the claim is settled, beside the reply: the login stands whatever the hook does.
+    this.hooks.login(identity, session, request)
     return { result, replay: false }
   }
 
@@ -95,11 +95,14 @@ export class LoginFlow implements MiniprogramLogin {
       const { identity, secrets, reply } = await provider.exchange(code, { appId, scope, log: request.log })
       const user = await this.resolveUser(identity, request)
       const device = request.headers['user-agent']
-      const { skey, expiresAt, session } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) })
-      const result: LoginResult = { skey, expiresAt, user, ...reply }
-      await this.claims.settle(claim, JSON.stringify(result))
+      let result: LoginResult | undefined
+      // The answer is kept for replays in the same round trip as the session's writes.
+      const { session } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) }, async ({ skey, expiresAt }) => {
+        result = { skey, expiresAt, user, ...reply }
+        await this.claims.settle(claim, JSON.stringify(result))
+      })
       request.log.info({ provider: provider.name, appId, sessionId: session.id, userId: session.user.id }, 'login')
-      return { identity, session, result }
+      return { identity, session, result: result! }
     } catch (err) {
       await this.claims.fail(claim, failureOf(err))
       throw err

@@ -9,37 +9,62 @@ export type OnLogin = (identity: Identity, session: Session, request: FastifyReq
 export type OnRevoke = (event: RevokeEvent, request?: FastifyRequest) => void | Promise<void>
 
 /**
- * The app's hooks, each awaited and isolated: a hook that throws is logged
- * and changes nothing else (the login or the logout stands, the reply is the
- * same). The log line names the hook and carries the hook's error, never the
- * session or the identity.
+ * The app's hooks. Each runs after the work it reports is done and
+ * acknowledged, beside the reply, never before it: no hook holds a login's
+ * code claim, a reply or a socket open. Each is isolated (one that throws is
+ * logged and changes nothing) and bounded: one still running after
+ * `timeoutMs` is logged and no longer waited for (it runs on, unwatched).
+ * `settled()` waits for those in flight, for a clean close. The log line
+ * names the hook and carries its error, never the session or the identity.
  */
 export class AppHooks {
   readonly #onLogin?: OnLogin
   readonly #onRevoke?: OnRevoke
+  readonly #running = new Set<Promise<void>>()
 
-  constructor (private readonly log: FastifyBaseLogger, { onLogin, onRevoke }: { onLogin?: OnLogin, onRevoke?: OnRevoke }) {
+  constructor (
+    private readonly log: FastifyBaseLogger,
+    { onLogin, onRevoke }: { onLogin?: OnLogin, onRevoke?: OnRevoke },
+    private readonly timeoutMs: number
+  ) {
     if (onLogin !== undefined && typeof onLogin !== 'function') throw new TypeError('onLogin must be a function (identity, session, request) => void')
     if (onRevoke !== undefined && typeof onRevoke !== 'function') throw new TypeError('onRevoke must be a function ({ reason, sessionIds, userId }, request) => void')
     this.#onLogin = onLogin
     this.#onRevoke = onRevoke
   }
 
-  async login (identity: Identity, session: Session, request: FastifyRequest): Promise<void> {
+  login (identity: Identity, session: Session, request: FastifyRequest): void {
     const hook = this.#onLogin
-    if (hook) await this.#isolated('onLogin', request.log, () => hook(identity, session, request))
+    if (hook) this.#start('onLogin', request.log, () => hook(identity, session, request))
   }
 
-  /** Sessions ended: the revocation channel, then onRevoke. */
-  async revoked (event: RevokeEvent, request?: FastifyRequest): Promise<void> {
+  /** Sessions ended: the revocation channel at once, then onRevoke. */
+  revoked (event: RevokeEvent, request?: FastifyRequest): void {
     publishRevocation({ reason: event.reason, count: event.sessionIds.length })
     const hook = this.#onRevoke
-    if (hook) await this.#isolated('onRevoke', request?.log ?? this.log, () => hook(event, request))
+    if (hook) this.#start('onRevoke', request?.log ?? this.log, () => hook(event, request))
   }
 
-  async #isolated (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): Promise<void> {
+  /** Resolves once every hook in flight has settled or timed out. */
+  async settled (): Promise<void> {
+    await Promise.all([...this.#running])
+  }
+
+  #start (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): void {
+    const running = this.#bounded(hook, log, run).finally(() => this.#running.delete(running))
+    this.#running.add(running)
+  }
+
+  async #bounded (hook: string, log: FastifyBaseLogger, run: () => void | Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.timeoutMs).unref() })
     try {
-      await run()
+      // Started in a later tick: a hook that blocks synchronously still lets the reply go first.
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(run)
+      if (await Promise.race([done, timedOut]) === 'timeout') {
+        log.warn({ hook, timeoutMs: this.timeoutMs }, `the app's ${hook} hook did not settle within ${this.timeoutMs} ms; no longer waited for`)
+        done.catch(() => {}) // its late failure has nobody left to tell
+      }
     } catch (err) {
       try {
         log.error({ hook, err }, `the app's ${hook} hook failed; the request went on without it`)
@@ -47,6 +72,8 @@ export class AppHooks {
         // What it threw could not even be logged (a getter that throws): the login or logout still stands.
         log.error({ hook }, `the app's ${hook} hook failed with an error that cannot be logged; the request went on without it`)
       }
+    } finally {
+      clearTimeout(timer)
     }
   }
 }

@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { isWellFormedSkey } from '../lib/skey.js'
 import { rejectUnknownKeys } from '../lib/options.js'
-import { SessionExpiredError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import { SessionBannedError, SessionExpiredError, SessionReplacedError, SessionRevokedError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import type { SessionEnd } from '../store/sessions.js'
 import type { AuthUser, FastifyMiniprogramAuth, Session } from '../types.js'
 
 /**
@@ -67,9 +68,13 @@ const DECORATOR_KEYS = ['user', 'session', 'authenticate'] as const
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
-function live (session: Session | null): Session {
-  if (session === null) throw new SessionExpiredError()
-  return session
+// The 401 of each way a session ends: an expired one logs in again, the others tell the app why.
+const ENDED = { revoked: SessionRevokedError, replaced: SessionReplacedError, banned: SessionBannedError } as const
+
+function live (found: Session | SessionEnd | null): Session {
+  if (found === null) throw new SessionExpiredError()
+  if ('ended' in found) throw new ENDED[found.ended]()
+  return found
 }
 
 const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async (fastify, options) => {
@@ -78,7 +83,7 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     throw new TypeError(`session.header must be an HTTP header name (got ${JSON.stringify(options.header)})`)
   }
   const headerName = header.toLowerCase()
-  const names = decoratorNamesOf(options.decorators)
+  const names = decoratorNamesOf(options.decorators, fastify)
 
   // The skey a request carries (header, else Bearer), or null. Not validated.
   function skeyOf (request: FastifyRequest): string | null {
@@ -141,8 +146,19 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   })
 }
 
-/** The decorator names, checked: identifiers, each used once. */
-function decoratorNamesOf (decorators: DecoratorNames | undefined): Required<DecoratorNames> {
+/**
+ * What a Fastify request already has (Fastify's Request reference), beside
+ * what every object has: a user or session decorator under one of these
+ * names would shadow it, merge into it, or throw on the first request.
+ */
+const REQUEST_MEMBERS = new Set([
+  'id', 'params', 'body', 'query', 'headers', 'raw', 'server', 'log', 'ip', 'ips', 'host', 'hostname', 'port', 'protocol', 'method', 'url',
+  'originalUrl', 'routeOptions', 'is404', 'socket', 'signal', 'context', 'getValidationFunction', 'compileValidationSchema', 'validateInput',
+  'getDecorator', 'setDecorator'
+])
+
+/** The decorator names, checked: identifiers, each used once, none that Fastify's request or instance (or any object) already has. */
+function decoratorNamesOf (decorators: DecoratorNames | undefined, fastify: FastifyInstance): Required<DecoratorNames> {
   if (decorators !== undefined && (typeof decorators !== 'object' || decorators === null)) {
     throw new TypeError(`decorators must be { user, session, authenticate } (got ${JSON.stringify(decorators)})`)
   }
@@ -154,6 +170,15 @@ function decoratorNamesOf (decorators: DecoratorNames | undefined): Required<Dec
     }
   }
   if (names.user === names.session) throw new TypeError(`decorators.user and decorators.session must differ (both are '${names.user}')`)
+  for (const key of ['user', 'session'] as const) {
+    if (REQUEST_MEMBERS.has(names[key]) || names[key] in Object.prototype) {
+      throw new TypeError(`decorators.${key} '${names[key]}' is taken: every Fastify request (or every object) has it; pick another name, such as 'mpa${key[0]!.toUpperCase()}${key.slice(1)}'`)
+    }
+  }
+  // The instance's own methods and properties, and any decorator another plugin added.
+  if (names.authenticate in fastify) {
+    throw new TypeError(`decorators.authenticate '${names.authenticate}' is taken: the Fastify instance already has it; pick another name, such as 'mpaAuthenticate'`)
+  }
   return names
 }
 

@@ -5,7 +5,7 @@ import { defaultResolveUser, LoginFlow, type MiniprogramLogin } from '../login/f
 import { AppHooks, type OnLogin } from '../login/hooks.js'
 import { CodeClaims } from '../store/code-claims.js'
 import type { ResolveUser } from '../types.js'
-import { kGateway } from './sessions.js'
+import { kGateway, kHookTimeout } from './sessions.js'
 
 export interface LoginPluginOptions {
   /** Default: `{ id: '<provider>:<appId>:<openId or alipayUserId>' }`. */
@@ -15,7 +15,7 @@ export interface LoginPluginOptions {
    * (its first reply was lost). Seconds or a string. Default '60s'.
    */
   codeReplayWindow?: number | string
-  /** Called, awaited, after a login created its session; a hook that throws is logged and changes nothing. */
+  /** Called after a login created its session, beside the reply; a hook that throws is logged and changes nothing. */
   onLogin?: OnLogin
 }
 
@@ -31,7 +31,8 @@ const loginPlugin: FastifyPluginAsync<LoginPluginOptions> = async (fastify, opti
   if (typeof resolveUser !== 'function') throw new TypeError('resolveUser must be a function (identity, request) => user')
   const replayWindowMs = parseDuration(options.codeReplayWindow ?? '60s', 'codeReplayWindow')
   const claims = new CodeClaims(fastify[kGateway], replayWindowMs)
-  const hooks = new AppHooks(fastify.log.child({ plugin: 'mpa-login' }), { onLogin: options.onLogin })
+  const hooks = new AppHooks(fastify.log.child({ plugin: 'mpa-login' }), { onLogin: options.onLogin }, fastify[kHookTimeout])
+  fastify.addHook('onClose', () => hooks.settled())
   fastify.decorate('miniprogramLogin', new LoginFlow(claims, fastify.sessions, resolveUser, hooks))
 }
 

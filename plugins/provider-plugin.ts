@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyPluginOptions } from 'fastify'
+import type { SecretBox } from '../lib/secret-box.js'
 import type { RedisGateway } from '../store/gateway.js'
 import { LatestSessionKeys } from '../store/latest-session-keys.js'
 import type { LoginProvider } from '../types.js'
-import { kGateway } from './sessions.js'
+import { kGateway, kSecretBox } from './sessions.js'
 
 /** What a provider is built with, besides its options. */
 export interface ProviderContext {
@@ -11,6 +12,8 @@ export interface ProviderContext {
   log: FastifyBaseLogger
   /** The store's Redis gateway, for the provider's own records. */
   gateway: RedisGateway
+  /** The app's keys: what a provider keeps in Redis of the platform's secrets (tokens) is sealed with them. */
+  secrets: SecretBox
   /**
    * The latest session_key the platform issued per openid (for the platforms
    * whose every login rotates it), kept as long as a session may live.
@@ -29,10 +32,12 @@ export function providerPlugin<Options extends FastifyPluginOptions, P extends L
 ) {
   const plugin: FastifyPluginAsync<Options> = async (fastify: FastifyInstance, options) => {
     const gateway = fastify[kGateway]
+    const secrets = fastify[kSecretBox]
     const provider = build(options, {
       log: fastify.log.child({ plugin: `mpa-${name}` }),
       gateway,
-      latestSessionKeys: () => new LatestSessionKeys(gateway, name, fastify.sessions.maxAgeMs)
+      secrets,
+      latestSessionKeys: () => new LatestSessionKeys(gateway, secrets, name, fastify.sessions.maxAgeMs)
     })
     if (provider.close) fastify.addHook('onClose', () => provider.close!())
     fastify.miniprogramLogin.addProvider(provider)

@@ -15,5 +15,5 @@ declare module 'fastify' {
 }
 
 /** `fastify.wechat`, and WeChat logins in `fastify.miniprogramLogin`. */
-export default providerPlugin('wechat', (options: WechatPluginOptions, { gateway, latestSessionKeys, log }) =>
-  new WechatProvider(wechatAppsOf(options?.apps), new WechatTokenRecords(gateway), latestSessionKeys(), log))
+export default providerPlugin('wechat', (options: WechatPluginOptions, { gateway, secrets, latestSessionKeys, log }) =>
+  new WechatProvider(wechatAppsOf(options?.apps), new WechatTokenRecords(gateway, secrets), latestSessionKeys(), log))

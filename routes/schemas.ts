@@ -59,11 +59,14 @@ export const BODY_ERRORS = [...VALIDATION_ERRORS, ...fastifyErrors('FST_ERR_CTP_
   'FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'FST_ERR_CTP_BODY_TOO_LARGE', 'FST_ERR_CTP_INVALID_MEDIA_TYPE')]
 
 /** What a route behind authenticate answers when there is no live session. */
-export const AUTHENTICATED_ERRORS: ErrorSource[] = [errors.SkeyMissingError, errors.SkeyMalformedError, errors.SessionExpiredError, errors.StoreUnavailableError]
+export const AUTHENTICATED_ERRORS: ErrorSource[] = [
+  errors.SkeyMissingError, errors.SkeyMalformedError, errors.SessionExpiredError, errors.SessionReplacedError, errors.SessionRevokedError,
+  errors.SessionBannedError, errors.StoreUnavailableError
+]
 
 /** What every login route can answer besides its platform's own refusals. */
 export const LOGIN_ERRORS: ErrorSource[] = [
-  ...BODY_ERRORS, errors.UnknownAppError, errors.CodeInvalidError, errors.LoginInProgressError, errors.RateLimitedError,
+  ...BODY_ERRORS, errors.UnknownAppError, errors.CodeInvalidError, errors.LoginInProgressError, errors.RateLimitedError, errors.UserBannedError,
   errors.UpstreamRateLimitedError, errors.MisconfiguredError, errors.InternalError, errors.UpstreamError,
   errors.StoreUnavailableError, errors.UpstreamTimeoutError
 ]

@@ -10,8 +10,23 @@ const POLL_MS = 50
 // How long the posts that wait for a login are told its transient failure:
 // they poll every 50 ms. A post that did not wait exchanges again.
 const FAILURE_SHARED_MS = 1000
+// Claims a code in one round trip: KEYS claim; ARGV pending marker, the
+// claim's lifetime, our own deadline (epoch ms). The claim first dies at our
+// deadline, and lives on only if it landed before it: a claim that ioredis
+// resends after an outage (when we had long answered 503) must not block the
+// client's retry. Answers {0} claimed, {2} too late, or {1, what holds it}.
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3], 'NX') then
+  if redis.call('PTTL', KEYS[1]) > 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {0}
+  end
+  return {2}
+end
+return {1, redis.call('GET', KEYS[1])}
+`
 // Claims a failed login's key for a retry, unless another post got there first.
-const RETAKE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PXAT', ARGV[3]) end return false"
+const RETAKE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
 
 /** How a login failed, as the other posts of its code are told (no secret, no internal message). */
 export interface LoginFailure {
@@ -42,9 +57,11 @@ export type CodeClaim =
  * how it failed.
  */
 export class CodeClaims {
+  readonly #claim: Script
   readonly #retake: Script
 
   constructor (private readonly gateway: RedisGateway, private readonly replayWindowMs: number) {
+    this.#claim = gateway.script('ClaimCode', 1, CLAIM)
     this.#retake = gateway.script('RetakeCode', 1, RETAKE)
   }
 
@@ -60,21 +77,21 @@ export class CodeClaims {
     const waitUntil = Date.now() + pendingMs
     let waited = false
     for (;;) {
-      // The claim dies at our own deadline unless we confirm it: a claim that
-      // ioredis resends after an outage (when we had long answered 503) must
-      // not block the client's retry.
-      if (await this.gateway.run('code.claim', (redis) => redis.set(key, PENDING, 'PXAT', Date.now() + this.gateway.timeoutMs, 'NX')) === 'OK') {
-        return this.#confirm(claimed, pendingMs)
-      }
-      const box = await this.gateway.run('code.read', (redis) => redis.get(key))
+      const [outcome, holder] = await this.gateway.run('code.claim', () =>
+        this.#claim(key, PENDING, String(pendingMs), String(Date.now() + this.gateway.timeoutMs)) as Promise<[number, string | null]>)
+      // 2, "after its deadline", reaches us only when Redis's clock runs ahead
+      // of ours by more than the store timeout (else the gateway had answered
+      // 503): the claim expired at once, and this login goes on without one.
+      if (outcome === 0 || outcome === 2) return claimed
+      const box = holder ?? null
       if (box === PENDING) {
         waited = true
       } else if (box?.startsWith(FAILED)) {
         const failure = JSON.parse(box.slice(FAILED.length)) as LoginFailure
         if (waited || failure.refused) return { claimed: false, failure }
         // A transient failure of an earlier post: this one tries again.
-        const retaken = await this.gateway.run('code.retake', () => this.#retake(key, box, PENDING, String(Date.now() + this.gateway.timeoutMs)))
-        if (retaken === 'OK') return this.#confirm(claimed, pendingMs)
+        const retaken = await this.gateway.run('code.retake', () => this.#retake(key, box, PENDING, String(pendingMs)))
+        if (retaken === 'OK') return claimed
         continue
       } else if (box !== null) {
         const replay = unseal(box, code, context)
@@ -100,10 +117,5 @@ export class CodeClaims {
     const keepMs = failure.refused ? this.replayWindowMs : FAILURE_SHARED_MS
     // Best effort: unwritten, the pending claim lapses on its own.
     await this.gateway.run('code.fail', (redis) => redis.set(claim.key, FAILED + JSON.stringify(failure), 'PX', keepMs, 'XX')).catch(() => {})
-  }
-
-  async #confirm (claimed: ClaimedCode, pendingMs: number): Promise<ClaimedCode> {
-    await this.gateway.run('code.confirm', (redis) => redis.pexpire(claimed.key, pendingMs))
-    return claimed
   }
 }

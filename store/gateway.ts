@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { Cluster, Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
 import { publishStoreTimeout, traceStore } from '../lib/diagnostics.js'
+import { Circuit, type CircuitLog } from './circuit.js'
 
 // Client states of a lost connection: a command would wait in ioredis's
 // offline queue and run when Redis is back, long after we answered 503.
@@ -10,6 +11,8 @@ const LOST_STATUS = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
 // How often the deadlines of work in flight are checked: a late answer is
 // abandoned within this much of its deadline.
 const SWEEP_MS = 25
+// While the circuit is open, how often Redis is asked whether it is back.
+const PROBE_MS = 250
 
 interface InFlight {
   deadline: number
@@ -17,8 +20,8 @@ interface InFlight {
   reject: (err: Error) => void
 }
 
-/** A Lua script registered on the client: its keys, then its arguments. */
-export type Script = (...keysThenArgs: string[]) => Promise<unknown>
+/** A Lua script registered on the client: its keys, then its arguments; `command` is its name there. */
+export type Script = ((...keysThenArgs: string[]) => Promise<unknown>) & { command: string }
 
 /**
  * The one door to Redis: every store module sends its commands through it, so
@@ -29,13 +32,39 @@ export class RedisGateway {
   // In start order, which is deadline order: every call has the same timeout.
   readonly #inFlight = new Set<InFlight>()
   #sweeper: NodeJS.Timeout | null = null
+  readonly #circuit: Circuit
+  #probing = false
+  readonly #scripts = new Map<string, { numberOfKeys: number, lua: string }>()
 
   constructor (
     readonly redis: Redis | Cluster,
     readonly keyPrefix: string,
     /** Longest wait for Redis before a 503. */
-    readonly timeoutMs: number
-  ) {}
+    readonly timeoutMs: number,
+    log: CircuitLog = { info: () => {}, warn: () => {} }
+  ) {
+    this.#circuit = new Circuit(log)
+  }
+
+  /** Whether Redis is known to be down: every call is refused at once meanwhile. */
+  get down (): boolean {
+    return this.#circuit.open
+  }
+
+  /**
+   * A sign that Redis may be frozen (a heartbeat went unanswered): one PING
+   * within a fifth of the store timeout decides, rather than waiting for
+   * requests to time out one after another.
+   */
+  suspect (reason: string): void {
+    if (this.#circuit.open || this.#probing) return
+    this.#probing = true
+    void this.#ping(Math.max(50, this.timeoutMs / 5)).then((answered) => {
+      this.#probing = false
+      if (answered) this.#circuit.succeeded()
+      else this.#open(`${reason}, and a PING went unanswered`)
+    })
+  }
 
   /** A Redis key under the prefix. */
   key (...parts: string[]): string {
@@ -50,9 +79,18 @@ export class RedisGateway {
    */
   script (name: string, numberOfKeys: number, lua: string): Script {
     const command = `mpa${name}_${createHash('sha1').update(lua).digest('hex').slice(0, 8)}`
-    const client = this.redis as unknown as Record<string, Script | undefined>
-    if (typeof client[command] !== 'function') this.redis.defineCommand(command, { numberOfKeys, lua })
-    return (...keysThenArgs) => (this.redis as unknown as Record<string, Script>)[command]!(...keysThenArgs)
+    this.#scripts.set(command, { numberOfKeys, lua })
+    this.defineScripts(this.redis)
+    const run = (...keysThenArgs: string[]) => (this.redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[command]!(...keysThenArgs)
+    return Object.assign(run, { command })
+  }
+
+  /** Registers every script on `connection` (the client, or a connection of ours beside it). */
+  defineScripts (connection: Redis | Cluster): void {
+    const commands = connection as unknown as Record<string, unknown>
+    for (const [command, definition] of this.#scripts) {
+      if (typeof commands[command] !== 'function') connection.defineCommand(command, definition)
+    }
   }
 
   /**
@@ -64,8 +102,38 @@ export class RedisGateway {
    * no further. One shared timer checks every deadline, not one timer a call.
    */
   run<T> (operation: string, work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
+    if (this.#circuit.open) {
+      this.#circuit.refused()
+      return Promise.reject(new StoreUnavailableError())
+    }
     if (LOST_STATUS.has(this.redis.status)) return Promise.reject(new StoreUnavailableError())
     return traceStore(operation, () => this.#deadline(work))
+  }
+
+  #open (reason: string): void {
+    this.#circuit.trip(reason)
+    void this.#probe()
+  }
+
+  /** While open: a PING every PROBE_MS, until one is answered in time. */
+  async #probe (): Promise<void> {
+    while (this.#circuit.open) {
+      if (await this.#ping(PROBE_MS)) this.#circuit.succeeded()
+      else await new Promise((resolve) => setTimeout(resolve, PROBE_MS).unref())
+    }
+  }
+
+  /** Whether Redis answers a PING within `ms`. */
+  async #ping (ms: number): Promise<boolean> {
+    if (LOST_STATUS.has(this.redis.status)) return false
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms) })
+    try {
+      const node = this.redis instanceof Cluster ? this.redis.nodes('master')[0] : this.redis
+      return await Promise.race([node ? node.ping().then(() => true, () => false) : Promise.resolve(false), late])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   #deadline<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
@@ -83,7 +151,11 @@ export class RedisGateway {
         running = Promise.reject(err)
       }
       running.then(
-        (value) => { if (this.#inFlight.delete(call)) resolve(value) },
+        (value) => {
+          if (!this.#inFlight.delete(call)) return
+          this.#circuit.succeeded()
+          resolve(value)
+        },
         // The late failure of abandoned work is of no use: it was answered already.
         (err: unknown) => { if (this.#inFlight.delete(call)) reject(storeErrorOf(err)) }
       )
@@ -98,6 +170,8 @@ export class RedisGateway {
       call.abandoned = true
       publishStoreTimeout(this.timeoutMs)
       call.reject(new StoreUnavailableError())
+      this.#circuit.timedOut()
+      if (this.#circuit.open) void this.#probe()
     }
     if (this.#inFlight.size === 0 && this.#sweeper !== null) {
       clearInterval(this.#sweeper)
@@ -110,11 +184,4 @@ export class RedisGateway {
 function storeErrorOf (err: unknown): Error {
   if (typeof (err as { statusCode?: unknown }).statusCode === 'number') return err as Error
   return new StoreUnavailableError({ cause: err })
-}
-
-/** The replies of a MULTI or pipeline; the first failed command fails the whole. */
-export function resultsOf (results: Array<[Error | null, unknown]> | null): unknown[] {
-  if (results === null) throw new StoreUnavailableError() // a MULTI discarded by Redis
-  for (const [err] of results) if (err) throw err
-  return results.map(([, value]) => value)
 }

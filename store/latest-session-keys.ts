@@ -1,4 +1,5 @@
 import { sha256Base64url } from '../lib/hash.js'
+import type { SecretBox } from '../lib/secret-box.js'
 import type { Provider } from '../types.js'
 import type { RedisGateway } from './gateway.js'
 
@@ -6,20 +7,31 @@ import type { RedisGateway } from './gateway.js'
  * The latest session_key a platform issued per openid, for the platforms
  * whose every login rotates it (WeChat, QQ, Douyin):
  * `<provider>:sk:<hash of appId and openid>`, so data a client encrypted
- * after a later login still opens in an older session.
+ * after a later login still opens in an older session. Sealed with the app's
+ * keys; it lives as long as a session may, and goes when the user logs out
+ * everywhere or is banned (store/sessions.ts).
  */
 export class LatestSessionKeys {
-  constructor (private readonly gateway: RedisGateway, private readonly provider: Provider, private readonly lifetimeMs: number) {}
+  constructor (
+    private readonly gateway: RedisGateway,
+    private readonly box: SecretBox,
+    private readonly provider: Provider,
+    private readonly lifetimeMs: number
+  ) {}
 
   async remember (appId: string, openId: string, sessionKey: string): Promise<void> {
-    await this.gateway.run('session-key.remember', (redis) => redis.set(this.#key(appId, openId), sessionKey, 'PX', this.lifetimeMs))
+    const key = latestSessionKeyOf(this.gateway, this.provider, appId, openId)
+    await this.gateway.run('session-key.remember', (redis) => redis.set(key, this.box.seal(sessionKey, key), 'PX', this.lifetimeMs))
   }
 
   async latest (appId: string, openId: string): Promise<string | null> {
-    return this.gateway.run('session-key.read', (redis) => redis.get(this.#key(appId, openId)))
+    const key = latestSessionKeyOf(this.gateway, this.provider, appId, openId)
+    const stored = await this.gateway.run('session-key.read', (redis) => redis.get(key))
+    return stored === null ? null : this.box.open(stored, key)
   }
+}
 
-  #key (appId: string, openId: string): string {
-    return this.gateway.key(this.provider, 'sk', sha256Base64url(`${appId}:${openId}`))
-  }
+/** The Redis key of an openid's latest session_key. */
+export function latestSessionKeyOf (gateway: RedisGateway, provider: Provider, appId: string, openId: string): string {
+  return gateway.key(provider, 'sk', sha256Base64url(`${appId}:${openId}`))
 }

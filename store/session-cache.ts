@@ -29,8 +29,8 @@ const MAX_ENTRY_BYTES = 16 * 1024
 
 /**
  * Sessions read from Redis, kept while Redis's invalidation messages say they
- * have not changed (store/invalidations.ts keeps it coherent). Oldest first
- * out, bounded in entries and bytes. Pure bookkeeping: no I/O.
+ * have not changed (store/invalidations.ts keeps it coherent). Least recently
+ * used first out, bounded in entries and bytes. Pure bookkeeping: no I/O.
  *
  * Looked up by skey, so a hit costs no sha256 (a fifth of the hit path);
  * invalidations name the session id, hence the second map. The skeys it
@@ -56,7 +56,7 @@ export class SessionCache {
     return this.#bytes
   }
 
-  /** The session of `skey`, while it has not expired by the clock. */
+  /** The session of `skey`, while it has not expired by the clock; now the most recently used. */
   get (skey: string, now: number): Session | null {
     const entry = this.#entries.get(skey)
     if (entry === undefined) return null
@@ -64,6 +64,9 @@ export class SessionCache {
       this.#drop(skey, entry)
       return null
     }
+    // A Map iterates in insertion order: moved to the end, it goes out last.
+    this.#entries.delete(skey)
+    this.#entries.set(skey, entry)
     return entry.session
   }
 
@@ -110,7 +113,7 @@ export class SessionCache {
     this.#entries.set(skey, entry)
     this.#skeys.set(entry.session.id, skey)
     this.#bytes += entry.bytes
-    for (const [oldSkey, oldest] of this.#entries) {
+    for (const [oldSkey, oldest] of this.#entries) { // least recently used first
       if (this.#entries.size <= this.options.maxEntries && this.#bytes <= this.options.maxBytes) break
       this.#drop(oldSkey, oldest)
     }

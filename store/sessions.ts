@@ -1,41 +1,82 @@
-// The session store: sessions in Redis (one hash each), each user's index,
-// the cap, revocation, lazy renewal, and the session cache in front of them.
-// One job, the life of a session in Redis, hence above the usual size: the
-// parts with no I/O (the record codec, the cache, the options) are elsewhere.
+// The session store: sessions in Redis (one string each), each user's index
+// and ban, the caps, revocation, lazy renewal, live user updates, and the
+// session cache in front of them. One job, the life of a session in Redis,
+// hence above the usual size: what needs no I/O is beside it (the record
+// codec, the index entries, the scripts, the options), and so is what keeps
+// the cache honest (coherence.ts) and what makes a revocation survive a
+// failover (durable-writes.ts).
 import type { Cluster, Redis } from 'ioredis'
+import { StoreUnavailableError, UserBannedError } from '../errors.js'
+import type { SecretBox } from '../lib/secret-box.js'
 import { generateSkey, isWellFormedSkey, sessionIdOf } from '../lib/skey.js'
-import type { CreatedSession, CreateSessionOptions, Identity, RevokeEvent, RevokeOptions, RevokeTarget, Session } from '../types.js'
-import { RedisGateway, resultsOf, type Script } from './gateway.js'
-import { InvalidationListener, type Acknowledgement } from './invalidations.js'
-import { SessionCache, type PendingRead } from './session-cache.js'
-import { sessionConfigOf, type SessionStoreOptions, type StoreWiring } from './session-options.js'
-import { absoluteExpiryOf, decodeSession, encodeSession, freezeSession, isSessionRecord, recordBytes, userIdOf, userOf, type SessionFields } from './session-record.js'
+import type {
+  AuthUser, CreatedSession, CreateSessionOptions, Identity, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason
+} from '../types.js'
+import { Coherence } from './coherence.js'
+import { DurableWrites, type Write } from './durable-writes.js'
+import { RedisGateway, type Script } from './gateway.js'
+import { latestSessionKeyOf } from './latest-session-keys.js'
+import { indexEntriesOf, indexMember, indexScoreOf, replacedBy, type IndexEntry } from './session-index.js'
+import { secretBoxOf, sessionConfigOf, type SessionConfig, type SessionStoreOptions, type StoreWiring } from './session-options.js'
+import {
+  decodeLegacyRecord, decodeRecord, encodeSession, expiryDigits, recordBytes, tombstone, userIdOf, withUser, type RecordRead
+} from './session-record.js'
+import { CREATE_SESSION, END_SESSION, INDEX_SESSION, RAISE_MARK, RENEW_SESSION, SET_USER } from './session-scripts.js'
 
+// An index entry whose session is missing is dead only once it is older than
+// a login can take between writing the index and the session (the store
+// timeout), with slack for clock skew between instances.
 const STALE_SLACK_MS = 5000
-// Logins of one process in one millisecond get index scores a thousandth of
-// a millisecond apart, so the cap evicts the older of them.
-let sequence = 0
-function indexScoreOf (createdAt: number): number {
-  sequence = (sequence + 1) % 1000
-  return createdAt + sequence / 1000
+// Tries of updateUser's compare-and-set against a concurrent renewal.
+const USER_UPDATE_TRIES = 5
+// What a cached 0.1 record is counted as (its fields are no longer at hand).
+const LEGACY_RECORD_BYTES = 512
+
+/** A session that ended early, as `lookup` answers it: one object per reason. */
+export interface SessionEnd {
+  readonly ended: SessionEndReason
 }
-// Adds a session to its user's index and makes the index live at least as
-// long as the session may: never shorter, so an instance with a smaller
-// maxAge (a rolling deploy that lowers it) cannot let the sessions of a
-// longer one escape revoke-all.
-const INDEX_SESSION = `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1
-`
+const ENDS: Record<SessionEndReason, SessionEnd> = {
+  revoked: Object.freeze({ ended: 'revoked' }),
+  replaced: Object.freeze({ ended: 'replaced' }),
+  banned: Object.freeze({ ended: 'banned' })
+}
+
+/** How each revocation ends the sessions it ends, as their next request is told. */
+const END_OF: Record<RevokeReason, SessionEndReason> = {
+  logout: 'revoked',
+  'logout-all': 'revoked',
+  admin: 'revoked',
+  'issued-before': 'revoked',
+  cap: 'replaced',
+  ban: 'banned'
+}
+
+/** A ban, as `fastify.sessions.banned(userId)` tells it. */
+export interface Ban {
+  /** Epoch ms when it lifts by itself; absent: until `unban`. */
+  until?: number
+  reason?: string
+}
+
+export interface BanOptions {
+  /** When it lifts by itself: epoch ms or a Date. Default: never (until `unban`). */
+  until?: number | Date
+  /** Why, for the app (not shown to the user by us). */
+  reason?: string
+}
+
+/** A user as it is, or how to change it: a patch merged over it, or a function of it. */
+export type UserUpdate = Partial<AuthUser> | ((user: AuthUser) => AuthUser)
 
 /**
- * Sessions in Redis: `s:<id>` is the session record (a hash with a TTL), and
- * `u:<user id>` the user's index (a sorted set of session ids by creation
- * time) that the device list, the cap and revoke-all read. Every command
- * touches one key, which keeps Redis Cluster happy. Each revocation, once
- * done, goes to the reporter it was given (the plugin's: the app's onRevoke
- * and the revocation channel).
+ * Sessions in Redis: `s:<id>` is the session record (a string with a TTL,
+ * store/session-record.ts), `u:{<user id>}` the user's index (a sorted set
+ * of `<id>:<provider>` by creation time) that the device list, the caps and
+ * revoke-all read, and `ban:{<user id>}` a ban; the braces put a user's
+ * index and ban in one Redis Cluster slot. Each revocation, once
+ * acknowledged, goes to the reporter the store was given (the plugin's: the
+ * app's onRevoke and the revocation channel).
  */
 export class SessionStore {
   readonly keyPrefix: string
@@ -43,166 +84,212 @@ export class SessionStore {
   readonly maxAgeMs: number
   readonly maxPerUser: number
   readonly storeTimeoutMs: number
-  readonly #wiring: Required<StoreWiring>
+  readonly #config: SessionConfig
+  readonly #wiring: Required<Omit<StoreWiring, 'secrets'>>
   readonly #gateway: RedisGateway
-  readonly #indexSession: Script
+  readonly #box: SecretBox
+  readonly #durable: DurableWrites
+  readonly #coherence: Coherence | null = null
   readonly #renewing = new Set<string>()
-  readonly #cache: SessionCache | null = null
-  readonly #invalidations: InvalidationListener | null = null
-  readonly #sessionPrefix: string
-  // The session keys' prefix as Redis names them (with the client's own ioredis keyPrefix).
-  readonly #trackedPrefix: string
+  readonly #scripts: Record<'index' | 'create' | 'end' | 'renew' | 'setUser' | 'raiseMark', Script>
 
   /**
-   * `wiring` is the plugin's: the gateway its other Redis users share, its
-   * log, where background failures and revocations go. Without it the store
-   * has a gateway of its own and reports to nobody.
+   * `wiring` is the plugin's: the gateway its other Redis users share, the
+   * app's secret keys, its log, where background failures and revocations
+   * go. Without it the store has its own gateway and reports to nobody.
    */
   constructor (redis: Redis | Cluster, options: SessionStoreOptions = {}, wiring: StoreWiring = {}) {
     const config = sessionConfigOf(options, wiring.cacheByDefault ?? false)
+    this.#config = config
     this.keyPrefix = config.keyPrefix
     this.ttlMs = config.ttlMs
     this.maxAgeMs = config.maxAgeMs
     this.maxPerUser = config.maxPerUser
     this.storeTimeoutMs = config.storeTimeoutMs
-    this.#gateway = wiring.gateway ?? new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs)
-    this.#indexSession = this.#gateway.script('IndexSession', 1, INDEX_SESSION)
-    this.#wiring = {
-      cacheByDefault: false,
-      gateway: this.#gateway,
-      log: wiring.log ?? { info: () => {}, warn: () => {} },
-      onBackgroundError: wiring.onBackgroundError ?? (() => {}),
-      report: wiring.report ?? (async () => {})
+    const log = wiring.log ?? { info: () => {}, warn: () => {} }
+    this.#gateway = wiring.gateway ?? new RedisGateway(redis, this.keyPrefix, this.storeTimeoutMs, log)
+    this.#box = wiring.secrets ?? secretBoxOf(options)
+    this.#wiring = { cacheByDefault: false, gateway: this.#gateway, log, onBackgroundError: wiring.onBackgroundError ?? (() => {}), report: wiring.report ?? (() => {}) }
+    const gateway = this.#gateway
+    this.#scripts = {
+      index: gateway.script('IndexSession', 2, INDEX_SESSION),
+      create: gateway.script('CreateSession', 1, CREATE_SESSION),
+      end: gateway.script('EndSession', 1, END_SESSION),
+      renew: gateway.script('RenewSession', 1, RENEW_SESSION),
+      setUser: gateway.script('SetSessionUser', 1, SET_USER),
+      raiseMark: gateway.script('RaiseIssuedBefore', 1, RAISE_MARK)
     }
-    this.#sessionPrefix = this.#gateway.key('s', '')
-    this.#trackedPrefix = ((redis.options as { keyPrefix?: string }).keyPrefix ?? '') + this.#sessionPrefix
-    const cache = config.cache
-    if (cache !== null) {
-      const sessionCache = new SessionCache(cache)
+    this.#durable = new DurableWrites(redis, config.replicas, Math.max(50, Math.floor(this.storeTimeoutMs / 2)), (connection) => gateway.defineScripts(connection))
+    if (config.cache !== null) {
       // Keys as Redis names them: with the client's own ioredis keyPrefix, if any.
-      const tracked = this.#trackedPrefix
-      this.#cache = sessionCache
-      this.#invalidations = new InvalidationListener(redis, tracked, cache.heartbeatMs, {
-        invalidate: (keys) => {
-          for (const key of keys) if (key.startsWith(tracked)) sessionCache.invalidate(key.slice(tracked.length))
-        },
-        flush: () => sessionCache.flush(),
+      const clientPrefix = (redis.options as { keyPrefix?: string }).keyPrefix ?? ''
+      this.#coherence = new Coherence(redis, { ...config.cache, sessionPrefix: clientPrefix + this.#sessionKey(''), markKey: clientPrefix + this.#markKey() }, {
+        readMark: () => this.#gateway.run('issued-before.read', async (client) => Number(await client.get(this.#markKey()) ?? 0)),
         readiness: (ready, reason) => {
-          if (ready) this.#wiring.log.info({ reason }, 'session cache on: Redis invalidations confirmed')
-          else this.#wiring.log.warn({ reason }, 'session cache off until Redis invalidations are confirmed again: every request reads Redis')
-        }
+          if (ready) log.info({ reason }, 'session cache on: Redis invalidations confirmed')
+          else log.warn({ reason }, 'session cache off until Redis invalidations are confirmed again: every request reads Redis')
+        },
+        suspect: (reason) => gateway.suspect(reason)
       })
     }
   }
 
-  /** Whether reads are served from this process's cache now (its invalidations are confirmed). */
+  /** Whether reads are served from this process's cache now (every node's invalidations confirmed, within the lease). */
   get caching (): boolean {
-    return this.#invalidations?.ready ?? false
+    return this.#coherence?.fresh ?? false
   }
 
   /** Opens the cache's invalidation connections (the first read does it too). */
   open (): void {
-    this.#invalidations?.start()
+    this.#coherence?.start()
   }
 
-  /** Stops the cache's Redis connections; the app's own client stays open. */
+  /** Stops the store's own Redis connections; the app's client stays open. */
   close (): void {
-    this.#invalidations?.close()
-  }
-
-  /** A new session; the user's oldest ones beyond maxPerUser are revoked (reported as 'cap'). */
-  async create (identity: Identity, { user, secrets = {}, device }: CreateSessionOptions): Promise<CreatedSession> {
-    const skey = generateSkey()
-    const id = sessionIdOf(skey)
-    const createdAt = Date.now()
-    const fields = encodeSession({ identity, user, secrets, device, createdAt, absoluteExpiresAt: createdAt + this.maxAgeMs })
-    const uid = userIdOf(user)
-    const lifetime = Math.min(this.ttlMs, this.maxAgeMs)
-    const indexKey = this.#indexKey(uid)
-    const sessionKey = this.#sessionKey(id)
-    let evicted: { ack: Acknowledgement | null, ids: string[] } = { ack: null, ids: [] }
-    await this.#gateway.run('session.create', async (redis, checkpoint) => {
-      // Index first: a session that exists is always indexed, so revoke-all
-      // cannot miss it.
-      await this.#indexSession(indexKey, String(indexScoreOf(createdAt)), id, String(this.maxAgeMs))
-      checkpoint()
-      resultsOf(await redis.multi().hset(sessionKey, fields).pexpire(sessionKey, lifetime).exec())
-      evicted = await this.#enforceCap(uid, id)
-    })
-    await this.#acknowledged(evicted.ack, evicted.ids)
-    const session = decodeSession(id, fields, createdAt + lifetime)
-    await this.#reported({ reason: 'cap', sessionIds: evicted.ids, userId: uid })
-    return { skey, expiresAt: session.expiresAt, session, evicted: evicted.ids }
+    this.#coherence?.close()
+    this.#durable.close()
   }
 
   /**
-   * The live session of an skey, or null: from the cache when it holds it,
-   * else one Redis round trip. Renews lazily. The session is read-only.
+   * A new session. A banned user gets 403 MPA_USER_BANNED; the user's
+   * sessions beyond a cap (of its platform, or overall) are replaced, and
+   * reported as 'cap' once acknowledged. `alongside`, given the session
+   * before it is written, runs at the same time as its writes (the login
+   * flow keeps its answer for replays so, in the same round trip).
+   */
+  async create (identity: Identity, { user, secrets = {}, device }: CreateSessionOptions, alongside?: (created: Omit<CreatedSession, 'evicted'>) => Promise<void>): Promise<CreatedSession> {
+    const skey = generateSkey()
+    const id = sessionIdOf(skey)
+    const uid = userIdOf(user)
+    const rule = this.#config.ruleOf(identity.provider, identity.appId)
+    const createdAt = Date.now()
+    const absoluteExpiresAt = createdAt + rule.maxAgeMs
+    const expiresAt = Math.min(createdAt + rule.ttlMs, absoluteExpiresAt)
+    const record = encodeSession(id, { identity, user, secrets, device, createdAt, absoluteExpiresAt }, expiresAt, this.#box)
+    const decoded = decodeRecord(id, record, this.#box)
+    if (decoded?.state !== 'live') throw new TypeError('a new session record did not read back')
+    const { session } = decoded
+    const sessionKey = this.#sessionKey(id)
+    // Past it, neither write takes place: a frozen Redis that goes on runs them, long after our 503.
+    const deadline = String(createdAt + this.storeTimeoutMs)
+    const [[indexed, written]] = await Promise.all([this.#gateway.run('session.create', () => Promise.all([
+      // One round trip: the index (and the ban check) and the record at once.
+      this.#scripts.index(this.#indexKey(uid), this.#banKey(uid), indexMember(id, identity.provider), String(indexScoreOf(createdAt)),
+        String(this.#config.longestMaxAgeMs), String(createdAt - this.#config.longestMaxAgeMs), deadline) as Promise<[number, unknown]>,
+      this.#scripts.create(sessionKey, record, String(expiresAt), deadline) as Promise<number | [number]>
+    ])), alongside?.({ skey, expiresAt, session })])
+    if (indexed[0] === 2 || Array.isArray(written)) throw lateError()
+    if (indexed[0] === 1) {
+      await this.#durable.write([this.#endWrite(id, 'banned', false)])
+      throw bannedError(String(indexed[1]))
+    }
+    // The record was not written: a ban's tombstone was there first.
+    if (written !== 1) throw bannedError('{}')
+    const evicted = await this.#replace(uid, id, identity.provider, rule.platformCap, indexEntriesOf(indexed[1] as string[]))
+    return { skey, expiresAt, session, evicted }
+  }
+
+  /**
+   * The live session of an skey, or null (none, expired, or ended early):
+   * from the cache when it holds it, else one Redis round trip. Renews
+   * lazily. The session is read-only.
    */
   async get (skey: string): Promise<Session | null> {
-    return this.lookup(skey)
+    const found = await this.lookup(skey)
+    return found === null || 'ended' in found ? null : found
   }
 
   /**
    * The read behind get(), for authenticate's hot path: a cache hit, or an
    * skey that cannot be one, answers at once, without a promise (every
-   * authenticated request would otherwise pay for two). Not for apps: get().
+   * authenticated request would otherwise pay for two); a session that ended
+   * early answers why. Not for apps: get().
    */
-  lookup (skey: string): Session | null | Promise<Session | null> {
+  lookup (skey: string): Session | SessionEnd | null | Promise<Session | SessionEnd | null> {
     if (!isWellFormedSkey(skey)) return null
-    this.#invalidations?.start()
-    if (this.#invalidations?.ready !== true) return this.#load(sessionIdOf(skey), null)
+    const coherence = this.#coherence
+    if (coherence === null) return this.#load(sessionIdOf(skey), skey)
+    coherence.start()
     const now = Date.now()
-    const cached = this.#cache!.get(skey, now)
+    const cached = coherence.hit(skey, now)
     // Past half the idle TTL it is read again and renewed, like a miss.
-    if (cached !== null && !this.#renewalDue(cached.expiresAt - now, cached.absoluteExpiresAt - now)) return cached
-    const id = sessionIdOf(skey)
-    return this.#load(id, this.#cache!.beginRead(id, skey))
+    if (cached !== null && !this.#renewalDue(cached, cached.expiresAt - now, now)) return cached
+    return this.#load(sessionIdOf(skey), skey)
   }
 
-  /** One Redis round trip for session `id`; `read`, when the cache is on, lets it keep what was read. */
-  async #load (id: string, read: PendingRead | null): Promise<Session | null> {
+  /** One Redis round trip for session `id` (with the issued-before mark when it is not known fresh); fills the cache. */
+  async #load (id: string, skey: string): Promise<Session | SessionEnd | null> {
+    const coherence = this.#coherence
+    const pending = coherence?.beginRead(id, skey) ?? null
+    const knownMark = coherence?.issuedBefore ?? null
     let session: Session | null = null
     let cacheUntil = 0
     let bytes = 0
     try {
       const sentAt = Date.now()
-      const found = await this.#gateway.run('session.read', (redis) => this.#read(redis, id))
-      if (found === null) return null
-      const { fields, pttl } = found
+      const { read, raw, mark, size } = await this.#gateway.run('session.read', (redis) => this.#read(redis, id, knownMark === null))
+      const issuedBefore = mark ?? knownMark ?? 0
+      if (mark !== null) coherence?.sawMark(mark)
+      if (read === null) return null
+      if (read.state === 'ended') return ENDS[read.reason]
       const now = Date.now()
-      const absoluteExpiresAt = absoluteExpiryOf(fields)
-      if (absoluteExpiresAt <= now) return null
-      // Never past the absolute expiry, whatever the clock did between Redis and here.
-      let expiresAt = Math.min(now + pttl, absoluteExpiresAt)
-      if (this.#renewalDue(pttl, absoluteExpiresAt - now)) expiresAt = now + this.#renew(id, Math.min(this.ttlMs, absoluteExpiresAt - now))
-      session = freezeSession(decodeSession(id, fields, expiresAt))
+      if (read.session.createdAt < issuedBefore) return ENDS.revoked
+      if (read.session.absoluteExpiresAt <= now || read.idleExpiresAt <= now) return null
+      session = read.session
+      let idleExpiresAt = read.idleExpiresAt
+      if (this.#renewalDue(session, idleExpiresAt - now, now)) {
+        const { ttlMs } = this.#config.ruleOf(session.provider, session.appId)
+        idleExpiresAt = Math.min(now + ttlMs, session.absoluteExpiresAt)
+        this.#renew(id, idleExpiresAt)
+        // The reply shows the renewed expiry (a 0.1 record keeps showing its own).
+        const renewed = raw === null ? null : decodeRecord(id, raw, this.#box, idleExpiresAt)
+        if (renewed?.state === 'live') session = renewed.session
+      }
       // Cacheable until Redis's own expiry of the key, reckoned from when the read left.
-      cacheUntil = Math.min(sentAt + pttl, absoluteExpiresAt)
-      bytes = recordBytes(fields)
+      cacheUntil = Math.min(idleExpiresAt - (now - sentAt), session.absoluteExpiresAt)
+      bytes = size
       return session
     } finally {
-      if (read !== null) this.#cache!.endRead(read, session, cacheUntil, bytes)
+      if (pending !== null) coherence!.endRead(pending, session, cacheUntil, bytes)
     }
   }
 
-  /**
-   * Renews the idle TTL to `target` ms. One renewal in flight per session:
-   * concurrent requests that all cross the half-TTL mark share it. PEXPIRE of
-   * a key revoked meanwhile is a no-op: renewal never revives. Its
-   * invalidation drops the cached copy everywhere: one re-read per half TTL.
-   */
-  #renew (id: string, target: number): number {
-    if (!this.#renewing.has(id)) {
-      this.#renewing.add(id)
-      this.#gateway.redis.pexpire(this.#sessionKey(id), target)
-        .catch(this.#wiring.onBackgroundError)
-        // Readers whose HGETALL+PTTL left before the renewal landed still see
-        // the old TTL: they may arrive up to a store timeout later. (Half a
-        // TTL later the next renewal is due anyway.)
-        .finally(() => setTimeout(() => this.#renewing.delete(id), Math.min(this.storeTimeoutMs, this.ttlMs / 2)).unref())
+  /** A session's record, one GET, and with it, when asked, the issued-before mark. */
+  async #read (redis: Redis | Cluster, id: string, withMark: boolean): Promise<{ read: RecordRead, raw: string | null, mark: number | null, size: number }> {
+    const [found, mark] = await Promise.all([this.#record(redis, id), withMark ? redis.get(this.#markKey()).then(Number) : null])
+    return { ...found, mark }
+  }
+
+  /** The record as stored and as read; a 0.1 hash (GET answers WRONGTYPE) read as such. */
+  async #record (redis: Redis | Cluster, id: string): Promise<{ read: RecordRead, raw: string | null, size: number }> {
+    const key = this.#sessionKey(id)
+    let raw: string | null
+    try {
+      raw = await redis.get(key)
+    } catch (err) {
+      if (!/WRONGTYPE/.test((err as Error).message)) throw err
+      const [hash, pttl] = await Promise.all([redis.hgetall(key), redis.pttl(key)])
+      return { read: decodeLegacyRecord(id, hash, pttl, Date.now(), this.#box), raw: null, size: LEGACY_RECORD_BYTES }
     }
-    return target
+    return { read: decodeRecord(id, raw, this.#box), raw, size: raw === null ? 0 : recordBytes(raw) }
+  }
+
+  /**
+   * Renews the idle lifetime to `expiresAt`. One renewal in flight per
+   * session: concurrent requests that all cross the half-TTL mark share it.
+   * A tombstone or a missing key is left alone (the script): renewal never
+   * revives. Its invalidation drops the cached copy everywhere: one re-read
+   * per half TTL.
+   */
+  #renew (id: string, expiresAt: number): void {
+    if (this.#renewing.has(id)) return
+    this.#renewing.add(id)
+    this.#gateway.run('session.renew', () => this.#scripts.renew(this.#sessionKey(id), expiryDigits(expiresAt), String(Math.floor(expiresAt))))
+      .catch(this.#wiring.onBackgroundError)
+      // Readers whose GET left before the renewal landed still see the old
+      // expiry: they may arrive up to a store timeout later. (Half a TTL later
+      // the next renewal is due anyway.)
+      .finally(() => setTimeout(() => this.#renewing.delete(id), Math.min(this.storeTimeoutMs, this.ttlMs / 2)).unref())
   }
 
   /**
@@ -211,15 +298,17 @@ export class SessionStore {
    * reaches exactly it, so a session in use lives its whole maxAge; after
    * that nothing is gained and nothing is written.
    */
-  #renewalDue (idleLeftMs: number, absoluteLeftMs: number): boolean {
-    const gain = Math.min(this.ttlMs, absoluteLeftMs) - idleLeftMs
-    return idleLeftMs <= this.ttlMs / 2 && gain > Math.min(1000, this.ttlMs / 10)
+  #renewalDue (session: Session, idleLeftMs: number, now: number): boolean {
+    const { ttlMs } = this.#config.ruleOf(session.provider, session.appId)
+    const gain = Math.min(ttlMs, session.absoluteExpiresAt - now) - idleLeftMs
+    return idleLeftMs <= ttlMs / 2 && gain > Math.min(1000, ttlMs / 10)
   }
 
   /**
    * Revokes one session (by skey, or by id with its user's id) or every
-   * session of a user, on every instance; then reports the revoked ones,
-   * `options.reason` ('admin' by default). Answers the ids it revoked.
+   * session of a user, on every instance; once acknowledged, reports the
+   * revoked ones with `options.reason` ('admin' by default). Answers the ids
+   * it revoked.
    */
   async revoke (target: RevokeTarget, options?: RevokeOptions): Promise<string[]>
   /** @deprecated Use `revoke({ skey })`, which answers the revoked ids. */
@@ -229,12 +318,12 @@ export class SessionStore {
     let revoked: string[]
     let userId: string | undefined
     if ('skey' in target) {
-      revoked = await this.#revokeSkey(target.skey)
+      revoked = isWellFormedSkey(target.skey) ? await this.#revokeOne(null, sessionIdOf(target.skey), reason) : []
     } else {
       userId = String(target.userId)
-      revoked = 'sessionId' in target ? await this.#revokeOne(userId, target.sessionId) : await this.#revokeAll(userId)
+      revoked = 'sessionId' in target ? await this.#revokeOne(userId, target.sessionId, reason) : await this.#revokeAll(userId, reason)
     }
-    await this.#reported({ reason, sessionIds: revoked, ...(userId === undefined ? {} : { userId }) }, request)
+    this.#reported({ reason, sessionIds: revoked, ...(userId === undefined ? {} : { userId }) }, request)
     return revoked
   }
 
@@ -253,97 +342,208 @@ export class SessionStore {
     return this.revoke({ userId })
   }
 
-  async #reported (event: RevokeEvent, request?: RevokeOptions['request']): Promise<void> {
-    if (event.sessionIds.length > 0) await this.#wiring.report(event, request)
+  /**
+   * Bans a user: every session ends at once (on every instance, reported as
+   * 'ban'), and their logins answer 403 MPA_USER_BANNED until `unban`, or
+   * until `until`. Answers the ids of the sessions it ended.
+   */
+  async ban (userId: string | number, { until, reason }: BanOptions = {}): Promise<string[]> {
+    const uid = String(userId)
+    const untilMs = until instanceof Date ? until.getTime() : until
+    if (untilMs !== undefined && !(Number.isFinite(untilMs) && untilMs > Date.now())) throw new TypeError('ban: until must be a moment in the future')
+    if (reason !== undefined && typeof reason !== 'string') throw new TypeError('ban: reason must be a string')
+    const ban: Ban = { ...(untilMs === undefined ? {} : { until: untilMs }), ...(reason === undefined ? {} : { reason }) }
+    await this.#gateway.run('session.ban', () => this.#durable.write([
+      { key: this.#banKey(uid), command: 'set', args: untilMs === undefined ? [JSON.stringify(ban)] : [JSON.stringify(ban), 'PXAT', untilMs] }
+    ]))
+    const ended = await this.#revokeAll(uid, 'ban')
+    this.#reported({ reason: 'ban', sessionIds: ended, userId: uid })
+    return ended
   }
 
-  async #revokeSkey (skey: string): Promise<string[]> {
-    if (!isWellFormedSkey(skey)) return []
-    const id = sessionIdOf(skey)
-    const sessionKey = this.#sessionKey(id)
-    const ack = this.#expectInvalidation([id])
-    const revoked = await this.#gateway.run('session.revoke', async (redis) => {
-      const [fields] = resultsOf(await redis.multi().hgetall(sessionKey).del(sessionKey).exec()) as [SessionFields]
-      if (!isSessionRecord(fields)) return false
-      await redis.zrem(this.#indexKey(userIdOf(userOf(fields))), id)
-      return true
-    })
-    await this.#acknowledged(ack, revoked ? [id] : [])
-    return revoked ? [id] : []
+  /** Lifts a ban. True when there was one. */
+  async unban (userId: string | number): Promise<boolean> {
+    return await this.#gateway.run('session.unban', (redis) => redis.del(this.#banKey(String(userId)))) === 1
   }
 
-  async #revokeOne (uid: string, id: string): Promise<string[]> {
-    const sessionKey = this.#sessionKey(id)
-    const ack = this.#expectInvalidation([id])
-    const revoked = await this.#gateway.run('session.revoke', async (redis) => {
-      // The session's own record proves ownership: the index may lag behind.
-      const fields = await redis.hgetall(sessionKey)
-      if (!isSessionRecord(fields) || userIdOf(userOf(fields)) !== uid) return false
-      const deleted = await redis.del(sessionKey)
-      await redis.zrem(this.#indexKey(uid), id)
-      return deleted === 1
-    })
-    await this.#acknowledged(ack, revoked ? [id] : [])
-    return revoked ? [id] : []
+  /** A user's ban, or null. */
+  async banned (userId: string | number): Promise<Ban | null> {
+    const raw = await this.#gateway.run('session.banned', (redis) => redis.get(this.#banKey(String(userId))))
+    return raw === null ? null : JSON.parse(raw) as Ban
   }
 
-  async #revokeAll (uid: string): Promise<string[]> {
-    const indexKey = this.#indexKey(uid)
-    let ack: Acknowledgement | null = null
-    let revoked: string[] = []
-    await this.#gateway.run('session.revoke-user', async (redis) => {
-      const entries = await this.#indexEntries(redis, indexKey)
-      ack = this.#expectInvalidation(entries.map(({ id }) => id))
-      const deleted = await Promise.all(entries.map(({ id }) => redis.del(this.#sessionKey(id))))
-      revoked = entries.filter((_entry, i) => deleted[i] === 1).map(({ id }) => id)
-      // ZREM of exactly these ids, not DEL of the index, and not of a young
-      // entry whose session is not written yet: a login racing with this call
-      // stays indexed, so the next revoke-all still finds it.
-      const now = Date.now()
-      const done = entries.filter(({ createdAt }, i) => deleted[i] === 1 || this.#isStale(createdAt, now)).map(({ id }) => id)
-      if (done.length > 0) await redis.zrem(indexKey, ...done)
-    })
-    await this.#acknowledged(ack, revoked)
-    return revoked
+  /**
+   * Rewrites the user of every live session of `userId` (a patch merged over
+   * it, or a function of it; the id cannot change), each atomically; every
+   * instance's cache sees it on its next request. Answers how many sessions
+   * were updated.
+   */
+  async updateUser (userId: string | number, update: UserUpdate): Promise<number> {
+    if (typeof update !== 'function' && (typeof update !== 'object' || update === null)) throw new TypeError('updateUser: pass a patch object or a function of the user')
+    const uid = String(userId)
+    const entries = await this.#gateway.run('session.list', (redis) => this.#entries(redis, uid))
+    this.#coherence?.forget(entries.map(({ id }) => id))
+    const updated = await Promise.all(entries.map((entry) => this.#updateOne(entry.id, uid, update)))
+    const count = updated.filter(Boolean).length
+    if (count > 0) await this.#acknowledged()
+    return count
   }
 
-  /** The live sessions of a user, newest first. Prunes stale index entries. */
+  async #updateOne (id: string, uid: string, update: UserUpdate): Promise<boolean> {
+    const key = this.#sessionKey(id)
+    for (let attempt = 0; attempt < USER_UPDATE_TRIES; attempt++) {
+      const { read, raw } = await this.#gateway.run('session.read', (redis) => this.#record(redis, id))
+      if (read?.state !== 'live' || userIdOf(read.session.user) !== uid) return false
+      const user = typeof update === 'function' ? update(read.session.user) : { ...read.session.user, ...update }
+      // A 0.1 hash (raw null) takes the user as JSON; a record, the whole record rewritten.
+      const next = raw === null ? '' : withUser(raw, user) ?? ''
+      const written = await this.#gateway.run('session.update', () => this.#scripts.setUser(key, raw ?? '', next, JSON.stringify(user)))
+      if (written === 1) return true
+    }
+    throw new Error(`updateUser: session ${id} kept changing under ${USER_UPDATE_TRIES} tries`)
+  }
+
+  /**
+   * Ends every session issued before `at` (default now), on every instance
+   * at once: for after a snapshot restore brought back sessions that had
+   * ended. Checked on each read, at no cost on a cache hit (the cache is
+   * emptied when it moves). Answers the mark now in force.
+   */
+  async revokeIssuedBefore (at: number | Date = Date.now()): Promise<number> {
+    const ms = at instanceof Date ? at.getTime() : at
+    if (!Number.isFinite(ms)) throw new TypeError('revokeIssuedBefore: pass a moment (epoch ms or a Date)')
+    const [mark] = await this.#gateway.run('issued-before.raise', () => this.#durable.write([{ key: this.#markKey(), command: this.#scripts.raiseMark.command, args: [String(Math.floor(ms))] }]))
+    await this.#acknowledged()
+    this.#wiring.log.warn({ issuedBefore: new Date(Number(mark)).toISOString() }, 'every session issued before this moment has ended, on every instance')
+    return Number(mark)
+  }
+
+  /** The live sessions of a user, newest first. Prunes dead index entries. */
   async list (userId: string | number): Promise<Session[]> {
-    const indexKey = this.#indexKey(String(userId))
+    const uid = String(userId)
     return this.#gateway.run('session.list', async (redis) => {
-      const entries = await this.#indexEntries(redis, indexKey)
-      const found = await Promise.all(entries.map(({ id }) => this.#read(redis, id)))
+      const entries = await this.#entries(redis, uid)
+      const [reads, mark] = await Promise.all([
+        Promise.all(entries.map(({ id }) => this.#read(redis, id, false))),
+        redis.get(this.#markKey()).then(Number)
+      ])
       const now = Date.now()
-      const stale = entries.filter(({ createdAt }, i) => found[i] === null && this.#isStale(createdAt, now)).map(({ id }) => id)
-      if (stale.length > 0) await redis.zrem(indexKey, ...stale)
-      return entries
-        .flatMap(({ id }, i) => {
-          const live = found[i]
-          return live ? [decodeSession(id, live.fields, Math.min(now + live.pttl, absoluteExpiryOf(live.fields)))] : []
-        })
+      const dead = entries.filter(({ createdAt }, i) => reads[i]!.read?.state !== 'live' && this.#isStale(createdAt, now))
+      if (dead.length > 0) await this.#prune(redis, uid, dead)
+      return reads
+        .flatMap(({ read }) => read?.state === 'live' && read.session.createdAt >= mark && read.idleExpiresAt > now ? [read.session] : [])
         .sort((a, b) => b.createdAt - a.createdAt)
     })
   }
 
-  /**
-   * Before deleting sessions: this instance forgets them now, and learns when
-   * Redis has sent their invalidation. Redis sends it to every tracking
-   * connection at once, so once this instance's listener has it, every other
-   * instance has been sent it too.
-   */
-  #expectInvalidation (ids: string[]): Acknowledgement | null {
-    if (this.#invalidations === null || ids.length === 0) return null
-    for (const id of ids) this.#cache!.invalidate(id)
-    return this.#invalidations.expect(ids.map((id) => this.#trackedPrefix + id))
+  /** Ends one session, if it is `uid`'s (any user's when null): the record proves ownership, the index may lag. */
+  async #revokeOne (uid: string | null, id: string, reason: RevokeReason): Promise<string[]> {
+    const { read } = await this.#gateway.run('session.read', (redis) => this.#read(redis, id, false))
+    if (read?.state !== 'live') return []
+    const owner = userIdOf(read.session.user)
+    if (uid !== null && owner !== uid) return []
+    const entry = { id, provider: read.session.provider, createdAt: read.session.createdAt, member: indexMember(id, read.session.provider) }
+    return (await this.#endEntries(owner, [entry], reason, false)).ids
   }
 
-  /** Waits (at most a store timeout) until the revoked sessions' invalidations were seen. */
-  async #acknowledged (ack: Acknowledgement | null, ids: string[]): Promise<void> {
-    if (ack === null) return
-    const seen = await ack.wait(ids.map((id) => this.#trackedPrefix + id), this.storeTimeoutMs)
-    if (!seen && ids.length > 0 && this.caching) {
-      this.#wiring.log.warn({ sessions: ids.length }, 'revoked, but the invalidation was not seen within the store timeout: other instances may serve the session until theirs arrives')
-    }
+  /**
+   * Ends every session in the user's index (for a ban, blocking the logins
+   * still writing theirs), and the latest session_keys of their openids,
+   * which nothing needs any more.
+   */
+  async #revokeAll (uid: string, reason: RevokeReason): Promise<string[]> {
+    const entries = await this.#gateway.run('session.list', (redis) => this.#entries(redis, uid))
+    const { ids, records } = await this.#endEntries(uid, entries, reason, reason === 'ban')
+    const latestKeys = new Set(records.flatMap(({ provider, appId, openId }) => openId ? [latestSessionKeyOf(this.#gateway, provider, appId, openId)] : []))
+    if (latestKeys.size > 0) await this.#gateway.run('session-key.forget', (redis) => Promise.all([...latestKeys].map((key) => redis.del(key))))
+    return ids
+  }
+
+  /**
+   * Ends sessions of one user: tombstones (durable), then their index
+   * entries; acknowledged once no instance can still answer from a copy.
+   * `blockYoung`: also tombstone the young entries with no record yet (a
+   * login writing it right now then fails). Answers the ids of the live
+   * sessions it ended, and what their records said.
+   */
+  async #endEntries (uid: string, entries: IndexEntry[], reason: RevokeReason, blockYoung: boolean): Promise<{ ids: string[], records: Session[] }> {
+    if (entries.length === 0) return { ids: [], records: [] }
+    const now = Date.now()
+    this.#coherence?.forget(entries.map(({ id }) => id))
+    const ended = await this.#gateway.run('session.end', () => this.#durable.write([
+      ...entries.map(({ id, createdAt }) => this.#endWrite(id, END_OF[reason], blockYoung && !this.#isStale(createdAt, now))),
+      { key: this.#indexKey(uid), command: 'zrem', args: entries.map(({ member }) => member) },
+      // An index of 0.1 may still list some of them.
+      { key: this.#legacyIndexKey(uid), command: 'zrem', args: entries.map(({ id }) => id) }
+    ]))
+    const revoked = entries.filter((_entry, i) => ended[i] !== 0)
+    const records = revoked.flatMap(({ id }, i) => {
+      const record = ended[entries.indexOf(revoked[i]!)]
+      const read = typeof record === 'string' ? decodeRecord(id, record, this.#box) : null
+      return read?.state === 'live' ? [read.session] : []
+    })
+    await this.#acknowledged()
+    return { ids: revoked.map(({ id }) => id), records }
+  }
+
+  /** The durable write that ends session `id` (see END_SESSION). */
+  #endWrite (id: string, reason: SessionEndReason, blockYoung: boolean): Write {
+    return { key: this.#sessionKey(id), command: this.#scripts.end.command, args: [tombstone(reason), String(this.#config.tombstoneTtlMs), String(Date.now()), blockYoung ? '1' : '0'] }
+  }
+
+  /**
+   * After a login: the user's live sessions beyond its platform's cap and
+   * beyond maxPerUser are replaced (reported as 'cap'); dead entries pruned.
+   */
+  async #replace (uid: string, created: string, provider: string, platformCap: number, entries: IndexEntry[]): Promise<string[]> {
+    const others = entries.filter(({ id }) => id !== created)
+    const sameProvider = others.filter((entry) => entry.provider === provider).length
+    if (others.length + 1 <= this.maxPerUser && sameProvider + 1 <= platformCap) return []
+    // Over a cap: which of them still live decides (a dead entry takes no room).
+    const reads = await this.#gateway.run('session.list', (redis) => Promise.all(others.map(({ id }) => this.#read(redis, id, false))))
+    const now = Date.now()
+    const live = others.filter((_entry, i) => reads[i]!.read?.state === 'live')
+    const replaced = replacedBy(live, provider, platformCap, this.maxPerUser)
+    const dead = others.filter(({ createdAt }, i) => reads[i]!.read?.state !== 'live' && this.#isStale(createdAt, now))
+    if (dead.length > 0) await this.#gateway.run('session.prune', (redis) => this.#prune(redis, uid, dead))
+    if (replaced.length === 0) return []
+    const { ids } = await this.#endEntries(uid, replaced, 'cap', false)
+    this.#reported({ reason: 'cap', sessionIds: ids, userId: uid })
+    return ids
+  }
+
+  /** The user's index entries, oldest first (0.1's index too, while it lasts). */
+  async #entries (redis: Redis | Cluster, uid: string): Promise<IndexEntry[]> {
+    const [current, legacy] = await Promise.all([
+      redis.zrange(this.#indexKey(uid), '0', '-1', 'WITHSCORES'),
+      redis.zrange(this.#legacyIndexKey(uid), '0', '-1', 'WITHSCORES')
+    ])
+    return [...indexEntriesOf(current), ...indexEntriesOf(legacy)].sort((a, b) => a.createdAt - b.createdAt)
+  }
+
+  async #prune (redis: Redis | Cluster, uid: string, dead: IndexEntry[]): Promise<void> {
+    await Promise.all([
+      redis.zrem(this.#indexKey(uid), ...dead.map(({ member }) => member)),
+      redis.zrem(this.#legacyIndexKey(uid), ...dead.map(({ id }) => id))
+    ])
+  }
+
+  /**
+   * A write is acknowledged once `lease` has passed since its reply: by then
+   * every instance that still answers from its cache has read the write's
+   * invalidation (store/invalidations.ts). Without a cache anywhere, at once.
+   */
+  async #acknowledged (): Promise<void> {
+    const leaseMs = this.#config.cache?.leaseMs
+    if (leaseMs !== undefined) await new Promise((resolve) => setTimeout(resolve, leaseMs + 1))
+  }
+
+  #reported (event: RevokeEvent, request?: RevokeOptions['request']): void {
+    if (event.sessionIds.length > 0) this.#wiring.report(event, request)
+  }
+
+  #isStale (createdAt: number, now: number): boolean {
+    return now - createdAt > this.storeTimeoutMs + STALE_SLACK_MS
   }
 
   #sessionKey (id: string): string {
@@ -351,51 +551,34 @@ export class SessionStore {
   }
 
   #indexKey (uid: string): string {
+    return this.#gateway.key('u', `{${uid}}`)
+  }
+
+  #legacyIndexKey (uid: string): string {
     return this.#gateway.key('u', uid)
   }
 
-  /** A session's record and remaining idle time: one pipelined round trip on one key. */
-  async #read (redis: Redis | Cluster, id: string): Promise<{ fields: SessionFields, pttl: number } | null> {
-    const key = this.#sessionKey(id)
-    const [fields, pttl] = resultsOf(await redis.pipeline().hgetall(key).pttl(key).exec()) as [SessionFields, number]
-    return isSessionRecord(fields) && pttl > 0 ? { fields, pttl } : null
+  #banKey (uid: string): string {
+    return this.#gateway.key('ban', `{${uid}}`)
   }
 
-  /** A user's index entries, oldest first. */
-  async #indexEntries (redis: Redis | Cluster, indexKey: string): Promise<Array<{ id: string, createdAt: number }>> {
-    const flat = await redis.zrange(indexKey, 0, '-1', 'WITHSCORES')
-    const entries: Array<{ id: string, createdAt: number }> = []
-    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, createdAt: Number(flat[i + 1]) })
-    return entries
+  #markKey (): string {
+    return this.#gateway.key('ctl', 'issued-before')
   }
+}
 
-  /**
-   * An index entry without a session is stale only once it is older than a
-   * login can take between writing the index and writing the session (that
-   * step is abandoned at the store deadline), with slack for clock skew
-   * between instances.
-   */
-  #isStale (createdAt: number, now: number): boolean {
-    return now - createdAt > this.storeTimeoutMs + STALE_SLACK_MS
-  }
+/**
+ * Redis ran the work after its deadline, yet its answer reached us in time:
+ * its clock runs ahead of ours by more than the store timeout.
+ */
+function lateError (): Error {
+  return new StoreUnavailableError({ cause: new Error('Redis ran a write past its deadline: its clock runs ahead of this server\'s by more than session.storeTimeout') })
+}
 
-  /** Drops stale index entries and revokes the oldest sessions beyond maxPerUser, never `created`. */
-  async #enforceCap (uid: string, created: string): Promise<{ ack: Acknowledgement | null, ids: string[] }> {
-    const redis = this.#gateway.redis
-    const indexKey = this.#indexKey(uid)
-    const entries = await this.#indexEntries(redis, indexKey)
-    if (entries.length <= this.maxPerUser) return { ack: null, ids: [] }
-    const live = await Promise.all(entries.map(({ id }) => redis.exists(this.#sessionKey(id))))
-    const now = Date.now()
-    const liveIds = entries.filter((_entry, i) => live[i] === 1).map(({ id }) => id)
-    // The oldest go; never the session this login just created (another
-    // instance's clock may run ahead of ours).
-    const evicted = liveIds.filter((id) => id !== created).slice(0, Math.max(0, liveIds.length - this.maxPerUser))
-    const ack = this.#expectInvalidation(evicted)
-    const deleted = await Promise.all(evicted.map((id) => redis.del(this.#sessionKey(id))))
-    const stale = entries.filter(({ createdAt }, i) => live[i] !== 1 && this.#isStale(createdAt, now)).map(({ id }) => id)
-    const dropped = [...stale, ...evicted]
-    if (dropped.length > 0) await redis.zrem(indexKey, ...dropped)
-    return { ack, ids: evicted.filter((_id, i) => deleted[i] === 1) }
-  }
+function bannedError (raw: string): Error {
+  let ban: Ban = {}
+  try {
+    ban = JSON.parse(raw) as Ban
+  } catch {}
+  return new UserBannedError(ban.until === undefined ? '' : ` until ${new Date(ban.until).toISOString()}`)
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { SecretBox } from '../lib/secret-box.js'
 import type { RedisGateway, Script } from './gateway.js'
 
 /** An access token as every instance shares it. */
@@ -17,21 +18,26 @@ const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
  * the one instance fetching the next, and `wechat:token-forced:<appId>` marks
  * a forced refresh made in the last interval (WeChat allows about 20 a day,
  * 30 s apart, and each one kills the token every other holder of the AppID has).
+ * The token is sealed with the app's keys: whoever holds it acts as the app.
  */
 export class WechatTokenRecords {
   readonly #releaseLock: Script
 
-  constructor (private readonly gateway: RedisGateway) {
+  constructor (private readonly gateway: RedisGateway, private readonly box: SecretBox) {
     this.#releaseLock = gateway.script('ReleaseTokenLock', 1, RELEASE_LOCK)
   }
 
+  /** The shared token, or null (none, or sealed with a key this instance lacks: fetched anew). */
   async read (appId: string): Promise<CachedToken | null> {
-    const raw = await this.gateway.run('wechat-token.read', (redis) => redis.get(this.#tokenKey(appId)))
-    return raw === null ? null : JSON.parse(raw) as CachedToken
+    const key = this.#tokenKey(appId)
+    const raw = await this.gateway.run('wechat-token.read', (redis) => redis.get(key))
+    const opened = raw === null ? null : this.box.open(raw, key)
+    return opened === null ? null : JSON.parse(opened) as CachedToken
   }
 
   async write (appId: string, cached: CachedToken): Promise<void> {
-    await this.gateway.run('wechat-token.write', (redis) => redis.set(this.#tokenKey(appId), JSON.stringify(cached), 'PXAT', cached.expiresAt))
+    const key = this.#tokenKey(appId)
+    await this.gateway.run('wechat-token.write', (redis) => redis.set(key, this.box.seal(JSON.stringify(cached), key), 'PXAT', cached.expiresAt))
   }
 
   /** The lock's id when this instance got it, else null. */

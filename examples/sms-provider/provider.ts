@@ -4,7 +4,7 @@ import { errors, type Exchange, type ExchangeContext, type LoginProvider } from 
 
 // A login provider of the app's own: a six-digit code sent by SMS. It turns a
 // code into an identity; the library's login flow does the rest (the
-// replay-safe claim, resolveUser, the session), as for WeChat and Alipay.
+// replay-safe claim, resolveUser, the session), as for the built-in platforms.
 
 export interface SmsCodeOptions {
   /** Where the codes live: the app's Redis, so every instance sees them. */

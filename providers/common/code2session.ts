@@ -68,9 +68,9 @@ export class Code2SessionProvider implements LoginProvider, Code2SessionClient {
   }
 
   /** jscode2session, then the session_key it gave becomes the openid's latest. */
-  async exchange (code: string, { appId }: ExchangeContext): Promise<Exchange> {
+  async exchange (code: string, { appId, log }: ExchangeContext): Promise<Exchange> {
     const { openId, unionId, sessionKey } = await this.code2Session(code, appId)
-    await this.openData.remember(appId, openId, sessionKey)
+    this.openData.remember(appId, openId, sessionKey, log)
     const identity: Identity = { provider: this.name, appId, openId, ...(unionId ? { unionId } : {}) }
     return { identity, secrets: { sessionKey } }
   }

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import { BadEncryptedDataError, SessionKeyExpiredError } from '../../errors.js'
 import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber, type WatermarkRule } from '../../lib/open-data.js'
 import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
@@ -42,9 +43,16 @@ export class SessionOpenData {
     this.scheme = typeof scheme === 'string' ? wechatScheme(scheme) : scheme
   }
 
-  /** After a login: the session_key the platform just gave becomes the openid's latest. */
-  remember (appId: string, openId: string, sessionKey: string): Promise<void> {
-    return this.records.remember(appId, openId, sessionKey)
+  /**
+   * After a login: the session_key the platform just gave becomes the
+   * openid's latest. Not waited for: the write travels beside the login's
+   * next round trip to Redis (the session's own). Should it fail, the
+   * session still opens its data with its own key.
+   */
+  remember (appId: string, openId: string, sessionKey: string, log: FastifyBaseLogger): void {
+    this.records.remember(appId, openId, sessionKey).catch((err: unknown) => {
+      log.warn({ err }, 'the latest session_key of this openid was not recorded: other sessions of the user may ask it to log in again to open its data')
+    })
   }
 
   /** Decrypted data, and the key that opened it (for the rawData signature). */

@@ -82,9 +82,9 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
     return this.apps.get(appId).timeoutMs
   }
 
-  async exchange (code: string, { appId }: ExchangeContext): Promise<Exchange> {
+  async exchange (code: string, { appId, log }: ExchangeContext): Promise<Exchange> {
     const { openId, sessionKey } = await this.code2Session(code, appId)
-    await this.openData.remember(appId, openId, sessionKey)
+    this.openData.remember(appId, openId, sessionKey, log)
     return { identity: { provider: this.name, appId, openId }, secrets: { sessionKey } }
   }
 

@@ -86,13 +86,13 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
   }
 
   /** jscode2session; a logged-in user's session_key becomes the openid's latest. */
-  async exchange (loginCode: string, { appId }: ExchangeContext): Promise<Exchange> {
+  async exchange (loginCode: string, { appId, log }: ExchangeContext): Promise<Exchange> {
     const [code = '', anonymousCode = '', ...rest] = loginCode.split(SEPARATOR)
     if (rest.length > 0) throw new CodeInvalidError('not a tt.login code')
     this.#accept(this.apps.get(appId), { code, anonymousCode })
     const { openId, unionId, sessionKey, anonymousOpenId } = await this.code2Session({ code, anonymousCode }, appId)
     if (openId && sessionKey) {
-      await this.openData.remember(appId, openId, sessionKey)
+      this.openData.remember(appId, openId, sessionKey, log)
       const identity: Identity = { provider: 'douyin', appId, openId, ...(unionId ? { unionId } : {}), ...(anonymousOpenId ? { anonymousOpenId } : {}) }
       return { identity, secrets: { sessionKey } }
     }

@@ -11,7 +11,7 @@ import { clientWorld } from './world.js'
 // provider (docs/custom-provider.md).
 
 const clientCustomWorld = await clientWorld('client-custom')
-const { world, issuers, server } = clientCustomWorld
+const { world, issuers, server, expire } = clientCustomWorld
 const { customPhone } = phones(clientCustomWorld)
 
 /** The app's module, as docs/client.md shows it (require: the package's name resolves to its index.js). */
@@ -28,7 +28,7 @@ const lark = {
 module.exports = (baseUrl) => createAuthClient({ baseUrl, platform: lark })
 `
 
-test('an app\'s own adapter (Feishu): its login route, the skey on requests, uploads, a re-login after a revoke, logout', async (t) => {
+test('an app\'s own adapter (Feishu): its login route, the skey on requests, uploads, a re-login once the session expired, logout', async (t) => {
   const { app, baseUrl } = await server(t)
   const phone = customPhone('lark', 'larkClientLi01')
   const { exports, leaked } = loadInRealm({ ...clientBuild().files, 'app.js': APP }, { tt: phone.api }, 'app.js')
@@ -39,10 +39,10 @@ test('an app\'s own adapter (Feishu): its login route, the skey on requests, upl
   t.equal(user.id, 'lark:lark-app:larkClientLi01', 'the app\'s provider made the session')
   t.equal(issuers.lark.exchanges, 1)
   t.match(await client.request({ url: '/me' }), { user: { id: user.id } })
-  await app.sessions.revoke(skey)
+  await expire(app, skey)
   const avatar = phone.device.addFile(new Uint8Array([7, 7, 7]))
   t.match(await client.uploadFile({ url: '/avatar', filePath: avatar, name: 'avatar' }), { by: user.id, bytes: 3 }, 'wxStyle gave uploads too')
-  t.equal(phone.state.logins, 2, 'a re-login after the revoke')
+  t.equal(phone.state.logins, 2, 'a re-login after the expiry')
   await client.logout()
   t.same(phone.device.sent.map((s) => `${s.method} ${new URL(s.url).pathname}`), [
     'POST /auth/lark/login', 'GET /me', 'POST /avatar', 'POST /auth/lark/login', 'POST /avatar', 'DELETE /auth/session'

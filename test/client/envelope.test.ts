@@ -10,7 +10,7 @@ import { clientWorld } from './world.js'
 // the reader says. The built helper, in a realm with only wx.
 
 const clientEnvelopeWorld = await clientWorld('client-envelope')
-const { world, server } = clientEnvelopeWorld
+const { world, server, expire } = clientEnvelopeWorld
 const { wechatPhone } = phones(clientEnvelopeWorld)
 
 interface Envelope {
@@ -40,7 +40,7 @@ test('envelopes: the login unwrapped, data unwrapped, an expired session logged 
   t.equal(client.skey(), skey, 'the skey of the unwrapped login reply, stored')
   t.match(await client.request({ url: '/me' }), { user: { id: user.id } }, 'the data, out of its envelope')
 
-  await app.sessions.revoke(skey)
+  await expire(app, skey)
   t.match(await client.request({ url: '/me' }), { user: { id: user.id } }, 'HTTP 200 { code: 40100, error: MPA_SESSION_EXPIRED }: logged in again')
   t.equal(phone.state.logins, 2)
 

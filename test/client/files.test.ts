@@ -12,7 +12,7 @@ import { clientWorld } from './world.js'
 // as requests do; an ended one does not.
 
 const clientFilesWorld = await clientWorld('client-files')
-const { world, wechatSandbox, server } = clientFilesWorld
+const { world, wechatSandbox, server, expire } = clientFilesWorld
 const { PLATFORM_CASES } = phones(clientFilesWorld)
 
 interface FilesCase {
@@ -56,7 +56,7 @@ const CASES: FilesCase[] = [
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])
 
 for (const { title, globals, platform, downloadStatus } of CASES) {
-  test(`${title}: uploadFile and downloadFile with the skey, a re-login after a revoke, none after an end`, async (t) => {
+  test(`${title}: uploadFile and downloadFile with the skey, a re-login once the session expired, none after an end`, async (t) => {
     const { app, baseUrl } = await server(t)
     const phone = globals()
     const { device, state } = phone
@@ -66,16 +66,16 @@ for (const { title, globals, platform, downloadStatus } of CASES) {
     const client = exports.createAuthClient({ baseUrl, platform: platform(exports, phone.globals), onSessionEnd: (end) => { ends.push(end) } })
     const { skey, user } = await client.login()
 
-    await app.sessions.revoke(skey)
+    await expire(app, skey)
     const avatar = device.addFile(PNG)
     const uploaded = await client.uploadFile({ url: '/avatar', filePath: avatar, name: 'avatar', formData: { crop: 'square' } })
     t.same(uploaded, { by: user.id, bytes: PNG.length, fields: { crop: 'square' } }, 'the avatar, parsed from the reply\'s JSON')
     t.equal(state.logins, 2, 'the 401 logged in again')
     const uploads = device.sent.filter((s) => s.url.endsWith('/avatar'))
-    t.same(uploads.map((s) => s.headers['x-skey']), [skey, client.skey()], 'sent twice: the revoked skey, then the new one')
+    t.same(uploads.map((s) => s.headers['x-skey']), [skey, client.skey()], 'sent twice: the expired skey, then the new one')
 
     if (downloadStatus) {
-      await app.sessions.revoke(client.skey()!)
+      await expire(app, client.skey()!)
       const download = await client.downloadFile({ url: '/files/report.txt' })
       t.equal(download.statusCode, 200)
       t.equal(device.readText(download.tempFilePath), `report.txt for ${user.id}`, 'the file, after a re-login')

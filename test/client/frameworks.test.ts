@@ -9,7 +9,7 @@ import { clientWorld } from './world.js'
 // only `Taro`), each shaped as that framework documents it, for several
 // build targets, against the real server and sandboxes.
 
-const { world, wechatSandbox, alipaySandbox, douyinSandbox, server } = await clientWorld('client-frameworks')
+const { world, wechatSandbox, alipaySandbox, douyinSandbox, server, expire } = await clientWorld('client-frameworks')
 
 const wendy: WechatSandboxUser = { openId: 'oClientFramework00000000001', phone: '13700137000' }
 const ali: AlipaySandboxUser = { openId: '074a1d3d00000000000framework', profile: { nickName: 'Frame' } }
@@ -17,13 +17,13 @@ const dou: DouyinSandboxUser = { anonymousOpenId: 'aClientFrameworkDevice00001',
 
 const loginBodies = (device: Device) => device.sent.filter((s) => s.url.endsWith('/login')).map((s) => JSON.parse(s.body!) as Record<string, string>)
 
-/** Login, a request, a JSON body, a re-login after a revoke: what every target must do. */
-async function roundTrip (t: Test, client: AuthClient, device: Device, revoke: (skey: string) => Promise<unknown>, body: 'string' | 'object') {
+/** Login, a request, a JSON body, a re-login once the session expired: what every target must do. */
+async function roundTrip (t: Test, client: AuthClient, device: Device, expireSession: (skey: string) => Promise<unknown>, body: 'string' | 'object') {
   const { skey, user } = await client.login()
   t.match(await client.request({ url: '/me', data: { page: 1 } }), { user: { id: user.id }, query: { page: '1' } })
   t.same(await client.request({ url: '/orders', method: 'POST', data: { n: 2 } }), { n: 2, by: user.id })
   t.same(device.sent.at(-1)?.given, body === 'object' ? { n: 2 } : '{"n":2}', `the request call was given ${body === 'object' ? 'an object' : 'a string'}`)
-  await revoke(skey)
+  await expireSession(skey)
   t.match(await client.request({ url: '/me' }), { user: { id: user.id } }, 'after a re-login')
   t.not(client.skey(), skey)
   return user
@@ -35,7 +35,7 @@ test('uni-app, WeChat build (mp-weixin), in a realm with only uni: uni.login, un
   const { exports, leaked } = clientInRealm({ uni: uni.api })
   t.same(leaked, [])
   const client = exports.createAuthClient({ baseUrl, platform: exports.uniAdapter(uni.api) })
-  await roundTrip(t, client, uni.device, (skey) => app.sessions.revoke(skey), 'string')
+  await roundTrip(t, client, uni.device, (skey) => expire(app, skey), 'string')
   t.equal(uni.state.logins, 2)
   t.same(uni.state.options, [{}, {}], 'no provider: a mini-program build logs in with its host, and no scopes outside Alipay')
   t.equal(uni.device.storage.get('mpa:skey'), client.skey(), 'uni.setStorageSync')
@@ -48,7 +48,7 @@ test('uni-app, Alipay build (mp-alipay), in a realm with only uni: uni.login pas
   const uni = fakeUni({ uniPlatform: 'mp-alipay', login: ({ scopes }) => ({ code: alipaySandbox.issueAuthCode({ ...ali, scope: scopes as 'auth_base' | 'auth_user' }) }) })
   const { exports } = clientInRealm({ uni: uni.api })
   const client = exports.createAuthClient({ baseUrl, platform: exports.uniAdapter(uni.api), scope: 'auth_user' })
-  const user = await roundTrip(t, client, uni.device, (skey) => app.sessions.revoke(skey), 'string')
+  const user = await roundTrip(t, client, uni.device, (skey) => expire(app, skey), 'string')
   t.match(user.id, /^alipay:/)
   t.same(uni.state.options, [{ scopes: 'auth_user' }, { scopes: 'auth_user' }], 'uni.login({ scopes }), the re-login too')
   t.same(loginBodies(uni.device).map(({ scope }) => scope), ['auth_user', 'auth_user'])
@@ -61,7 +61,7 @@ test('uni-app, Douyin build (mp-toutiao), in a realm with only uni: both codes, 
   const uni = fakeUni({ uniPlatform: 'mp-toutiao', login: () => douyinSandbox.login(dou) as { code: string, anonymousCode: string } })
   const { exports } = clientInRealm({ uni: uni.api })
   const client = exports.createAuthClient({ baseUrl, platform: exports.uniAdapter(uni.api) })
-  await roundTrip(t, client, uni.device, (skey) => app.sessions.revoke(skey), 'object')
+  await roundTrip(t, client, uni.device, (skey) => expire(app, skey), 'object')
   t.same(Object.keys(loginBodies(uni.device)[0]!), ['code', 'anonymousCode'])
 })
 
@@ -80,7 +80,7 @@ test('Taro, WeChat build (WEAPP), in a realm with only Taro: Taro.login, Taro.re
   const { exports, leaked } = clientInRealm({ Taro: taro.api })
   t.same(leaked, [])
   const client = exports.createAuthClient({ baseUrl, platform: exports.taroAdapter(taro.api) })
-  await roundTrip(t, client, taro.device, (skey) => app.sessions.revoke(skey), 'string')
+  await roundTrip(t, client, taro.device, (skey) => expire(app, skey), 'string')
   t.same(taro.state.options, [{}, {}], 'no force outside Douyin')
 })
 
@@ -89,7 +89,7 @@ test('Taro, Douyin build (TT), in a realm with only Taro: force passed on, an ob
   const taro = fakeTaro('TT', () => douyinSandbox.login(dou) as { code: string, anonymousCode: string })
   const { exports } = clientInRealm({ Taro: taro.api })
   const client = exports.createAuthClient({ baseUrl, platform: exports.taroAdapter(taro.api), force: false })
-  await roundTrip(t, client, taro.device, (skey) => app.sessions.revoke(skey), 'object')
+  await roundTrip(t, client, taro.device, (skey) => expire(app, skey), 'object')
   t.same(taro.state.options, [{ force: false }, { force: false }])
 })
 
@@ -98,7 +98,7 @@ test('Taro, Alipay build (ALIPAY): auth_base through Taro.login; auth_user, whic
   const taro = fakeTaro('ALIPAY', ({ scopes }) => ({ code: alipaySandbox.issueAuthCode({ ...ali, scope: scopes as 'auth_base' }) }))
   const { exports } = clientInRealm({ Taro: taro.api })
   const client = exports.createAuthClient({ baseUrl, platform: exports.taroAdapter(taro.api) })
-  await roundTrip(t, client, taro.device, (skey) => app.sessions.revoke(skey), 'string')
+  await roundTrip(t, client, taro.device, (skey) => expire(app, skey), 'string')
   t.same(loginBodies(taro.device).map(({ scope }) => scope), ['auth_base', 'auth_base'])
   const logins = taro.state.logins
   await t.rejects(client.login({ scope: 'auth_user' }), { code: 'MPA_CLIENT_LOGIN_FAILED', message: /Taro\.login on Alipay asks only auth_base/ })

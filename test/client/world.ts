@@ -1,7 +1,8 @@
 import tap, { type Test } from 'tap'
 import { createPublicKey, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { defaultResolveUser, errors, type LoginProvider, type MiniprogramAuthOptions } from '../../index.js'
+import { errors, type LoginProvider, type MiniprogramAuthOptions } from '../../index.js'
+import { sessionIdOf } from '../../lib/skey.js'
 import { createBaiduSandbox, createDouyinSandbox, createKuaishouSandbox, createQqSandbox, createWecomSandbox, generateRsaKeyPair } from '../../sandbox/index.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 
@@ -79,8 +80,6 @@ export interface ServerOptions {
   maxPerUser?: number
   /** Every reply wrapped as HTTP 200 `{ code, msg, data }`, as an app of that style answers (code 0: success). */
   envelope?: boolean
-  /** openIds whose login the app refuses as the server refuses a banned user's: 403 MPA_USER_BANNED (from resolveUser). */
-  banned?: Set<string>
 }
 
 export interface ClientServer {
@@ -135,7 +134,6 @@ export async function clientWorld (name: string) {
       baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
       wecom: { ...WECOM_APP, baseUrl: wecomSandbox.url },
       me: false,
-      ...(options.banned ? { resolveUser: bannedOr(options.banned) } : {}),
       ...(options.envelope ? { before: async (app: FastifyInstance) => { app.addHook('onSend', envelope) } } : {})
     }, (app) => {
       app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer' }, (_request, body, done) => { done(null, body) })
@@ -173,15 +171,12 @@ export async function clientWorld (name: string) {
     return { app, baseUrl: `http://127.0.0.1:${port}`, slow: { arrived: slow.arrived, release: slow.release } }
   }
 
-  return { world, wechatSandbox: world.wechat, alipaySandbox: world.alipay, douyinSandbox, qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox, alipayApp, issuers, server }
-}
-
-/** resolveUser that refuses the banned openIds as the server refuses a banned user's login. */
-function bannedOr (banned: Set<string>): NonNullable<MiniprogramAuthOptions['resolveUser']> {
-  return async (identity, request) => {
-    if (banned.has(identity.openId ?? '')) throw Object.assign(new Error('this user is banned'), { statusCode: 403, code: 'MPA_USER_BANNED' })
-    return defaultResolveUser(identity, request)
+  /** Ends a session as its idle lifetime does (the record is gone): the server then answers MPA_SESSION_EXPIRED, and the helper logs in again. */
+  const expire = async (app: FastifyInstance, skey: string): Promise<void> => {
+    await world.redis.del(`${app.sessions.keyPrefix}s:${sessionIdOf(skey)}`)
   }
+
+  return { world, wechatSandbox: world.wechat, alipaySandbox: world.alipay, douyinSandbox, qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox, alipayApp, issuers, server, expire }
 }
 
 /**

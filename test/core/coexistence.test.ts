@@ -112,6 +112,27 @@ test('decorator names are checked at register time, naming the option', async (t
   await t.rejects(fails('mpa'), /^decorators must be/)
 })
 
+test('names Fastify\'s request or instance already has, or every object has, are refused at register: the first request would crash or merge', async (t) => {
+  const fails = (decorators: unknown) => buildApp(world.redis, { keyPrefix: world.prefix, decorators: decorators as never, me: false })
+  for (const [decorators, message] of [
+    [{ user: '__proto__' }, /^decorators\.user '__proto__' is taken/],
+    [{ user: 'headers' }, /^decorators\.user 'headers' is taken: every Fastify request/],
+    [{ session: 'routeOptions' }, /^decorators\.session 'routeOptions' is taken/],
+    [{ session: 'constructor' }, /^decorators\.session 'constructor' is taken/],
+    [{ user: 'toString' }, /^decorators\.user 'toString' is taken/],
+    [{ authenticate: 'register' }, /^decorators\.authenticate 'register' is taken: the Fastify instance already has it/],
+    [{ authenticate: 'hasOwnProperty' }, /^decorators\.authenticate 'hasOwnProperty' is taken/]
+  ] as const) await t.rejects(fails(decorators), message, JSON.stringify(decorators))
+  // A name another plugin took first: its own decorator, refused by us before Fastify would.
+  const jwtFirst = buildApp(world.redis, {
+    keyPrefix: world.prefix,
+    me: false,
+    decorators: { user: 'mpaUser', session: 'mpaSession', authenticate: 'jwtVerify' },
+    before: async (app) => { app.decorate('jwtVerify', () => {}) }
+  })
+  await t.rejects(jwtFirst, /^decorators\.authenticate 'jwtVerify' is taken/)
+})
+
 test('no secret in any reply or log line', async (t) => {
   world.assertNoSecrets(t, [JWT_SECRET, SESSION_SECRET])
 })

@@ -79,7 +79,7 @@ test('an SMS code logs in like any provider: resolveUser, a session, authenticat
   t.equal((await world.call(own, 'DELETE', '/auth/session', undefined, res.json.skey)).statusCode, 204)
   const after = await world.call(own, 'GET', '/me', undefined, res.json.skey)
   t.equal(after.statusCode, 401)
-  t.equal(after.json.code, 'MPA_SESSION_EXPIRED')
+  t.equal(after.json.code, 'MPA_SESSION_REVOKED')
 })
 
 test('a replayed code: the same answer within the window, refused once logged out', async (t) => {

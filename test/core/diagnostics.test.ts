@@ -153,10 +153,15 @@ test('tracing channels: a span around each upstream call and each piece of Redis
   t.equal(spans('store', 'asyncEnd').length, operations.length, 'every store span ended')
 
   const skey = login.json.skey as string
-  await world.call(app, 'GET', '/me', undefined, skey) // may read Redis once, then the cache holds it
-  const before = events.length
-  t.equal((await world.call(app, 'GET', '/me', undefined, skey)).statusCode, 200)
-  t.equal(events.length, before, 'a cache hit: no span')
+  // Reads fill the cache, unless the login's own write's invalidation arrives
+  // after one of them began: within a few reads, one is a hit.
+  let spansOfRead = -1
+  for (let i = 0; i < 20 && spansOfRead !== 0; i++) {
+    const before = events.length
+    t.equal((await world.call(app, 'GET', '/me', undefined, skey)).statusCode, 200)
+    spansOfRead = events.length - before
+  }
+  t.equal(spansOfRead, 0, 'a cache hit: no span')
 
   const failed = await world.post(app, '/auth/alipay/login', { authCode: 'not-an-auth-code-trace' })
   t.equal(failed.statusCode, 401)

@@ -88,7 +88,7 @@ test('every error reply lists its codes as an enum, each of that status', async 
   }
   const op = (path: string, method: string) => paths[path]![method]!
   t.same(codesOf(op('/auth/wechat/login', 'post'), 401), ['MPA_CODE_INVALID'], 'a login route has no skey to refuse')
-  t.same(codesOf(op('/auth/session', 'get'), 401), ['MPA_SKEY_MISSING', 'MPA_SKEY_MALFORMED', 'MPA_SESSION_EXPIRED'])
+  t.same(codesOf(op('/auth/session', 'get'), 401), ['MPA_SKEY_MISSING', 'MPA_SKEY_MALFORMED', 'MPA_SESSION_EXPIRED', 'MPA_SESSION_REPLACED', 'MPA_SESSION_REVOKED', 'MPA_SESSION_BANNED'])
   t.same(codesOf(op('/auth/sessions/{id}', 'delete'), 404), ['MPA_SESSION_NOT_FOUND'])
   t.ok(codesOf(op('/auth/wechat/login', 'post'), 400).includes('FST_ERR_VALIDATION'), 'Fastify\'s own 400 is listed where a body is checked')
   t.ok(codesOf(op('/auth/wechat/userinfo', 'post'), 403).includes('MPA_WRONG_PROVIDER'))

@@ -67,7 +67,7 @@ test('skeys are unique, and neither keys nor values in Redis hold a raw skey', a
   let dump = keys.join('\n')
   for (const key of keys) {
     const type = await redis.type(key)
-    if (type === 'hash') dump += JSON.stringify(await redis.hgetall(key))
+    if (type === 'string') dump += await redis.get(key)
     else if (type === 'zset') dump += JSON.stringify(await redis.zrange(key, 0, '-1', 'WITHSCORES'))
     else t.fail(`unexpected key type ${type}`)
   }
@@ -90,7 +90,7 @@ test('a session stays small in Redis', async (t) => {
   })
   const bytes = await redis.memory('USAGE', keyOf(store, 's', session.id)) as number
   t.comment(`a WeChat session with unionid, session_key and device uses ${bytes} bytes of Redis memory`)
-  t.ok(bytes <= 300, `session memory ${bytes} B is within the README's 300 B`)
+  t.ok(bytes <= 340, `session memory ${bytes} B is within the README's 340 B`)
   await store.revoke(skey)
 })
 
@@ -108,7 +108,7 @@ test('the idle TTL is renewed lazily: one write per half TTL, none in between', 
   await monitor.settle()
   let ours = commandsOn(monitor.commands.slice(afterCreate), keyPrefix)
   t.same(writesOf(ours), [], 'ten fresh reads write nothing')
-  t.equal(ours.length, 20, 'each read is one HGETALL + PTTL pipeline')
+  t.same(ours.map(([name]) => String(name).toLowerCase()), Array(20).fill('get'), 'each read is one round trip: the record, and (no cache here) the issued-before mark')
 
   await sleep(1100) // past half the TTL
   const mark = monitor.commands.length
@@ -118,7 +118,12 @@ test('the idle TTL is renewed lazily: one write per half TTL, none in between', 
   for (let i = 0; i < 5; i++) t.ok(await store.get(skey))
   await monitor.settle()
   ours = commandsOn(monitor.commands.slice(mark), keyPrefix)
-  t.same(writesOf(ours), [['pexpire', keyOf(store, 's', sessionIdOf(skey)), '2000']], 'exactly one renewal write, to the full TTL')
+  // The renewal script (EVALSHA, or EVAL the first time Redis sees it), and what it ran.
+  const renewals = ours.filter(([name]) => /^eval(sha)?$/i.test(String(name)))
+  t.equal(renewals.length, 1, 'exactly one renewal write')
+  t.equal(renewals[0]![3], keyOf(store, 's', sessionIdOf(skey)), 'of the session')
+  t.ok(Number(renewals[0]![5]) >= readAt + 2000, 'to the full TTL')
+  t.same(ours.filter(([name]) => /^(setrange|pexpireat)$/i.test(String(name))).map(([name]) => String(name).toLowerCase()), ['setrange', 'pexpireat'], 'its expiry, in place')
   t.ok(renewed!.expiresAt >= readAt + 2000, 'the reply already shows the renewed expiry')
 
   await sleep(2100) // unused for longer than the TTL
@@ -156,7 +161,7 @@ test('per-user cap evicts the oldest sessions', async (t) => {
   t.ok(await store.get(other.skey), 'other users untouched')
   const listed = await store.list('capped')
   t.same(listed.map((s) => s.id), skeys.slice(2).reverse().map(sessionIdOf), 'listed newest first')
-  t.equal(await redis.zcard(keyOf(store, 'u', 'capped')), 3, 'the index holds only live sessions')
+  t.equal(await redis.zcard(keyOf(store, 'u', '{capped}')), 3, 'the index holds only live sessions')
 })
 
 test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) => {
@@ -180,10 +185,10 @@ test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) =
   // session expired on its own).
   await redis.del(keyOf(store, 's', sessionIdOf(c)))
   t.same((await store.list(7)).map((s) => s.id), [sessionIdOf(d)], 'a missing session is not listed')
-  t.equal(await redis.zcard(keyOf(store, 'u', '7')), 2, 'a young entry is kept')
-  await redis.zadd(keyOf(store, 'u', '7'), Date.now() - store.storeTimeoutMs - 6000, sessionIdOf(c))
+  t.equal(await redis.zcard(keyOf(store, 'u', '{7}')), 2, 'a young entry is kept')
+  await redis.zadd(keyOf(store, 'u', '{7}'), Date.now() - store.storeTimeoutMs - 6000, `${sessionIdOf(c)}:wechat`)
   t.same((await store.list(7)).map((s) => s.id), [sessionIdOf(d)])
-  t.equal(await redis.zcard(keyOf(store, 'u', '7')), 1, 'an old stale entry is pruned')
+  t.equal(await redis.zcard(keyOf(store, 'u', '{7}')), 1, 'an old stale entry is pruned')
 
   const e = await make(7)
   t.equal(await store.revokeUser(7), 2)
@@ -196,7 +201,7 @@ test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) =
 test('a login racing the device list, revoke-all or the cap stays indexed, so it can be revoked', async (t) => {
   const { redis, prefix } = testRedis(t, 'race')
   const store = new SessionStore(redis, { keyPrefix: prefix, maxPerUser: 3 })
-  const indexed = async (uid: string, id: string) => (await redis.zscore(keyOf(store, 'u', uid), id)) !== null
+  const indexed = async (uid: string, id: string) => (await redis.zscore(keyOf(store, 'u', `{${uid}}`), `${id}:wechat`)) !== null
   let unindexed = 0
   let survivors = 0
   for (let round = 0; round < 40; round++) {

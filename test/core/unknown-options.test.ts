@@ -7,10 +7,10 @@ import { testRedis } from '../helpers/redis.js'
 test('an unknown key fails registration, naming it and what the object takes', async (t) => {
   const { redis, prefix } = testRedis(t, 'unknown-options')
   const fails = (options: object) => buildApp(redis, { keyPrefix: prefix, ...options })
-  await t.rejects(fails({ sesion: { ttl: '1d' } }), /^unknown option sesion: the plugin takes prefix, redis, keyPrefix, session, .*wechat, alipay, douyin, qq, wecom, kuaishou, baidu, logLevel, logSerializers$/)
+  await t.rejects(fails({ sesion: { ttl: '1d' } }), /^unknown option sesion: the plugin takes prefix, redis, keyPrefix, secretKeys, session, .*hookTimeout, .*wechat, alipay, douyin, qq, wecom, kuaishou, baidu, logLevel, logSerializers$/)
   await t.rejects(fails({ sesion: {}, wechatt: {} }), /^unknown option sesion, wechatt: /, 'every unknown key at once')
-  await t.rejects(fails({ session: { ttl: '1d', maxage: '30d' } }), /^unknown option session\.maxage: session takes ttl, maxAge, maxPerUser, storeTimeout, cache, header$/)
-  await t.rejects(fails({ session: { cache: { maxbytes: 1 } } }), /^unknown option session\.cache\.maxbytes: session\.cache takes max, maxBytes, heartbeat$/)
+  await t.rejects(fails({ session: { ttl: '1d', maxage: '30d' } }), /^unknown option session\.maxage: session takes ttl, maxAge, maxPerUser, onePerPlatform, platforms, apps, storeTimeout, replicas, tombstoneTtl, cache, header$/)
+  await t.rejects(fails({ session: { cache: { maxbytes: 1 } } }), /^unknown option session\.cache\.maxbytes: session\.cache takes max, maxBytes, lease, heartbeat$/)
   await t.rejects(fails({ rateLimit: { max: 5, window: '1m' }, wechat: { appId: 'wx1', appSecret: 's' } }), /^unknown option rateLimit\.window: rateLimit takes max, timeWindow, keyGenerator$/)
 
   // Fastify hands a plugin its own register options too: let through, and applied to our routes.

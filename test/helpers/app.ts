@@ -1,8 +1,12 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { Writable } from 'node:stream'
 import miniprogramAuth, { type MiniprogramAuthOptions, redactPaths, redactPathsFor } from '../../index.js'
 import { kAuthentication } from '../../plugins/authenticate.js'
+
+/** The keys apps under test seal their upstream secrets with (a secret like any other: the leak checks look for it). */
+export const TEST_SECRET_KEYS = [{ id: 'test', key: randomBytes(32) }]
 
 /** Every log line an app wrote, as text, for "no secret in any log line" checks. */
 export class LogCapture {
@@ -65,7 +69,8 @@ export async function buildApp (
       })
     }
     await before?.(app)
-    if (umbrella !== false) await app.register(miniprogramAuth, { redis, ...pluginOptions })
+    // Sealed secrets, as in production; a test that wants them in clear passes `secretKeys: undefined`.
+    if (umbrella !== false) await app.register(miniprogramAuth, { redis, secretKeys: TEST_SECRET_KEYS, ...pluginOptions })
     // The session as is: its secrets are not enumerable, so they never show here.
     // (Through the authentication's own handle, so a test that renames the decorators compiles too.)
     if (me !== false) {

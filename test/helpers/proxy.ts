@@ -36,6 +36,16 @@ export class FreezableProxy {
     for (const pipe of this.pipes) if (pipe.tracking) this.freeze(pipe)
   }
 
+  /** Ends the freeze: the frozen connections are cut (what they held is lost), so their clients connect anew. */
+  thawTracking (): void {
+    this.frozenTracking = false
+    for (const pipe of this.pipes) {
+      if (!pipe.frozen) continue
+      pipe.client.destroy()
+      pipe.upstream.destroy()
+    }
+  }
+
   async close (): Promise<void> {
     for (const pipe of this.pipes) {
       pipe.client.destroy()

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { buildApp, LogCapture, type TestAppOptions } from './app.js'
+import { buildApp, LogCapture, TEST_SECRET_KEYS, type TestAppOptions } from './app.js'
 import { testRedis, type Teardown } from './redis.js'
 import { assertNoSecrets } from './secrets.js'
 
@@ -34,6 +34,8 @@ export class World {
     const { redis, prefix } = testRedis(t, name)
     this.redis = redis
     this.prefix = prefix
+    // The apps' secret keys, in the forms an app's configuration could hold them.
+    this.watch(() => TEST_SECRET_KEYS.flatMap(({ key }) => [key.toString('base64'), key.toString('hex')]))
   }
 
   /** An app on the world's Redis, prefix and captures, closed when the world ends. Options override. */

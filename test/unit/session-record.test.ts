@@ -1,11 +1,13 @@
 import { test } from 'tap'
 import { isDeepStrictEqual } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import { SecretBox } from '../../lib/secret-box.js'
 import {
-  absoluteExpiryOf, decodeSession, defaultUserIdOf, encodeSession, isSessionRecord, userIdOf, userOf, type NewSession
+  decodeLegacyRecord, decodeRecord, defaultUserIdOf, encodeSession, expiryDigits, tombstone, userIdOf, withUser, type NewSession
 } from '../../store/session-record.js'
-import type { AuthUser, Identity, SessionSecrets } from '../../types.js'
+import type { AuthUser, Identity, Session, SessionSecrets } from '../../types.js'
 
-// The session hash codec, on its own: what is written is what is read back,
+// The session record codec, on its own: what is written is what is read back,
 // without Redis in between.
 
 const CREATED = 1_700_000_000_000
@@ -30,15 +32,22 @@ function holdsJson (value: string, expected: unknown): boolean {
   }
 }
 
-function roundTrip (session: NewSession) {
-  const fields = encodeSession(session)
-  return { fields, decoded: decodeSession('session-id-22-chars-xx', fields, EXPIRES) }
+const ID = 'session-id-22-chars-xx'
+const clear = new SecretBox(undefined)
+
+function roundTrip (session: NewSession, box = clear) {
+  const record = encodeSession(ID, session, EXPIRES, box)
+  const read = decodeRecord(ID, record, box)
+  if (read?.state !== 'live') throw new Error('not a live record')
+  // `fields`: the record as stored, for the checks of what Redis holds.
+  return { fields: { record }, decoded: read.session, idleExpiresAt: read.idleExpiresAt }
 }
 
 test('encode then decode gives the session back', async (t) => {
   const user = { id: 'u1', role: 'member', tags: ['a', 'b'] }
-  const { fields, decoded } = roundTrip(newSession(wechat, user, { sessionKey: SESSION_KEY }, IPHONE))
-  t.ok(Object.values(fields).every((value) => typeof value === 'string'), 'a Redis hash: string values only')
+  const { fields, decoded, idleExpiresAt } = roundTrip(newSession(wechat, user, { sessionKey: SESSION_KEY }, IPHONE))
+  t.match(fields.record, /^2\|\d{13}\|\{/, 'one string: a live record, its idle expiry, its JSON')
+  t.equal(idleExpiresAt, EXPIRES)
   t.same({ ...decoded }, {
     id: 'session-id-22-chars-xx',
     provider: 'wechat',
@@ -52,9 +61,31 @@ test('encode then decode gives the session back', async (t) => {
     absoluteExpiresAt: ABSOLUTE
   })
   t.same(decoded.secrets, { sessionKey: SESSION_KEY })
-  t.equal(isSessionRecord(fields), true)
-  t.equal(absoluteExpiryOf(fields), ABSOLUTE)
-  t.same(userOf(fields), user)
+  t.ok(Object.isFrozen(decoded) && Object.isFrozen(decoded.user), 'read-only: a cached session is shared by every request')
+})
+
+test('secrets sealed with the app\'s keys: none in the record, opened on read, rotated without loss', async (t) => {
+  const secrets = { sessionKey: SESSION_KEY, accessToken: 'authusrB-access-0123456789' }
+  const k1 = randomBytes(32)
+  const before = new SecretBox([{ id: 'k1', key: k1 }])
+  const { fields, decoded } = roundTrip(newSession(alipayBoth, { id: 'u' }, secrets), before)
+  for (const value of Object.values(secrets)) t.notOk(fields.record.includes(value), 'no secret in the record')
+  t.match(fields.record, /"s":"box1\.k1\./, 'a box named by its key')
+  t.same(decoded.secrets, secrets, 'opened when read')
+
+  const secretsOf = (record: string, id: string, box: SecretBox) => {
+    const read = decodeRecord(id, record, box)
+    return read?.state === 'live' ? read.session.secrets : null
+  }
+  // A new key first, the old one still listed: old records open, new ones are sealed with the new key.
+  const rotated = new SecretBox([{ id: 'k2', key: randomBytes(32) }, { id: 'k1', key: k1.toString('base64') }])
+  t.same(secretsOf(fields.record, ID, rotated), secrets, 'a record sealed with the old key opens after the rotation')
+  t.match(roundTrip(newSession(alipayBoth, { id: 'u' }, secrets), rotated).fields.record, /"s":"box1\.k2\./, 'new records use the new key')
+  t.same(secretsOf(fields.record, 'another-id-22-chars-x', before), {}, 'a box moved into another session\'s record opens to nothing')
+  t.same(secretsOf(fields.record, ID, new SecretBox([{ id: 'k1', key: randomBytes(32) }])), {}, 'nor under another key of the same id')
+  t.same(secretsOf(fields.record, ID, clear), {}, 'without keys, a sealed secret is not read')
+  t.same(secretsOf(roundTrip(newSession(wechat, { id: 'u' }, { sessionKey: SESSION_KEY })).fields.record, ID, before), { sessionKey: SESSION_KEY },
+    'a record written before keys were set still opens')
 })
 
 test('optional parts that were not given are absent, not empty', async (t) => {
@@ -68,8 +99,7 @@ test('the default user is rebuilt from the identity, not stored twice', async (t
     const user = { id: defaultUserIdOf(identity) }
     const { fields, decoded } = roundTrip(newSession(identity, user))
     t.same(decoded.user, user, `${identity.provider}: the same user comes back`)
-    const stored = Object.values(fields).join('\n')
-    t.notOk(stored.includes(user.id), `${identity.provider}: the user id ${user.id} is not among the stored values`)
+    t.notOk(fields.record.includes(user.id), `${identity.provider}: the user id ${user.id} is not stored`)
   }
   t.equal(defaultUserIdOf(wechat), `wechat:${wechat.appId}:${wechat.openId}`)
   t.equal(defaultUserIdOf(alipayUserIdOnly), 'alipay:2021000000000001:2088000000000009', 'the user_id when there is no open_id')
@@ -87,7 +117,7 @@ test('a custom user is stored as given, numeric ids and extra fields included', 
   for (const [name, user] of users) {
     const { fields, decoded } = roundTrip(newSession(wechat, user))
     t.same(decoded.user, user, name)
-    t.ok(Object.values(fields).some((value) => holdsJson(value, user)), `${name}: stored in the record`)
+    t.ok(holdsJson(JSON.stringify((JSON.parse(fields.record.slice(16)) as { u: unknown }).u), user), `${name}: stored in the record`)
   }
   t.equal(roundTrip(newSession(wechat, { id: 42 })).decoded.user.id, 42, 'a number stays a number')
 })
@@ -123,9 +153,31 @@ test('the device is stored as its short label', async (t) => {
   t.notOk('device' in roundTrip(newSession(wechat, { id: 'u' }, {}, '')).decoded, 'an empty User-Agent is no device')
 })
 
-test('isSessionRecord: an empty or foreign hash is no session', async (t) => {
-  t.equal(isSessionRecord({}), false, 'HGETALL of a missing key')
-  t.equal(isSessionRecord({ usr: '{"id":"u"}', p: 'wechat' }), false, 'no creation time')
+test('a tombstone says why a session ended; nothing, or what is not ours, is no session', async (t) => {
+  for (const reason of ['revoked', 'replaced', 'banned'] as const) t.same(decodeRecord(ID, tombstone(reason), clear), { state: 'ended', reason })
+  t.equal(decodeRecord(ID, null, clear), null, 'GET of a missing key')
+  t.equal(decodeRecord(ID, 't|?', clear), null, 'an end of no known reason')
+  t.equal(decodeRecord(ID, 'something else', clear), null, 'not a record of ours')
+  t.equal(tombstone('revoked').length, 3, 'a tombstone is three bytes')
+})
+
+test('a renewal rewrites only the 13 digits of the idle expiry; updateUser the user, never its id', async (t) => {
+  const { fields } = roundTrip(newSession(wechat, { id: 'u1', role: 'member' }))
+  const renewed = `${fields.record.slice(0, 2)}${expiryDigits(EXPIRES + 5000)}${fields.record.slice(15)}`
+  t.equal((decodeRecord(ID, renewed, clear) as { idleExpiresAt: number }).idleExpiresAt, EXPIRES + 5000)
+  const updated = withUser(fields.record, { id: 'u1', role: 'admin' })!
+  t.same((decodeRecord(ID, updated, clear) as { session: Session }).session.user, { id: 'u1', role: 'admin' })
+  t.equal((decodeRecord(ID, updated, clear) as { idleExpiresAt: number }).idleExpiresAt, EXPIRES, 'the expiry kept')
+  t.throws(() => withUser(fields.record, { id: 'u2' }), /cannot change the user id/)
+  t.equal(withUser(tombstone('revoked'), { id: 'u1' }), null, 'an ended session is not rewritten')
+})
+
+test('a record of 0.1 (a hash) reads as the same session', async (t) => {
+  const hash = { p: 'wechat', a: wechat.appId, o: wechat.openId!, n: wechat.unionId!, c: String(CREATED), x: String(ABSOLUTE), sk: SESSION_KEY, usr: '{"id":"u1","role":"member"}', d: 'iPhone' }
+  const read = decodeLegacyRecord(ID, hash, 60_000, CREATED + 1000, clear)
+  t.match(read, { state: 'live', idleExpiresAt: CREATED + 61_000, session: { provider: 'wechat', openId: wechat.openId, user: { id: 'u1', role: 'member' }, device: 'iPhone' } })
+  t.same((read as { session: Session }).session.secrets, { sessionKey: SESSION_KEY })
+  t.equal(decodeLegacyRecord(ID, {}, -2, CREATED, clear), null, 'HGETALL of a missing key')
 })
 
 test('userIdOf: a usable id, or MPA_MISCONFIGURED naming resolveUser', async (t) => {
@@ -148,5 +200,5 @@ test('userIdOf: a usable id, or MPA_MISCONFIGURED naming resolveUser', async (t)
       code: 'MPA_MISCONFIGURED', statusCode: 500, message: /resolveUser must return an object with an id/
     }, label.slice(0, 30))
   }
-  t.throws(() => encodeSession(newSession(wechat, { name: 'no id' } as unknown as AuthUser)), { code: 'MPA_MISCONFIGURED' }, 'encoding refuses such a user too')
+  t.throws(() => encodeSession(ID, newSession(wechat, { name: 'no id' } as unknown as AuthUser), EXPIRES, clear), { code: 'MPA_MISCONFIGURED' }, 'encoding refuses such a user too')
 })
