@@ -2,8 +2,10 @@ import { constants, publicEncrypt } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import diagnostics from 'node:diagnostics_channel'
 import type { FastifyInstance } from 'fastify'
 import t, { test } from 'tap'
+import type { UpstreamEvent } from '../../index.js'
 import { generateRsaKeyPair } from '../../sandbox/index.js'
 import { APP_ID, DouyinWorld, OTHER_APP_ID } from '../helpers/douyin.js'
 
@@ -40,6 +42,20 @@ test('a spent or made-up code: 400 MPA_PHONE_CODE_INVALID; a body with both shap
   t.match((await world.post(app, '/auth/douyin/phone', { code: 'made-up' }, skey)).json, { statusCode: 400, code: 'MPA_PHONE_CODE_INVALID' })
   t.match((await world.post(app, '/auth/douyin/phone', { code, ...sandbox.phoneData('o-phone') }, skey)).json, { statusCode: 400, code: 'FST_ERR_VALIDATION' })
   t.match((await world.post(app, '/auth/douyin/phone', { code: 'has space' }, skey)).json, { statusCode: 400, code: 'FST_ERR_VALIDATION' })
+})
+
+test('the diagnostics channel: client_token and get_phonenumber_info calls, with Douyin\'s number when it refused', async (t) => {
+  const events: UpstreamEvent[] = []
+  const listen = (event: unknown) => { events.push(event as UpstreamEvent) }
+  diagnostics.subscribe('fastify-miniprogram-auth:upstream', listen)
+  t.teardown(() => diagnostics.unsubscribe('fastify-miniprogram-auth:upstream', listen))
+  const fresh = await world.build({ douyin: douyin(), keyPrefix: world.subPrefix('traced') })
+  const { skey } = await world.login(fresh, user)
+  await world.post(fresh, '/auth/douyin/phone', { code: 'traced-made-up' }, skey)
+  t.match(events.filter((event) => event.operation !== 'api/apps/v2/jscode2session'), [
+    { provider: 'douyin', operation: 'oauth/client_token/', outcome: 'ok' },
+    { provider: 'douyin', operation: 'api/apps/v1/get_phonenumber_info/', outcome: 'error', errcode: 28005187 }
+  ])
 })
 
 test('the client_token is fetched by one instance for all, and a new one ends the old one: no instance asks again while it is fresh', async (t) => {

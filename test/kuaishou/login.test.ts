@@ -1,5 +1,6 @@
+import diagnostics from 'node:diagnostics_channel'
 import t, { test } from 'tap'
-import type { Identity } from '../../index.js'
+import type { Identity, UpstreamEvent } from '../../index.js'
 import { kuaishouAppsOf } from '../../providers/kuaishou/options.js'
 import { createKuaishouSandbox, type KuaishouSandboxFault } from '../../sandbox/kuaishou.js'
 import { checkFaults } from '../helpers/upstream-faults.js'
@@ -80,6 +81,19 @@ test('user info and phone: decrypted with the latest session_key; another platfo
   t.match((await world.post(app, '/auth/kuaishou/phone', { encryptedData: 'AAAA', iv: 'AAAA' }, skey)).json, { statusCode: 400, code: 'MPA_BAD_ENCRYPTED_DATA' })
   const { skey: other } = await app.sessions.create({ provider: 'qq', appId: 'x', openId: 'o-carol' }, { user: { id: 'q' } })
   t.match((await world.post(app, '/auth/kuaishou/phone', sandbox.phoneData('o-carol'), other)).json, { statusCode: 403, code: 'MPA_WRONG_PROVIDER' })
+})
+
+test('the diagnostics channel: each code2session call, with Kuaishou\'s result when it refused', async (t) => {
+  const events: UpstreamEvent[] = []
+  const listen = (event: unknown) => { events.push(event as UpstreamEvent) }
+  diagnostics.subscribe('fastify-miniprogram-auth:upstream', listen)
+  t.teardown(() => diagnostics.unsubscribe('fastify-miniprogram-auth:upstream', listen))
+  await post(sandbox.login({ openId: 'o-traced' }).code)
+  await post('traced-made-up')
+  t.match(events, [
+    { provider: 'kuaishou', operation: 'oauth2/mp/code2session', appId: APP_ID, outcome: 'ok' },
+    { provider: 'kuaishou', operation: 'oauth2/mp/code2session', outcome: 'error', errcode: 100200100 }
+  ])
 })
 
 test('the kuaishou option: Kuaishou\'s host by default, errors that name the option', async (t) => {
