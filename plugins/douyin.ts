@@ -16,7 +16,7 @@ declare module 'fastify' {
 }
 
 /** `fastify.douyin`, and Douyin logins in `fastify.miniprogramLogin`. */
-export default providerPlugin('douyin', (options: DouyinPluginOptions, { gateway, latestSessionKeys, log }) => {
+export default providerPlugin('douyin', (options: DouyinPluginOptions, { gateway, secrets, latestSessionKeys, log }) => {
   const configs = douyinAppsOf(options?.apps)
-  return new DouyinProvider(configs, latestSessionKeys(), log, new DouyinPhoneCodes(configs, new PlatformTokenRecords(gateway, 'douyin'), log))
+  return new DouyinProvider(configs, latestSessionKeys(), log, new DouyinPhoneCodes(configs, new PlatformTokenRecords(gateway, secrets, 'douyin'), log))
 })

@@ -15,5 +15,5 @@ declare module 'fastify' {
 }
 
 /** `fastify.wecom`, and WeCom logins in `fastify.miniprogramLogin`. */
-export default providerPlugin('wecom', (options: WecomPluginOptions, { gateway, log }) =>
-  new WecomProvider(wecomAppsOf(options?.apps), new PlatformTokenRecords(gateway, 'wecom'), log))
+export default providerPlugin('wecom', (options: WecomPluginOptions, { gateway, secrets, log }) =>
+  new WecomProvider(wecomAppsOf(options?.apps), new PlatformTokenRecords(gateway, secrets, 'wecom'), log))

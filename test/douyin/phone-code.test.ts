@@ -69,6 +69,8 @@ test('the client_token is fetched by one instance for all, and a new one ends th
   ])
   t.same(replies.map((reply) => reply.statusCode), [200, 200])
   t.equal(sandbox.calls('client_token') - tokens, 1, 'one client_token for two instances')
+  const stored = await world.redis.get(`${prefix}douyin:token:${APP_ID}`)
+  t.ok(stored && !sandbox.secrets().some((secret) => stored.includes(secret)), 'kept in Redis sealed with the app\'s keys, not in clear')
 })
 
 test('faults of both endpoints, and what the operator must fix', async (t) => {

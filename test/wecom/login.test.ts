@@ -41,6 +41,8 @@ test('the corp\'s access token: fetched once for every instance, reused, replace
   const replies = await Promise.all([login('a1', one), login('a2', other), login('a3', one)])
   t.same(replies.map((reply) => reply.statusCode), [200, 200, 200])
   t.equal(sandbox.calls('gettoken') - before, 1, 'one gettoken for three logins on two instances')
+  const stored = await world.redis.get(`${prefix}wecom:token:${CORP_ID}:${APP_ID}`)
+  t.ok(stored && !sandbox.secrets().some((secret) => stored.includes(secret)), 'kept in Redis sealed with the app\'s keys, not in clear')
   sandbox.expireTokens(CORP_ID)
   const calls = sandbox.calls('jscode2session')
   t.equal((await login('a4', other)).statusCode, 200, 'a refused token (42001) is replaced and the login goes through')
