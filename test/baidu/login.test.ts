@@ -21,7 +21,7 @@ const sandbox = await createBaiduSandbox({ apps: { [APP_KEY]: SECRET } })
 t.teardown(() => sandbox.close())
 const world = new World(t, 'baidu-login')
 world.watch(() => sandbox.secrets())
-const baidu = { appId: APP_KEY, appSecret: SECRET, baseUrl: sandbox.url, timeout: '300ms' }
+const baidu = { appId: APP_KEY, appSecret: SECRET, baseUrl: sandbox.url, timeout: '1s' }
 const identities: Identity[] = []
 const app = await world.build({ baidu, resolveUser: (identity) => { identities.push(identity); return { id: `u-${identity.openId}` } } })
 const calls = () => sandbox.calls('jscode2sessionkey')
@@ -51,7 +51,7 @@ test('a used or made-up code: 401 MPA_CODE_INVALID (invalid_grant)', async (t) =
 test('upstream faults and a refused app: each maps to its error', async (t) => {
   const login = () => post(sandbox.login({ openId: 'o-fault' }).code)
   await checkFaults<BaiduSandboxFault>(t, { world, fail: (fault) => sandbox.fail('jscode2sessionkey', fault), calls, login, secret: SECRET, fix: `Baidu refused app ${APP_KEY}: the App Key (appId) or App Secret (appSecret) is wrong; check the baidu options` }, [
-    ['timeout', { delayMs: 1500 }, 504, 'MPA_UPSTREAM_TIMEOUT', undefined, 1],
+    ['timeout', { delayMs: 2500 }, 504, 'MPA_UPSTREAM_TIMEOUT', undefined, 1],
     ['HTTP 500', { httpStatus: 500 }, 502, 'MPA_UPSTREAM_ERROR', /HTTP 500/, 1],
     ['a body that is not JSON', { malformed: true }, 502, 'MPA_UPSTREAM_ERROR', /not a JSON object/, 1],
     ['a parameter error', { errno: 10010100 }, 502, 'MPA_UPSTREAM_ERROR', /jscode2sessionkey 10010100/, 1],

@@ -20,7 +20,7 @@ const world = await DouyinWorld.create(t, 'douyin-phone-code')
 world.watch(() => [keys.privateKey, strangerKeys.privateKey])
 const { sandbox } = world
 sandbox.setPhoneKey(APP_ID, keys.publicKey)
-const douyin = (extra = {}) => world.app(APP_ID, { phonePrivateKey: keys.privateKey, openApiBaseUrl: sandbox.url, timeout: '300ms', ...extra })
+const douyin = (extra = {}) => world.app(APP_ID, { phonePrivateKey: keys.privateKey, openApiBaseUrl: sandbox.url, timeout: '1s', ...extra })
 const app = await world.build({ douyin: douyin() })
 const user = { openId: 'o-phone', anonymousOpenId: 'd-phone', phone: '13700000001' }
 
@@ -77,7 +77,7 @@ test('faults of both endpoints, and what the operator must fix', async (t) => {
   const { skey } = await world.login(app, user)
   const phone = () => world.post(app, '/auth/douyin/phone', { code: sandbox.phoneCode('o-phone') }, skey)
   const table: Array<[string, 'client_token' | 'get_phonenumber_info', Parameters<typeof sandbox.fail>[1], number, string]> = [
-    ['a timeout', 'get_phonenumber_info', { delayMs: 1000 }, 504, 'MPA_UPSTREAM_TIMEOUT'],
+    ['a timeout', 'get_phonenumber_info', { delayMs: 2500 }, 504, 'MPA_UPSTREAM_TIMEOUT'],
     ['HTTP 500', 'get_phonenumber_info', { httpStatus: 500 }, 502, 'MPA_UPSTREAM_ERROR'],
     ['not JSON', 'get_phonenumber_info', { malformed: true }, 502, 'MPA_UPSTREAM_ERROR'],
     ['an err_no of its own', 'get_phonenumber_info', { errNo: 28001016 }, 502, 'MPA_UPSTREAM_ERROR']

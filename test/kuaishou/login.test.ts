@@ -17,7 +17,7 @@ const sandbox = await createKuaishouSandbox({ apps: { [APP_ID]: SECRET }, now: (
 t.teardown(() => sandbox.close())
 const world = new World(t, 'kuaishou-login')
 world.watch(() => sandbox.secrets())
-const kuaishou = { appId: APP_ID, appSecret: SECRET, baseUrl: sandbox.url, timeout: '300ms' }
+const kuaishou = { appId: APP_ID, appSecret: SECRET, baseUrl: sandbox.url, timeout: '1s' }
 const identities: Identity[] = []
 const app = await world.build({ kuaishou, resolveUser: (identity) => { identities.push(identity); return { id: `u-${identity.openId}` } } })
 const calls = () => sandbox.calls('code2session')
@@ -54,7 +54,7 @@ test('an expired, a used or a made-up code: 401 MPA_CODE_INVALID', async (t) => 
 test('upstream faults and a refused app: each maps to its error', async (t) => {
   const login = () => post(sandbox.login({ openId: 'o-fault' }).code)
   await checkFaults<KuaishouSandboxFault>(t, { world, fail: (fault) => sandbox.fail('code2session', fault), calls, login, secret: SECRET, fix: `Kuaishou refused app ${APP_ID}: app_id or app_secret is wrong; check the kuaishou options` }, [
-    ['timeout', { delayMs: 1500 }, 504, 'MPA_UPSTREAM_TIMEOUT', undefined, 1],
+    ['timeout', { delayMs: 2500 }, 504, 'MPA_UPSTREAM_TIMEOUT', undefined, 1],
     ['HTTP 500', { httpStatus: 500 }, 502, 'MPA_UPSTREAM_ERROR', /HTTP 500/, 1],
     ['HTTP 502', { httpStatus: 502 }, 502, 'MPA_UPSTREAM_ERROR', /HTTP 502/, 1],
     ['a body that is not JSON', { malformed: true }, 502, 'MPA_UPSTREAM_ERROR', /not a JSON object/, 1],

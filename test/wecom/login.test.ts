@@ -17,7 +17,7 @@ const sandbox = await createWecomSandbox({ corps: { [CORP_ID]: SECRET, ww0000000
 t.teardown(() => sandbox.close())
 const world = new World(t, 'wecom-login')
 world.watch(() => sandbox.secrets())
-const wecom = { appId: APP_ID, corpId: CORP_ID, appSecret: SECRET, baseUrl: sandbox.url, timeout: '300ms' }
+const wecom = { appId: APP_ID, corpId: CORP_ID, appSecret: SECRET, baseUrl: sandbox.url, timeout: '1s' }
 const identities: Identity[] = []
 const app = await world.build({ wecom, resolveUser: (identity) => { identities.push(identity); return { id: `u-${identity.corpUserId}` } } })
 const post = (code: string, on = app) => world.post(on, '/auth/wecom/login', { code })
@@ -74,7 +74,7 @@ test('upstream faults and a refused corp: each maps to its error, with the docum
     secret: SECRET,
     fix: `WeCom refused app ${APP_ID} (corp ${CORP_ID}): the server IP is not in the WeCom app's trusted IPs`
   }, [
-    ['timeout', { delayMs: 1500 }, 504, 'MPA_UPSTREAM_TIMEOUT', undefined, 1],
+    ['timeout', { delayMs: 2500 }, 504, 'MPA_UPSTREAM_TIMEOUT', undefined, 1],
     ['HTTP 500', { httpStatus: 500 }, 502, 'MPA_UPSTREAM_ERROR', /HTTP 500/, 1],
     ['a body that is not JSON', { malformed: true }, 502, 'MPA_UPSTREAM_ERROR', /not a JSON object/, 1],
     ['busy once: the retry succeeds', { errcode: -1 }, 200, undefined, undefined, 2],
