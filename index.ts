@@ -13,6 +13,11 @@ import douyinPlugin from './plugins/douyin.js'
 import douyinRoutes from './routes/douyin.js'
 import qqPlugin from './plugins/qq.js'
 import qqRoutes from './routes/qq.js'
+import wecomPlugin from './plugins/wecom.js'
+import wecomRoutes from './routes/wecom.js'
+import kuaishouRoutes from './routes/kuaishou.js'
+import { baiduPlugin, kuaishouPlugin } from './plugins/session-key-platforms.js'
+import baiduRoutes from './routes/baidu.js'
 import { applyAppRouteOptions, type AppRouteOptionsOption } from './routes/app-route-options.js'
 import { kErrorReply, type ErrorReplyShaper } from './plugins/error-contract.js'
 import type { LoginRoutesOptions } from './routes/scope.js'
@@ -21,6 +26,9 @@ import type { OnLogin, OnRevoke } from './login/hooks.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
 import type { DouyinAppOptions } from './providers/douyin/options.js'
 import type { QqAppOptions } from './providers/qq/options.js'
+import type { WecomAppOptions } from './providers/wecom/options.js'
+import type { KuaishouAppOptions } from './providers/kuaishou/options.js'
+import type { BaiduAppOptions } from './providers/baidu/options.js'
 import type { WechatAppOptions } from './providers/wechat/options.js'
 import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-options.js'
 import type { SecretKey } from './lib/secret-box.js'
@@ -83,9 +91,15 @@ export interface MiniprogramAuthOptions {
   douyin?: DouyinAppOptions | DouyinAppOptions[]
   /** One QQ mini-program, or several. */
   qq?: QqAppOptions | QqAppOptions[]
+  /** One WeCom (企业微信) mini-program with its corp, or several. */
+  wecom?: WecomAppOptions | WecomAppOptions[]
+  /** One Kuaishou mini-program, or several. */
+  kuaishou?: KuaishouAppOptions | KuaishouAppOptions[]
+  /** One Baidu smart program (its App Key as appId), or several. */
+  baidu?: BaiduAppOptions | BaiduAppOptions[]
 }
 
-type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq'
+type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu'
 
 /** A login provider: the option that turns it on, its plugin (given the option as `apps`) and its routes. */
 function provider<K extends ProviderOption> (
@@ -101,7 +115,10 @@ const PROVIDERS = [
   provider('wechat', wechatPlugin, wechatRoutes),
   provider('alipay', alipayPlugin, alipayRoutes),
   provider('douyin', douyinPlugin, douyinRoutes),
-  provider('qq', qqPlugin, qqRoutes)
+  provider('qq', qqPlugin, qqRoutes),
+  provider('wecom', wecomPlugin, wecomRoutes),
+  provider('kuaishou', kuaishouPlugin, kuaishouRoutes),
+  provider('baidu', baiduPlugin, baiduRoutes)
 ]
 
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
@@ -224,6 +241,19 @@ export type { QqPluginOptions } from './plugins/qq.js'
 export type { QqAppOptions } from './providers/qq/options.js'
 export type { QqClient } from './providers/qq/provider.js'
 export { default as qqRoutes } from './routes/qq.js'
+// WeCom, Kuaishou and Baidu: their plugins, routes, options and clients.
+export { default as wecomPlugin, type WecomPluginOptions } from './plugins/wecom.js'
+export { default as wecomRoutes } from './routes/wecom.js'
+export { default as kuaishouRoutes } from './routes/kuaishou.js'
+export { default as baiduRoutes } from './routes/baidu.js'
+export { kuaishouPlugin, baiduPlugin, type BaiduPluginOptions, type KuaishouPluginOptions } from './plugins/session-key-platforms.js'
+export type { WecomAppOptions } from './providers/wecom/options.js'
+export type { WecomClient, WecomSession } from './providers/wecom/provider.js'
+export type { KuaishouAppOptions } from './providers/kuaishou/options.js'
+export type { KuaishouClient } from './providers/kuaishou/provider.js'
+export type { BaiduAppOptions } from './providers/baidu/options.js'
+export type { BaiduClient } from './providers/baidu/provider.js'
+export type { SessionKeyClient, SessionKeyLogin } from './providers/common/session-key-provider.js'
 export * as errors from './errors.js'
 // For documenting your own protected routes the way ours are.
 export { ErrorReply, errorReplies, User as UserSchema } from './routes/schemas.js'

@@ -7,13 +7,13 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
  * A login provider's name: ours, or an app's own (an SMS code, Kuaishou, its
  * own OAuth). Any string; `string & {}` keeps ours offered by autocompletion.
  */
-export type Provider = 'wechat' | 'alipay' | 'douyin' | 'qq' | (string & {})
+export type Provider = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu' | (string & {})
 
 /** Who logged in, as the platform told us. */
 export interface Identity {
   provider: Provider
   appId: string
-  /** Who the user is on the platform: WeChat, QQ or Douyin openid, Alipay open_id (for a Douyin anonymous login, the anonymous_openid), or an app's own provider's id (a phone number for an SMS login). */
+  /** Who the user is on the platform: WeChat, QQ, Douyin, Kuaishou or Baidu openid, WeCom `<corpid>:<userid>`, Alipay open_id (for a Douyin anonymous login, the anonymous_openid), or an app's own provider's id (a phone number for an SMS login). */
   openId?: string
   /** Alipay user_id (2088…), for apps that still get one. */
   alipayUserId?: string
@@ -22,6 +22,10 @@ export interface Identity {
   anonymousOpenId?: string
   /** Douyin: true when the user is not logged in to the host app and only the anonymousCode identified them (openId is then the anonymous_openid). */
   anonymous?: boolean
+  /** WeCom: the user's corp (corpid); openId is then `<corpId>:<corpUserId>`. */
+  corpId?: string
+  /** WeCom: the user's UserID in the corp. */
+  corpUserId?: string
   /** Profile fields the platform gave (Alipay auth_user scope). */
   profile?: Record<string, unknown>
 }

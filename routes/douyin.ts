@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import { Type, type Static } from 'typebox'
-import { AnonymousLoginRefusedError } from '../errors.js'
+import { AnonymousLoginRefusedError, PhoneCodeInvalidError } from '../errors.js'
 import { loginRoute } from './login-route.js'
-import { EncryptedPhoneBody, phoneRoute, userInfoRoute } from './open-data.js'
+import { EncryptedPhoneBody, phoneRoute, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
 import { AppId } from './schemas.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
 
@@ -11,6 +11,11 @@ import { routeScope, type LoginRoutesOptions } from './scope.js'
 // (the login code joins the two with one), up to 256, is our choice, see docs/douyin.md.
 const Code = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$', description: 'tt.login\'s code: the user is logged in to the host app (single use, 5 minutes).' })
 const AnonymousCode = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$', description: 'tt.login\'s anonymousCode: the device (single use, 5 minutes).' })
+
+// getPhoneNumber codes have no documented format: printable ASCII up to 256 is our choice (docs/douyin.md).
+const PhoneCode = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$', description: 'The getPhoneNumber button\'s code (base library 3.51.0+; single use, 5 minutes).' })
+// One shape or the other, never both.
+const PhoneBody = Type.Union([Type.Object({ code: PhoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
 
 const DouyinLoginBody = Type.Object({
   code: Type.Optional(Code),
@@ -31,9 +36,9 @@ const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
   userInfoRoute(fastify, { provider: 'douyin', call: 'tt.getUserInfo', userInfo: (session, payload) => douyin.userInfo(session, payload) })
   phoneRoute(fastify, {
     provider: 'douyin',
-    summary: 'The user\'s phone number, from the getPhoneNumber button\'s encrypted data',
-    body: EncryptedPhoneBody,
-    errors: [],
+    summary: 'The user\'s phone number, from the getPhoneNumber button\'s code (base library 3.51.0+) or its encrypted data',
+    body: PhoneBody,
+    errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError],
     phoneNumber: (session, payload) => douyin.phoneNumber(session, payload)
   })
 }

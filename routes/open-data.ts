@@ -12,7 +12,7 @@ import {
 import { AUTHENTICATED_ERRORS, BODY_ERRORS, errorReplies, type ErrorSource } from './schemas.js'
 
 // The schemas of the routes that take a platform's "open data" (WeChat, QQ,
-// Douyin: user info and phone numbers encrypted under the session_key).
+// Douyin, Kuaishou, Baidu: user info and phone numbers encrypted under the session_key).
 
 // No pattern on base64 fields: the decrypt step explains a mangled value better than a schema error.
 const EncryptedData = Type.String({ minLength: 1, maxLength: 16384, description: 'As the platform gave it, base64.' })
@@ -35,6 +35,11 @@ const Profile = Type.Object({
   province: Type.Optional(Type.String()),
   country: Type.Optional(Type.String()),
   avatarUrl: Type.Optional(Type.String()),
+  // Baidu's swan.getUserInfo names them its own way.
+  openid: Type.Optional(Type.String()),
+  nickname: Type.Optional(Type.String()),
+  headimgurl: Type.Optional(Type.String()),
+  sex: Type.Optional(Type.Integer()),
   watermark: Type.Optional(Type.Object({ appid: Type.String(), timestamp: Type.Optional(Type.Number()) }))
 }, { description: 'The decrypted user info.' })
 

@@ -34,7 +34,7 @@ export const LoginReply = Type.Object({
 
 export const SessionView = Type.Object({
   id: Type.String({ description: 'The session id (sha256 of the skey, cut to 128 bits): use it to revoke one device.' }),
-  provider: Type.String({ description: 'wechat, alipay, douyin, qq, or the name of a provider the app added.' }),
+  provider: Type.String({ description: 'wechat, alipay, douyin, qq, wecom, kuaishou, baidu, or the name of a provider the app added.' }),
   appId: Type.String(),
   openId: Type.Optional(Type.String()),
   alipayUserId: Type.Optional(Type.String({ description: 'Alipay user_id (2088…), for apps that still get one.' })),

@@ -1,4 +1,4 @@
-// Local stand-ins for WeChat, Alipay, Douyin and QQ, for the demo and for your own tests:
+// Local stand-ins for WeChat, Alipay, Douyin, QQ, WeCom, Kuaishou and Baidu, for the demo and for your own tests:
 //   import { createWechatSandbox, createAlipaySandbox, createDouyinSandbox, createQqSandbox } from 'fastify-miniprogram-auth/sandbox'
 export * from './wechat.js'
 export * from './alipay.js'
@@ -7,3 +7,6 @@ export { formatChinaTime } from './china-time.js'
 export type { Sandbox, SandboxFault } from './kit.js'
 export * from './douyin.js'
 export * from './qq.js'
+export * from './wecom.js'
+export * from './kuaishou.js'
+export * from './baidu.js'

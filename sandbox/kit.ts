@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 // The plumbing both sandboxes share: an HTTP server, a bounded request body, a
@@ -60,6 +60,8 @@ export interface SandboxRequest {
   url: URL
   /** The body as UTF-8 text, at most MAX_BODY_BYTES. */
   body: string
+  /** The request headers, names in lower case (Douyin's access-token). */
+  headers: IncomingHttpHeaders
 }
 
 export interface SandboxReply {
@@ -249,7 +251,7 @@ export class SandboxServer<Target extends string, Fault extends SandboxFault> {
       const body = await readBody(req)
       const reply = body === undefined
         ? { status: 413, headers: { 'content-type': 'text/plain' }, body: `${this.name}: request body over ${MAX_BODY_BYTES} bytes` }
-        : await handler({ method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://sandbox'), body })
+        : await handler({ method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://sandbox'), body, headers: req.headers })
       if (this.closing || res.destroyed) return
       res.writeHead(reply.status ?? 200, reply.headers).end(reply.body)
     } catch (err) {

@@ -19,14 +19,16 @@ export class OpenDataUsers<User extends WechatSandboxUser> {
 
   /**
    * `platform` starts error messages, `loginCall` names the sandbox call that
-   * logs a user in; `remember` notes each secret handed out, for leak checks.
+   * logs a user in; `remember` notes each secret handed out, for leak checks;
+   * `keyBytes` is the session_key's size (16, AES-128; Baidu's is 24).
    */
   constructor (
     private readonly platform: string,
     private readonly loginCall: string,
     apps: Record<string, string> | undefined,
     private readonly now: () => number,
-    private readonly remember: (secret: string) => string
+    private readonly remember: (secret: string) => string,
+    private readonly keyBytes = 16
   ) {
     for (const [appId, secret] of Object.entries(apps ?? {})) this.addApp(appId, secret)
   }
@@ -53,7 +55,7 @@ export class OpenDataUsers<User extends WechatSandboxUser> {
 
   /** A login: the user's new session_key (the previous one stops working). */
   rotate (appId: string, user: User): string {
-    const sessionKey = this.remember(randomBytes(16).toString('base64'))
+    const sessionKey = this.remember(randomBytes(this.keyBytes).toString('base64'))
     this.users.set(userKey(appId, user.openId), { user, sessionKey })
     return sessionKey
   }

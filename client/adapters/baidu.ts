@@ -1,4 +1,4 @@
-import { codeLogin, type BuiltIn, type Callbacks } from '../platform.js'
+import { codeLogin, fromButton, type BuiltIn, type Callbacks } from '../platform.js'
 import { wxStyle, type WxStyleApi } from './wx-style.js'
 
 /** The part of `swan` the helper uses: swan.getLoginCode (which replaced swan.login) gives a code. */
@@ -12,5 +12,5 @@ export const baiduPlatform: BuiltIn<SwanApi> = {
   global: 'swan',
   find: () => typeof swan !== 'undefined' ? swan : undefined,
   // swan.request documents 'json' and 'string' as its dataType.
-  bind: (api) => ({ name: 'baidu', loginCall: 'swan.getLoginCode', login: codeLogin((callbacks) => api.getLoginCode(callbacks)), ...wxStyle(api, { dataType: 'string' }) })
+  bind: (api) => ({ name: 'baidu', loginCall: 'swan.getLoginCode', login: codeLogin((callbacks) => api.getLoginCode(callbacks)), phoneBody: fromButton(['encryptedData', 'iv']), ...wxStyle(api, { dataType: 'string' }) })
 }

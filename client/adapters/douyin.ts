@@ -26,7 +26,8 @@ export function douyinLoginBody ({ code, anonymousCode }: { code?: string, anony
 }
 
 /** Douyin's phone number button gives the encrypted number. */
-export const douyinPhoneBody = fromButton(['encryptedData', 'iv'])
+// The button's code (base library 3.51.0+) when it gave one, else its encrypted data.
+export const douyinPhoneBody = fromButton(['code'], ['encryptedData', 'iv'])
 
 export const douyinPlatform: BuiltIn<TtApi> = {
   global: 'tt',

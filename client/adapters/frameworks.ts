@@ -23,6 +23,9 @@ interface Target {
   phoneBody?: PlatformAdapter['phoneBody']
 }
 
+/** The getPhoneNumber button's encrypted data (Kuaishou, Baidu). */
+const encryptedPhoneBody = fromButton(['encryptedData', 'iv'])
+
 const codeOnly = ({ code }: FrameworkLoginResult): Record<string, unknown> => ({ code })
 
 const TARGETS: Record<FrameworkTarget, Target> = {
@@ -30,8 +33,8 @@ const TARGETS: Record<FrameworkTarget, Target> = {
   alipay: { dataType: 'text', body: jsonText, loginBody: ({ code }, { scope }) => ({ authCode: code, scope }), scoped: true },
   douyin: { dataType: 'string', body: jsonObject, loginBody: douyinLoginBody, phoneBody: douyinPhoneBody },
   qq: { dataType: 'text', body: jsonText, loginBody: codeOnly },
-  baidu: { dataType: 'string', body: jsonText, loginBody: codeOnly },
-  kuaishou: { dataType: 'text', body: jsonText, loginBody: codeOnly }
+  baidu: { dataType: 'string', body: jsonText, loginBody: codeOnly, phoneBody: encryptedPhoneBody },
+  kuaishou: { dataType: 'text', body: jsonText, loginBody: codeOnly, phoneBody: encryptedPhoneBody }
 }
 
 /** A framework's object bound for one build target; `login` runs the framework's login call with what that target needs. */

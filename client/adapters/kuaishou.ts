@@ -1,4 +1,4 @@
-import { codeLogin, type BuiltIn } from '../platform.js'
+import { codeLogin, fromButton, type BuiltIn } from '../platform.js'
 import type { WxApi } from './wechat.js'
 import { wxStyle } from './wx-style.js'
 
@@ -10,5 +10,5 @@ declare const ks: KsApi | undefined
 export const kuaishouPlatform: BuiltIn<KsApi> = {
   global: 'ks',
   find: () => typeof ks !== 'undefined' ? ks : undefined,
-  bind: (api) => ({ name: 'kuaishou', loginCall: 'ks.login', login: codeLogin((callbacks) => api.login(callbacks)), ...wxStyle(api) })
+  bind: (api) => ({ name: 'kuaishou', loginCall: 'ks.login', login: codeLogin((callbacks) => api.login(callbacks)), phoneBody: fromButton(['encryptedData', 'iv']), ...wxStyle(api) })
 }

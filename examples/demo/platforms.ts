@@ -1,10 +1,10 @@
 // The demo's platforms: for each, the real one when the environment has its
 // credentials, else a local sandbox that knows one demo app.
 import { randomBytes } from 'node:crypto'
-import type { AlipayAppOptions, DouyinAppOptions, QqAppOptions, WechatAppOptions } from '../../index.js'
+import type { AlipayAppOptions, BaiduAppOptions, DouyinAppOptions, KuaishouAppOptions, QqAppOptions, WechatAppOptions, WecomAppOptions } from '../../index.js'
 import {
-  createAlipaySandbox, createDouyinSandbox, createQqSandbox, createWechatSandbox, generateRsaKeyPair,
-  type AlipaySandbox, type DouyinSandbox, type QqSandbox, type WechatSandbox
+  createAlipaySandbox, createBaiduSandbox, createDouyinSandbox, createKuaishouSandbox, createQqSandbox, createWechatSandbox, createWecomSandbox, generateRsaKeyPair,
+  type AlipaySandbox, type BaiduSandbox, type DouyinSandbox, type KuaishouSandbox, type QqSandbox, type WechatSandbox, type WecomSandbox
 } from '../../sandbox/index.js'
 
 export type Mode = 'sandbox' | 'real'
@@ -22,6 +22,9 @@ export interface Upstreams {
   alipay: Upstream<AlipayAppOptions, AlipaySandbox>
   douyin: Upstream<DouyinAppOptions, DouyinSandbox>
   qq: Upstream<QqAppOptions, QqSandbox>
+  wecom: Upstream<WecomAppOptions, WecomSandbox>
+  kuaishou: Upstream<KuaishouAppOptions, KuaishouSandbox>
+  baidu: Upstream<BaiduAppOptions, BaiduSandbox>
 }
 
 export type PlatformName = keyof Upstreams
@@ -46,11 +49,30 @@ async function secretApp<S extends { url: string }> (env: Env, prefix: string, d
 
 const wechat = (env: Env) => secretApp(env, 'WECHAT', { appId: 'wxd0000000000demo1', appSecret: 'demo-sandbox-secret-0123456789abcdef' }, createWechatSandbox)
 const qq = (env: Env) => secretApp(env, 'QQ', { appId: '1112000000', appSecret: 'demo-qq-sandbox-secret-0123456789abcdef' }, createQqSandbox)
+const kuaishou = (env: Env) => secretApp(env, 'KUAISHOU', { appId: 'ksd0000000000demo1', appSecret: 'demo-kuaishou-sandbox-secret-0123456789' }, createKuaishouSandbox)
+// Baidu's appId is the smart program's App Key.
+const baidu = (env: Env) => secretApp(env, 'BAIDU', { appId: 'demoBaiduAppKey000000000000000001', appSecret: 'demo-baidu-sandbox-secret-0123456789' }, createBaiduSandbox)
 
-// The demo lets a user not logged in to Douyin in, as their device (anonymousCode only).
+// The demo lets a user not logged in to Douyin in, as their device (anonymousCode only); the
+// phone number comes by code (base library 3.51.0+) when the app has its RSA private key.
 async function douyin (env: Env): Promise<Upstreams['douyin']> {
   const upstream = await secretApp(env, 'DOUYIN', { appId: 'ttd0000000000demo1', appSecret: 'demo-douyin-sandbox-secret-0123456789ab' }, createDouyinSandbox)
-  return { ...upstream, app: { ...upstream.app, anonymousLogin: true } }
+  if (upstream.mode === 'real') {
+    return { ...upstream, app: { ...upstream.app, anonymousLogin: true, ...(env.DOUYIN_PHONE_PRIVATE_KEY ? { phonePrivateKey: env.DOUYIN_PHONE_PRIVATE_KEY } : {}) } }
+  }
+  const keys = generateRsaKeyPair()
+  upstream.sandbox.setPhoneKey(upstream.app.appId, keys.publicKey)
+  return { ...upstream, app: { ...upstream.app, anonymousLogin: true, phonePrivateKey: keys.privateKey, openApiBaseUrl: upstream.sandbox.url } }
+}
+
+// A WeCom mini-program is its AppID and its corp's: the corpid and the Secret of the WeCom app it is associated with.
+async function wecom (env: Env): Promise<Upstreams['wecom']> {
+  if (env.WECOM_APP_ID && env.WECOM_CORP_ID && env.WECOM_APP_SECRET) {
+    return { mode: 'real', app: { appId: env.WECOM_APP_ID, corpId: env.WECOM_CORP_ID, appSecret: env.WECOM_APP_SECRET } }
+  }
+  const demoApp = { appId: 'wxd000000000wecom1', corpId: 'wwd0000000000demo1', appSecret: 'demo-wecom-sandbox-secret-0123456789' }
+  const sandbox = await createWecomSandbox({ corps: { [demoApp.corpId]: demoApp.appSecret } })
+  return { mode: 'sandbox', app: { ...demoApp, baseUrl: sandbox.url }, sandbox }
 }
 
 // The AES key (接口内容加密方式) opens my.getPhoneNumber's payloads: without one, the phone route answers 500.
@@ -82,7 +104,10 @@ export const PLATFORMS: { [P in PlatformName]: { title: string, start: (env: Env
   wechat: { title: 'WeChat', start: wechat },
   alipay: { title: 'Alipay', start: alipay },
   douyin: { title: 'Douyin', start: douyin },
-  qq: { title: 'QQ', start: qq }
+  qq: { title: 'QQ', start: qq },
+  wecom: { title: 'WeCom', start: wecom },
+  kuaishou: { title: 'Kuaishou', start: kuaishou },
+  baidu: { title: 'Baidu', start: baidu }
 }
 
 const NAMES = Object.keys(PLATFORMS) as PlatformName[]

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { SignedUserInfo, WechatSandbox } from '../../sandbox/index.js'
 import { perPlatform, PLATFORMS, type PlatformName, type Upstreams } from './platforms.js'
-import { ALIPAY_USERS, DOUYIN_USERS, findUser, USERS, WECHAT_USERS, type DemoUser } from './users.js'
+import { ALIPAY_USERS, BAIDU_USERS, DOUYIN_USERS, findUser, KUAISHOU_USERS, USERS, WECHAT_USERS, WECOM_USERS, type DemoUser } from './users.js'
 
 /** 127.0.0.0/8 and ::1, IPv4-mapped or not. */
 export function isLoopback (address = ''): boolean {
@@ -132,10 +132,37 @@ export async function simulatorRoutes (app: FastifyInstance, upstreams: Upstream
     app.post<UserRequest>('/demo/douyin/userinfo', { schema: { ...hide, body: UserKey } }, async (request) => {
       return userInfoReply(douyin.userInfo(calls.after(userOf(DOUYIN_USERS, request.body.user), request.body.user).openId))
     })
+    // The getPhoneNumber button of base library 3.51.0+: a code the server exchanges.
     app.post<UserRequest>('/demo/douyin/phone', { schema: { ...hide, body: UserKey } }, async (request) => {
       const { user: key } = request.body
-      const { encryptedData, iv } = douyin.phoneData(calls.after(withPhone(userOf(DOUYIN_USERS, key), key), key).openId)
-      return { encryptedData, iv }
+      return { code: douyin.phoneCode(calls.after(withPhone(userOf(DOUYIN_USERS, key), key), key).openId) }
+    })
+  }
+
+  const { sandbox: wecom } = upstreams.wecom
+  if (wecom) {
+    // wx.qy.login inside WeCom: a code for the corp member.
+    app.post<UserRequest>('/demo/wecom/code', { schema: { ...hide, body: UserKey } }, async (request) => wecom.login(userOf(WECOM_USERS, request.body.user)))
+  }
+
+  for (const [platform, sandbox, users, loginCall] of [
+    ['kuaishou', upstreams.kuaishou.sandbox, KUAISHOU_USERS, 'ks.login'],
+    ['baidu', upstreams.baidu.sandbox, BAIDU_USERS, 'swan.getLoginCode']
+  ] as const) {
+    if (!sandbox) continue
+    const calls = loginCalls(platform, loginCall)
+    app.post<UserRequest>(`/demo/${platform}/code`, { schema: { ...hide, body: UserKey } }, async (request) => {
+      const user = userOf<{ openId: string }>(users, request.body.user)
+      calls.ran(user.openId)
+      return sandbox.login(user)
+    })
+    app.post<UserRequest>(`/demo/${platform}/userinfo`, { schema: { ...hide, body: UserKey } }, async (request) => {
+      const { encryptedData, iv, userInfo } = sandbox.userInfo(calls.after(userOf<{ openId: string }>(users, request.body.user), request.body.user).openId)
+      return { encryptedData, iv, userInfo }
+    })
+    app.post<UserRequest>(`/demo/${platform}/phone`, { schema: { ...hide, body: UserKey } }, async (request) => {
+      const { user: key } = request.body
+      return sandbox.phoneData(calls.after(withPhone(userOf<{ openId: string, phone?: unknown }>(users, key), key), key).openId)
     })
   }
 }

@@ -1,4 +1,4 @@
-import type { AlipaySandboxUser, DouyinSandboxUser, WechatSandboxUser } from '../../sandbox/index.js'
+import type { AlipaySandboxUser, BaiduSandboxUser, DouyinSandboxUser, KuaishouSandboxUser, WechatSandboxUser, WecomSandboxUser } from '../../sandbox/index.js'
 import type { PlatformName } from './platforms.js'
 
 // The people the simulator page can log in as. Their ids are fixed, so logging
@@ -87,8 +87,24 @@ const QQ_USERS: Array<DemoUser<WechatSandboxUser>> = [
   }
 ]
 
+// A WeCom user is a member of the demo's corp.
+export const WECOM_USERS: Array<DemoUser<WecomSandboxUser>> = [
+  { key: 'zhang', label: '张三 (corp member)', user: { corpId: 'wwd0000000000demo1', userId: 'ZhangSan' } },
+  { key: 'li', label: '李四 (corp member)', user: { corpId: 'wwd0000000000demo1', userId: 'LiSi' } }
+]
+
+export const KUAISHOU_USERS: Array<DemoUser<KuaishouSandboxUser>> = [
+  { key: 'kai', label: 'Kai 快手 (phone)', user: { openId: 'kDemoKai00000000000000000001', phone: '13600136000', profile: { nickName: 'Kai 快手', gender: 1, city: 'Beijing' } } },
+  { key: 'panda', label: '🐼 熊猫 (emoji nickname, no phone)', user: { openId: 'kDemoPanda000000000000000002', profile: { nickName: '🐼 熊猫 Panda 📹' } } }
+]
+
+export const BAIDU_USERS: Array<DemoUser<BaiduSandboxUser>> = [
+  { key: 'bai', label: 'Bai 百度 (phone)', user: { openId: 'bDemoBai00000000000000000001', phone: '13500135000', nickname: 'Bai 百度' } },
+  { key: 'panda', label: '🐼 熊猫 (emoji nickname, no phone)', user: { openId: 'bDemoPanda000000000000000002', nickname: '🐼 熊猫 Panda 🐾' } }
+]
+
 /** The users of each platform's sandbox. */
-export const USERS = { wechat: WECHAT_USERS, alipay: ALIPAY_USERS, douyin: DOUYIN_USERS, qq: QQ_USERS } satisfies { [P in PlatformName]: Array<DemoUser<unknown>> }
+export const USERS = { wechat: WECHAT_USERS, alipay: ALIPAY_USERS, douyin: DOUYIN_USERS, qq: QQ_USERS, wecom: WECOM_USERS, kuaishou: KUAISHOU_USERS, baidu: BAIDU_USERS } satisfies { [P in PlatformName]: Array<DemoUser<unknown>> }
 
 export function findUser<T> (users: Array<DemoUser<T>>, key: string): T | undefined {
   return users.find((entry) => entry.key === key)?.user

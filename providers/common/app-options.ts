@@ -46,20 +46,24 @@ export function httpAppsOf<Options extends HttpAppOptions, Extra extends object 
     if (typeof appSecret !== 'string' || !/^\S{1,128}$/.test(appSecret)) {
       throw new TypeError(`${name('appSecret')} must be the AppSecret from the mini-program console (a non-empty string without spaces)`)
     }
-    let url: URL
-    try {
-      url = new URL(baseUrl ?? defaultBaseUrl)
-    } catch {
-      throw new TypeError(`${name('baseUrl')} must be an http(s) URL (got ${JSON.stringify(baseUrl)})`)
-    }
-    if (url.username || url.password) {
-      // Not repeated: the credentials would land in the boot error and its logs.
-      throw new TypeError(`${name('baseUrl')} must be an http(s) URL without credentials`)
-    }
-    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
-      throw new TypeError(`${name('baseUrl')} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
-    }
-    const timeoutMs = parseDuration(timeout ?? '5s', name('timeout'))
-    return { appId, appSecret, origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, ''), timeoutMs, ...more(entry, name) }
+    return { appId, appSecret, ...httpTargetOf({ baseUrl, timeout }, defaultBaseUrl, name), ...more(entry, name) }
   })
+}
+
+/** A base URL and timeout option, checked (`baseField` names the URL's option), split for the connection pool. */
+export function httpTargetOf ({ baseUrl, timeout }: { baseUrl?: unknown, timeout?: unknown }, defaultBaseUrl: string, name: (field: string) => string, baseField = 'baseUrl'): HttpTarget {
+  let url: URL
+  try {
+    url = new URL((baseUrl ?? defaultBaseUrl))
+  } catch {
+    throw new TypeError(`${name(baseField)} must be an http(s) URL (got ${JSON.stringify(baseUrl)})`)
+  }
+  if (url.username || url.password) {
+    // Not repeated: the credentials would land in the boot error and its logs.
+    throw new TypeError(`${name(baseField)} must be an http(s) URL without credentials`)
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
+    throw new TypeError(`${name(baseField)} must be an http(s) URL without query, fragment or credentials (got ${JSON.stringify(baseUrl)})`)
+  }
+  return { origin: url.origin, pathPrefix: url.pathname.replace(/\/+$/, ''), timeoutMs: parseDuration((timeout ?? '5s'), name('timeout')) }
 }

@@ -18,7 +18,12 @@ export interface HttpTarget {
 export interface JsonCall {
   method: 'GET' | 'POST'
   query?: Record<string, string>
+  /** A JSON body. */
   body?: Record<string, unknown>
+  /** A form body (application/x-www-form-urlencoded), for the platforms that take one (Baidu, Kuaishou). */
+  form?: Record<string, string>
+  /** More request headers (Douyin's access-token). */
+  headers?: Record<string, string>
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024
@@ -44,14 +49,15 @@ export class JsonHttp<Config extends HttpTarget> {
   /** One HTTP exchange: the parsed JSON object with its status, or a 502/504 (a 5xx status is a 502). */
   async fetchJson (app: Config & { pool: Pool }, endpoint: string, call: JsonCall): Promise<{ status: number, reply: JsonReply }> {
     const query = call.query ? `?${new URLSearchParams(call.query)}` : ''
+    const content = contentOf(call)
     let status: number
     let text: string
     try {
       const response = await app.pool.request({
         method: call.method,
         path: `${app.pathPrefix}/${endpoint}${query}`,
-        headers: call.body ? { 'content-type': 'application/json' } : {},
-        body: call.body ? JSON.stringify(call.body) : null,
+        headers: { ...content.headers, ...call.headers },
+        body: content.body,
         headersTimeout: app.timeoutMs,
         bodyTimeout: app.timeoutMs,
         // Also bounds a body that trickles in just under bodyTimeout per chunk.
@@ -84,6 +90,13 @@ export class JsonHttp<Config extends HttpTarget> {
   async close (): Promise<void> {
     await Promise.all(this.pools.map((pool) => pool.close()))
   }
+}
+
+/** The request body of a call, and its content type. */
+function contentOf ({ body, form }: JsonCall): { body: string | null, headers: Record<string, string> } {
+  if (body) return { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }
+  if (form) return { body: new URLSearchParams(form).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } }
+  return { body: null, headers: {} }
 }
 
 /** A non-empty string field of a reply, or a 502 naming it. */

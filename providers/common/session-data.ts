@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { BadEncryptedDataError, SessionKeyExpiredError } from '../../errors.js'
-import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber } from '../../lib/open-data.js'
+import { decrypt, phoneNumberOf, verifyRawData, type PhoneNumber, type WatermarkRule } from '../../lib/open-data.js'
 import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Session } from '../../types.js'
 
@@ -18,6 +18,17 @@ export interface EncryptedPayload {
   iv: string
 }
 
+/** How a platform seals its open data: its decryption (which checks the data names the app), and where decrypted data keeps a phone number. */
+export interface OpenDataScheme {
+  decrypt: (sessionKey: string, encryptedData: string, iv: string, appId: string) => Record<string, unknown>
+  phoneOf: (data: Record<string, unknown>) => PhoneNumber | null
+}
+
+/** WeChat's scheme, which QQ, Douyin and Kuaishou copied: AES-128-CBC, the app in a watermark. */
+function wechatScheme (watermark: WatermarkRule): OpenDataScheme {
+  return { decrypt: (sessionKey, encryptedData, iv, appId) => decrypt(sessionKey, encryptedData, iv, appId, watermark), phoneOf: phoneNumberOf }
+}
+
 /**
  * The open data a session's client sends (user info, phone numbers), for the
  * platforms whose login rotates a session_key (WeChat, QQ, Douyin): each
@@ -25,7 +36,12 @@ export interface EncryptedPayload {
  * that key, else with the session's own.
  */
 export class SessionOpenData {
-  constructor (private readonly records: LatestSessionKeys) {}
+  private readonly scheme: OpenDataScheme
+
+  /** `scheme`: a watermark rule for WeChat's scheme, or a platform's own (Baidu's). */
+  constructor (private readonly records: LatestSessionKeys, scheme: WatermarkRule | OpenDataScheme = 'required') {
+    this.scheme = typeof scheme === 'string' ? wechatScheme(scheme) : scheme
+  }
 
   /**
    * After a login: the session_key the platform just gave becomes the
@@ -48,7 +64,7 @@ export class SessionOpenData {
     const keys = [...new Set([latest, session.secrets.sessionKey].filter((key): key is string => Boolean(key)))]
     for (const [i, sessionKey] of keys.entries()) {
       try {
-        return { data: decrypt(sessionKey, encryptedData, iv, appId), sessionKey }
+        return { data: this.scheme.decrypt(sessionKey, encryptedData, iv, appId), sessionKey }
       } catch (err) {
         if (!(err instanceof SessionKeyExpiredError) || i === keys.length - 1) throw err
       }
@@ -67,7 +83,7 @@ export class SessionOpenData {
 
   /** A session's phone number from encrypted data. */
   async phoneNumber (session: Session, { encryptedData, iv }: EncryptedPayload): Promise<PhoneNumber> {
-    const phone = phoneNumberOf((await this.open(session, encryptedData, iv)).data)
+    const phone = this.scheme.phoneOf((await this.open(session, encryptedData, iv)).data)
     if (!phone) throw new BadEncryptedDataError('it holds no phone number')
     return phone
   }

@@ -9,6 +9,7 @@ import { JsonHttp, sessionKeyField, stringField, type JsonReply } from '../commo
 import { SessionOpenData, type EncryptedPayload, type UserInfoPayload } from '../common/session-data.js'
 import { errNoError, errNoOf } from './err-nos.js'
 import type { DouyinAppConfig } from './options.js'
+import type { DouyinPhoneCodes } from './phone-code.js'
 
 /** What tt.login gives: `code` when the user is logged in to the host app, `anonymousCode` always. */
 export interface DouyinCodes {
@@ -45,8 +46,8 @@ export interface DouyinClient {
   openForSession: (session: Session, encryptedData: string, iv: string) => Promise<{ data: Record<string, unknown>, sessionKey: string }>
   /** A session's decrypted user info; with rawData and signature, the signature is checked too. */
   userInfo: (session: Session, payload: UserInfoPayload) => Promise<Record<string, unknown>>
-  /** A session's phone number, from the getPhoneNumber button's encrypted data. */
-  phoneNumber: (session: Session, payload: EncryptedPayload) => Promise<PhoneNumber>
+  /** A session's phone number, from the getPhoneNumber button's code (3.51.0+, with a phonePrivateKey) or its encrypted data. */
+  phoneNumber: (session: Session, payload: EncryptedPayload | { code: string }) => Promise<PhoneNumber>
 }
 
 type DouyinApp = JsonHttp<DouyinAppConfig>['apps'][number]
@@ -63,7 +64,7 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
   private readonly http: JsonHttp<DouyinAppConfig>
   private readonly openData: SessionOpenData
 
-  constructor (configs: DouyinAppConfig[], sessionKeys: LatestSessionKeys, private readonly log: FastifyBaseLogger) {
+  constructor (configs: DouyinAppConfig[], sessionKeys: LatestSessionKeys, private readonly log: FastifyBaseLogger, private readonly phoneCodes: DouyinPhoneCodes) {
     this.http = new JsonHttp(configs)
     this.apps = new Apps(this.http.apps)
     this.appIds = this.apps.ids
@@ -127,12 +128,12 @@ export class DouyinProvider implements LoginProvider, DouyinClient {
     return this.openData.userInfo(session, payload)
   }
 
-  phoneNumber (session: Session, payload: EncryptedPayload): Promise<PhoneNumber> {
-    return this.openData.phoneNumber(session, payload)
+  phoneNumber (session: Session, payload: EncryptedPayload | { code: string }): Promise<PhoneNumber> {
+    return 'code' in payload ? this.phoneCodes.phoneNumber(session.appId, payload.code) : this.openData.phoneNumber(session, payload)
   }
 
-  close (): Promise<void> {
-    return this.http.close()
+  async close (): Promise<void> {
+    await Promise.all([this.http.close(), this.phoneCodes.close()])
   }
 
   /** A login needs a code, or an anonymousCode where the app accepts anonymous logins. */

@@ -6,6 +6,7 @@ import { AuthClientError, createAuthClient, type AuthClientOptions } from '../..
 import { keyOf } from '../helpers/keys.js'
 import { sessionIdOf } from '../../lib/skey.js'
 import { alice, dora, phones } from './phones.js'
+import { Device, wxShaped } from './fakes.js'
 import { clientBuild, clientInRealm } from './realm.js'
 import { clientWorld, userIdOf } from './world.js'
 
@@ -14,8 +15,8 @@ import { clientWorld, userIdOf } from './world.js'
 // platform's shapes, and their login calls hand out the sandboxes' codes.
 
 const clientTestWorld = await clientWorld('client')
-const { world, wechatSandbox, douyinSandbox, qqSandbox, server, expire } = clientTestWorld
-const { wechatPhone, douyinPhone, alipayPhone, PLATFORM_CASES } = phones(clientTestWorld)
+const { world, wechatSandbox, douyinSandbox, qqSandbox, kuaishouSandbox, baiduSandbox, server, expire } = clientTestWorld
+const { wechatPhone, douyinPhone, alipayPhone, customPhone, PLATFORM_CASES } = phones(clientTestWorld)
 
 function wechatClient (baseUrl: string, user: WechatSandboxUser = alice, extra: Partial<AuthClientOptions<'wechat'>> = {}) {
   const fake = wechatPhone(user)
@@ -234,8 +235,10 @@ test('douyin: tt.login\'s codes as it gave them, force passed on, user info and 
   t.same(number, { phoneNumber: '13900139000', purePhoneNumber: '13900139000', countryCode: '86' })
   t.same(Object.keys(JSON.parse(phone.sent.at(-1)!.body!)), ['encryptedData', 'iv'], 'only the encrypted data: not errMsg')
   await t.rejects(client.phoneNumber({ errMsg: 'getPhoneNumber:fail auth deny' }), { code: 'MPA_CLIENT_PHONE_FAILED', message: /getPhoneNumber:fail auth deny/ })
-  // Newer Douyin base libraries add a code for phonenumber.getPhoneNumber, which the route does not take.
-  await t.rejects(client.phoneNumber({ code: 'a-phone-code' }), { code: 'MPA_CLIENT_PHONE_FAILED' }, 'a code alone: nothing the route takes')
+  // Base library 3.51.0+ gives a code too: sent alone, exchanged on the server.
+  const byCode = await client.phoneNumber({ errMsg: 'getPhoneNumber:ok', code: douyinSandbox.phoneCode(dora.openId!), ...douyinSandbox.phoneData(dora.openId!) })
+  t.same(byCode, { phoneNumber: '13900139000', purePhoneNumber: '13900139000', countryCode: '86' })
+  t.same(Object.keys(JSON.parse(phone.sent.at(-1)!.body!)), ['code'], 'the code when the button gave one, not the encrypted data beside it')
 
   // A user not logged in to Douyin, with force: false: no dialog, only the device's anonymousCode.
   const guest = douyinPhone({ anonymousOpenId: 'aClientGuestDevice000000001' })
@@ -244,6 +247,23 @@ test('douyin: tt.login\'s codes as it gave them, force passed on, user info and 
   t.same(guest.state.forces, [false])
   t.same(Object.keys(JSON.parse(guest.sent[0]!.body!)), ['anonymousCode'])
   t.not(user.id, reply.user.id, 'a session of the device, which this app allows')
+})
+
+test('kuaishou and baidu, built, in a realm with only ks or swan: phoneNumber() posts the button\'s encrypted data; wecom has no phone route', async (t) => {
+  const { baseUrl } = await server(t)
+  for (const [platform, global, sandbox, loginName] of [['kuaishou', 'ks', kuaishouSandbox, 'login'], ['baidu', 'swan', baiduSandbox, 'getLoginCode']] as const) {
+    const device = new Device()
+    const openId = `${global}ClientPhone01`
+    const api = { ...wxShaped(device), [loginName]: ({ success }: { success: (result: { code: string }) => void }) => { setImmediate(() => success(sandbox.login({ openId, phone: '13300133000' }))) } }
+    const { exports } = clientInRealm({ [global]: api })
+    const client = exports.createAuthClient({ baseUrl, platform })
+    await client.login()
+    const number = await client.phoneNumber({ errMsg: 'getPhoneNumber:ok', ...sandbox.phoneData(openId) })
+    t.same(number, { phoneNumber: '13300133000', purePhoneNumber: '13300133000', countryCode: '86' }, `${platform}: decrypted on the server`)
+    t.same(Object.keys(JSON.parse(device.sent.at(-1)!.body!)), ['encryptedData', 'iv'], `${platform}: only the encrypted data`)
+  }
+  const wecom = customPhone('wecom', 'wwClientPhone01')
+  await t.rejects(createAuthClient({ baseUrl, platform: 'wecom', api: wecom.api as never }).phoneNumber({ code: 'abc' }), new TypeError('phoneNumber: wecom has no phone number route'))
 })
 
 test('qq: phoneNumber is a TypeError (no phone number route), before anything is sent', async (t) => {

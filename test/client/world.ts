@@ -3,7 +3,7 @@ import { createPublicKey, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { errors, type LoginProvider, type MiniprogramAuthOptions } from '../../index.js'
 import { sessionIdOf } from '../../lib/skey.js'
-import { createDouyinSandbox, createQqSandbox } from '../../sandbox/index.js'
+import { createBaiduSandbox, createDouyinSandbox, createKuaishouSandbox, createQqSandbox, createWecomSandbox, generateRsaKeyPair } from '../../sandbox/index.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 
 // The server the helper talks to in these tests: the real plugin over HTTP,
@@ -14,14 +14,16 @@ import { PlatformsWorld } from '../helpers/platforms.js'
 const WECHAT_APP = { appId: 'wx0000000000client', appSecret: 'client-test-secret-0123456789abcdef' }
 const DOUYIN_APP = { appId: 'tt0000000000client', appSecret: 'client-douyin-secret-0123456789abcdef' }
 const QQ_APP = { appId: '1112000000', appSecret: 'client-qq-secret-0123456789abcdef' }
+const KUAISHOU_APP = { appId: 'ks0000000000client', appSecret: 'client-kuaishou-secret-0123456789abcdef' }
+const BAIDU_APP = { appId: 'baiduClientAppKey00000000000001', appSecret: 'client-baidu-secret-0123456789abcdef' }
+const WECOM_APP = { appId: 'wx00000000000wecom', corpId: 'ww00000000000client', appSecret: 'client-wecom-secret-0123456789abcdef' }
 
 /**
- * The platforms the app's own providers serve here: the helper's built-in
- * Kuaishou, Baidu and WeCom (the server's own providers for them are another
- * issue's), and Feishu (Lark), which only an app's own adapter knows.
+ * The platforms whose phones the tests make by hand: the helper's built-in
+ * Kuaishou, Baidu and WeCom (the server's providers, on their sandboxes), and
+ * Feishu (Lark), which only an app's own adapter and provider know.
  */
-const CUSTOM_PLATFORMS = ['kuaishou', 'baidu', 'wecom', 'lark'] as const
-export type CustomPlatform = typeof CUSTOM_PLATFORMS[number]
+export type CustomPlatform = 'kuaishou' | 'baidu' | 'wecom' | 'lark'
 
 export const userIdOf = (openId: string) => `wechat:${WECHAT_APP.appId}:${openId}`
 
@@ -90,15 +92,28 @@ export interface ClientServer {
 export async function clientWorld (name: string) {
   const douyinSandbox = await createDouyinSandbox({ apps: { [DOUYIN_APP.appId]: DOUYIN_APP.appSecret } })
   const qqSandbox = await createQqSandbox({ apps: { [QQ_APP.appId]: QQ_APP.appSecret } })
-  tap.teardown(() => Promise.all([douyinSandbox.close(), qqSandbox.close()])) // first registered, last run: after the apps close
+  const kuaishouSandbox = await createKuaishouSandbox({ apps: { [KUAISHOU_APP.appId]: KUAISHOU_APP.appSecret } })
+  const baiduSandbox = await createBaiduSandbox({ apps: { [BAIDU_APP.appId]: BAIDU_APP.appSecret } })
+  const wecomSandbox = await createWecomSandbox({ corps: { [WECOM_APP.corpId]: WECOM_APP.appSecret } })
+  const sandboxes = [douyinSandbox, qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox]
+  // The Douyin app's key pair, for phone numbers by code (base library 3.51.0+).
+  const douyinKeys = generateRsaKeyPair()
+  douyinSandbox.setPhoneKey(DOUYIN_APP.appId, douyinKeys.publicKey)
+  tap.teardown(() => Promise.all(sandboxes.map((sandbox) => sandbox.close()))) // first registered, last run: after the apps close
   const world = await PlatformsWorld.create(tap, name, WECHAT_APP, '2021000000client1')
-  world.watch(() => [...douyinSandbox.secrets(), ...qqSandbox.secrets()])
+  world.watch(() => [...sandboxes.flatMap((sandbox) => sandbox.secrets()), douyinKeys.privateKey])
   // The Alipay app again, now with the AES key that opens my.getPhoneNumber's payloads.
   const alipayAesKey = randomBytes(16).toString('base64')
   const alipayApp = { ...world.platforms.options.alipay, aesKey: alipayAesKey }
   world.alipay.registerApp({ appId: alipayApp.appId, publicKey: createPublicKey(alipayApp.privateKey).export({ type: 'spki', format: 'pem' }).toString(), aesKey: alipayAesKey })
   world.watch(() => [alipayAesKey])
-  const issuers = Object.fromEntries(CUSTOM_PLATFORMS.map((platform) => [platform, new CodeIssuer()])) as Record<CustomPlatform, CodeIssuer>
+  // The login calls of the phones made by hand: the sandboxes' codes, and Lark's own provider's.
+  const issuers = {
+    kuaishou: { issue: (openId: string) => kuaishouSandbox.login({ openId }).code },
+    baidu: { issue: (openId: string) => baiduSandbox.login({ openId }).code },
+    wecom: { issue: (userId: string) => wecomSandbox.login({ corpId: WECOM_APP.corpId, userId }).code },
+    lark: new CodeIssuer()
+  }
 
   /** A listening app with every platform and the app routes; closed when `t` ends. */
   async function server (t: Test, options: ServerOptions = {}): Promise<ClientServer> {
@@ -113,8 +128,11 @@ export async function clientWorld (name: string) {
       keyPrefix: world.subPrefix('client'),
       session,
       alipay: alipayApp,
-      douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true },
+      douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true, phonePrivateKey: douyinKeys.privateKey, openApiBaseUrl: douyinSandbox.url },
       qq: { ...QQ_APP, baseUrl: qqSandbox.url },
+      kuaishou: { ...KUAISHOU_APP, baseUrl: kuaishouSandbox.url },
+      baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
+      wecom: { ...WECOM_APP, baseUrl: wecomSandbox.url },
       me: false,
       ...(options.envelope ? { before: async (app: FastifyInstance) => { app.addHook('onSend', envelope) } } : {})
     }, (app) => {
@@ -142,10 +160,8 @@ export async function clientWorld (name: string) {
       app.get<{ Params: { name: string } }>('/files/:name', { preHandler: app.authenticate }, async (request, reply) => {
         return reply.type('application/octet-stream').send(Buffer.from(`${request.params.name} for ${request.user.id}`))
       })
-      for (const platform of CUSTOM_PLATFORMS) {
-        app.miniprogramLogin.addProvider(issuers[platform].provider(platform))
-        app.post<{ Body: { code: string } }>(`/auth/${platform}/login`, async (request) => app.miniprogramLogin.login(request, platform, request.body.code))
-      }
+      app.miniprogramLogin.addProvider(issuers.lark.provider('lark'))
+      app.post<{ Body: { code: string } }>('/auth/lark/login', async (request) => app.miniprogramLogin.login(request, 'lark', request.body.code))
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
     // Closed when the test ends (the world would close it at the end of the file).
@@ -160,7 +176,7 @@ export async function clientWorld (name: string) {
     await world.redis.del(`${app.sessions.keyPrefix}s:${sessionIdOf(skey)}`)
   }
 
-  return { world, wechatSandbox: world.wechat, alipaySandbox: world.alipay, douyinSandbox, qqSandbox, alipayApp, issuers, server, expire }
+  return { world, wechatSandbox: world.wechat, alipaySandbox: world.alipay, douyinSandbox, qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox, alipayApp, issuers, server, expire }
 }
 
 /**

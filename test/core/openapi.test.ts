@@ -5,6 +5,7 @@ import { errorCodes, type FastifyInstance } from 'fastify'
 import * as errors from '../../errors.js'
 import { startDemo } from '../../examples/demo/app.js'
 import { createQqSandbox } from '../../sandbox/qq.js'
+import { createBaiduSandbox, createKuaishouSandbox, createWecomSandbox } from '../../sandbox/index.js'
 import { PlatformsWorld } from '../helpers/platforms.js'
 import { REDIS_URL, testRedis } from '../helpers/redis.js'
 
@@ -21,9 +22,17 @@ type Paths = Record<string, Record<string, Operation>>
 
 // QQ answers from its sandbox; created first, closed last (after the apps).
 const qqSandbox = await createQqSandbox({ apps: { [QQ_APP.appId]: QQ_APP.appSecret } })
-t.teardown(() => qqSandbox.close())
+// And WeCom, Kuaishou and Baidu from theirs.
+const KUAISHOU_APP = { appId: 'ks0000000000openapi', appSecret: 'secret-of-the-openapi-kuaishou-test-0123' }
+const BAIDU_APP = { appId: 'baiduOpenapiAppKey0000000000001', appSecret: 'secret-of-the-openapi-baidu-test-0123' }
+const WECOM_APP = { appId: 'wx000000000openapi', corpId: 'ww0000000000openapi', appSecret: 'secret-of-the-openapi-wecom-test-0123' }
+const kuaishouSandbox = await createKuaishouSandbox({ apps: { [KUAISHOU_APP.appId]: KUAISHOU_APP.appSecret } })
+const baiduSandbox = await createBaiduSandbox({ apps: { [BAIDU_APP.appId]: BAIDU_APP.appSecret } })
+const wecomSandbox = await createWecomSandbox({ corps: { [WECOM_APP.corpId]: WECOM_APP.appSecret } })
+const sandboxes = [qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox]
+t.teardown(() => Promise.all(sandboxes.map((sandbox) => sandbox.close())))
 const world = await PlatformsWorld.create(t, 'openapi', WECHAT_APP, ALIPAY_APP_ID)
-world.watch(() => qqSandbox.secrets())
+world.watch(() => sandboxes.flatMap((sandbox) => sandbox.secrets()))
 // What each of our routes answered during the test: route, status, code.
 const answered: Array<{ method: string, url: string, status: number, code: string }> = []
 // Douyin and QQ too: QQ through its sandbox; Douyin's calls here are refused before any reaches it.
@@ -31,6 +40,9 @@ const app: FastifyInstance = await world.build({
   rateLimit: { max: 1000 },
   douyin: { appId: 'tt0123456789abcdef01', appSecret: 'not-a-secret-douyin-knows' },
   qq: { ...QQ_APP, baseUrl: qqSandbox.url, timeout: '2s' },
+  kuaishou: { ...KUAISHOU_APP, baseUrl: kuaishouSandbox.url },
+  baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
+  wecom: { ...WECOM_APP, baseUrl: wecomSandbox.url },
   before: async (app) => {
     await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -56,6 +68,7 @@ const codesOf = (operation: Operation, status: number): string[] => operation.re
 test('every route of ours is documented with a described success reply', async (t) => {
   t.ok(ours.length >= 14, `${ours.length} operations`)
   t.ok(ours.some(({ path }) => path === '/auth/douyin/phone') && ours.some(({ path }) => path === '/auth/qq/login'), 'Douyin and QQ included')
+  for (const path of ['/auth/wecom/login', '/auth/kuaishou/login', '/auth/kuaishou/phone', '/auth/baidu/login', '/auth/baidu/userinfo']) t.ok(paths[path], `${path} included`)
   for (const { path, method, operation } of ours) {
     const success = operation.responses['200'] ?? operation.responses['204']
     t.ok(success, `${method} ${path} has a success reply`)
@@ -85,6 +98,8 @@ test('every error reply lists its codes as an enum, each of that status', async 
 test('what the routes answer is what the document lists', async (t) => {
   const wechat = (await world.post(app, '/auth/wechat/login', { code: world.wechat.issueCode({ openId: 'o-openapi' }) })).json.skey
   const alipay = (await world.post(app, '/auth/alipay/login', { authCode: world.alipay.issueAuthCode({ openId: 'a-openapi' }) })).json.skey
+  const kuaishou = (await world.post(app, '/auth/kuaishou/login', { code: kuaishouSandbox.login({ openId: 'k-openapi' }).code })).json.skey
+  const { skey: douyin } = await app.sessions.create({ provider: 'douyin', appId: 'tt0123456789abcdef01', openId: 'd-openapi' }, { user: { id: 'd' } })
   const requests: Array<[string, string, object | undefined, string | undefined]> = [
     ['POST', '/auth/wechat/login', { code: 'bad-code-0001' }, undefined],
     ['POST', '/auth/wechat/login', { code: 'c', appId: 'wx-other' }, undefined],
@@ -101,7 +116,13 @@ test('what the routes answer is what the document lists', async (t) => {
     ['POST', '/auth/wechat/phone', { code: 'badPhoneCode' }, wechat],
     ['POST', '/auth/douyin/login', { anonymousCode: 'anonymous-code-0001' }, undefined],
     ['POST', '/auth/qq/login', { code: 'bad-code-0003' }, undefined],
-    ['POST', '/auth/alipay/phone', { response: 'hello' }, alipay]
+    ['POST', '/auth/alipay/phone', { response: 'hello' }, alipay],
+    ['POST', '/auth/kuaishou/login', { code: 'bad-code-0004' }, undefined],
+    ['POST', '/auth/baidu/login', { code: 'bad-code-0005' }, undefined],
+    ['POST', '/auth/wecom/login', { code: 'bad-code-0006' }, undefined],
+    ['POST', '/auth/kuaishou/phone', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
+    ['POST', '/auth/baidu/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
+    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin]
   ]
   for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
   t.ok(answered.length >= requests.length, `${answered.length} error replies`)
@@ -110,6 +131,10 @@ test('what the routes answer is what the document lists', async (t) => {
   t.ok(seen('/auth/douyin/login', 403, 'MPA_ANONYMOUS_LOGIN_REFUSED'), 'Douyin refused an anonymous login')
   t.ok(seen('/auth/qq/login', 401, 'MPA_CODE_INVALID'), 'QQ refused a bad code')
   t.ok(seen('/auth/alipay/phone', 400, 'MPA_BAD_ENCRYPTED_DATA'), 'Alipay\'s phone route refused a bad payload')
+  for (const platform of ['kuaishou', 'baidu', 'wecom']) t.ok(seen(`/auth/${platform}/login`, 401, 'MPA_CODE_INVALID'), `${platform} refused a bad code`)
+  t.ok(seen('/auth/kuaishou/phone', 400, 'MPA_BAD_ENCRYPTED_DATA'), 'Kuaishou\'s phone route refused a bad payload')
+  t.ok(seen('/auth/baidu/userinfo', 403, 'MPA_WRONG_PROVIDER'), 'Baidu\'s route refused a Kuaishou session')
+  t.ok(seen('/auth/douyin/phone', 500, 'MPA_MISCONFIGURED'), 'a Douyin phone code for an app without phonePrivateKey')
   for (const { method, url, status, code } of answered) {
     const operation = paths[url.replace(/:(\w+)/g, '{$1}')]![method.toLowerCase()]!
     t.ok(codesOf(operation, status).includes(code), `${method} ${url} answered ${status} ${code}: documented`)

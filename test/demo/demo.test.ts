@@ -16,6 +16,8 @@ import { freePort, REDIS_URL, testRedis } from '../helpers/redis.js'
 const API = [
   'POST /auth/wechat/login', 'POST /auth/wechat/userinfo', 'POST /auth/wechat/phone', 'POST /auth/alipay/login', 'POST /auth/alipay/phone',
   'POST /auth/douyin/login', 'POST /auth/douyin/userinfo', 'POST /auth/douyin/phone', 'POST /auth/qq/login', 'POST /auth/qq/userinfo',
+  'POST /auth/wecom/login', 'POST /auth/kuaishou/login', 'POST /auth/kuaishou/userinfo', 'POST /auth/kuaishou/phone',
+  'POST /auth/baidu/login', 'POST /auth/baidu/userinfo', 'POST /auth/baidu/phone',
   'GET /auth/session', 'DELETE /auth/session', 'GET /auth/sessions', 'DELETE /auth/sessions', 'DELETE /auth/sessions/{id}',
   'GET /api/profile', 'POST /api/orders'
 ]
@@ -28,7 +30,7 @@ interface Operation {
 test('the demo serves the page, the client module and OpenAPI docs of every route, then closes', async (t) => {
   const { prefix: keyPrefix } = testRedis(t, 'demo')
   const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL } })
-  t.same(demo.modes, { wechat: 'sandbox', alipay: 'sandbox', douyin: 'sandbox', qq: 'sandbox' }, 'no credentials: every platform\'s sandbox')
+  t.same(demo.modes, { wechat: 'sandbox', alipay: 'sandbox', douyin: 'sandbox', qq: 'sandbox', wecom: 'sandbox', kuaishou: 'sandbox', baidu: 'sandbox' }, 'no credentials: every platform\'s sandbox')
   t.match(demo.redisDescription, /\(REDIS_URL\)/)
 
   const page = await fetch(`${demo.url}/`)
@@ -84,17 +86,44 @@ test('with credentials in the environment, the platforms are the real ones', asy
       DOUYIN_APP_ID: 'tt0123456789abcdef',
       DOUYIN_APP_SECRET: 'a-real-looking-douyin-secret',
       QQ_APP_ID: '1112345678',
-      QQ_APP_SECRET: 'a-real-looking-qq-secret'
+      QQ_APP_SECRET: 'a-real-looking-qq-secret',
+      WECOM_APP_ID: 'wx00000000000wecom',
+      WECOM_CORP_ID: 'ww00000000000corp1',
+      WECOM_APP_SECRET: 'a-real-looking-wecom-secret',
+      KUAISHOU_APP_ID: 'ks0000000000000001',
+      KUAISHOU_APP_SECRET: 'a-real-looking-kuaishou-secret',
+      BAIDU_APP_ID: 'realBaiduAppKey00000000000000001',
+      BAIDU_APP_SECRET: 'a-real-looking-baidu-secret'
     }
   })
   t.teardown(() => demo.close())
-  t.same(demo.modes, { wechat: 'real', alipay: 'real', douyin: 'real', qq: 'real' })
-  t.same(demo.sandboxes, { wechat: undefined, alipay: undefined, douyin: undefined, qq: undefined }, 'no sandbox started')
+  t.same(demo.modes, { wechat: 'real', alipay: 'real', douyin: 'real', qq: 'real', wecom: 'real', kuaishou: 'real', baidu: 'real' })
+  t.same(demo.sandboxes, { wechat: undefined, alipay: undefined, douyin: undefined, qq: undefined, wecom: undefined, kuaishou: undefined, baidu: undefined }, 'no sandbox started')
   const config = await (await fetch(`${demo.url}/demo/config`)).json()
   t.match(config, { platforms: { wechat: { mode: 'real', appId: 'wx0123456789abcdef', users: [] }, alipay: { mode: 'real', appId: '2021000123456789', users: [] } } })
   t.match(config, { platforms: { douyin: { mode: 'real', appId: 'tt0123456789abcdef', users: [] }, qq: { mode: 'real', appId: '1112345678', users: [] } } })
   t.notMatch(JSON.stringify(config), /a-real-looking|PRIVATE/, 'no secret in the page config')
   t.equal((await fetch(`${demo.url}/demo/wechat/code`, { method: 'POST' })).status, 404, 'no code minting against the real WeChat')
+})
+
+test('the new panes\' steps, as the page runs them: WeCom, Kuaishou and Baidu logins, their user info and phones, Douyin\'s phone code', async (t) => {
+  const demo = await startDemo({ port: 0, keyPrefix: testRedis(t, 'demo-panes').prefix, redis: { url: REDIS_URL } })
+  t.teardown(() => demo.close())
+  const call = async (url: string, payload: object, skey?: string) => {
+    const reply = await demo.app.inject({ method: 'POST', url, payload, ...(skey ? { headers: { 'x-skey': skey } } : {}) })
+    return { status: reply.statusCode, json: reply.json<Record<string, any>>() }
+  }
+  const wecom = await call('/auth/wecom/login', { code: (await call('/demo/wecom/code', { user: 'zhang' })).json.code })
+  t.equal(wecom.status, 200, 'wx.qy.login, then POST /auth/wecom/login')
+  for (const [platform, user, phone] of [['kuaishou', 'kai', '13600136000'], ['baidu', 'bai', '13500135000']] as const) {
+    const { json: { skey } } = await call(`/auth/${platform}/login`, { code: (await call(`/demo/${platform}/code`, { user })).json.code })
+    const { encryptedData, iv, userInfo } = (await call(`/demo/${platform}/userinfo`, { user })).json
+    t.same((await call(`/auth/${platform}/userinfo`, { encryptedData, iv }, skey)).json, userInfo, `${platform}: the user info`)
+    t.match((await call(`/auth/${platform}/phone`, (await call(`/demo/${platform}/phone`, { user })).json, skey)).json, { purePhoneNumber: phone }, `${platform}: the phone`)
+  }
+  const { json: codes } = await call('/demo/douyin/login', { user: 'dora' })
+  const { json: { skey } } = await call('/auth/douyin/login', { code: codes.code, anonymousCode: codes.anonymousCode })
+  t.match((await call('/auth/douyin/phone', (await call('/demo/douyin/phone', { user: 'dora' })).json, skey)).json, { purePhoneNumber: '13900139000' }, 'Douyin: the phone by code')
 })
 
 test('the simulator: a 4xx that says what to do for a step out of order, and only for this machine', async (t) => {
@@ -119,11 +148,14 @@ test('the simulator: a 4xx that says what to do for a step out of order, and onl
   t.match(await post('/demo/douyin/userinfo', 'guest'), { status: 400, message: /^guest is not logged in to Douyin: a device, not a user, with no user info or phone number\.$/ })
   t.equal((await post('/demo/douyin/login', 'guest')).status, 200, 'the guest gets an anonymousCode')
   t.equal((await post('/demo/douyin/login', 'dora')).status, 200)
-  t.equal((await post('/demo/douyin/phone', 'dora')).status, 200, 'after tt.login: the encrypted number')
+  t.equal((await post('/demo/douyin/phone', 'dora')).status, 200, 'after tt.login: the phone code')
   t.match(await post('/demo/douyin/phone', 'panda'), { status: 400, message: /has no phone number/ })
   t.match(await post('/demo/qq/userinfo', 'quinn'), { status: 409, message: /^Tap qq\.login or Log in first: QQ gives this only once Quinn QQ has run qq\.login\.$/ })
   t.equal((await post('/demo/qq/code', 'quinn')).status, 200)
   t.equal((await post('/demo/qq/userinfo', 'quinn')).status, 200, 'after qq.login: the user info')
+  t.match(await post('/demo/kuaishou/phone', 'kai'), { status: 409, message: /^Tap ks\.login or Log in first: Kuaishou gives this only once Kai 快手 has run ks\.login\.$/ })
+  t.match(await post('/demo/baidu/userinfo', 'bai'), { status: 409, message: /^Tap swan\.getLoginCode or Log in first/ })
+  t.match(await post('/demo/wecom/code', 'nobody'), { status: 404 })
 
   // What the code comment promises, whatever HOST is: codes only for this machine.
   for (const remoteAddress of ['192.0.2.7', '2001:db8::7', '::ffff:192.0.2.7']) {
@@ -212,7 +244,7 @@ test('npm start: prints its URLs, serves, and exits cleanly on SIGTERM', async (
   const url = /simulator page\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(output.stdout)?.[1]
   t.ok(url, `prints the page URL:\n${output.stdout}${output.stderr}`)
   t.match(output.stdout, /API docs\s+http:\/\/127\.0\.0\.1:\d+\/docs/)
-  t.match(output.stdout, /WeChat: local sandbox; Alipay: local sandbox; Douyin: local sandbox; QQ: local sandbox/)
+  t.match(output.stdout, /WeChat: local sandbox; Alipay: local sandbox; Douyin: local sandbox; QQ: local sandbox; WeCom: local sandbox; Kuaishou: local sandbox; Baidu: local sandbox/)
   t.equal((await fetch(`${url}/`)).status, 200)
   t.ok(output.stdout.includes(`sessions in Redis at ${displayUrl(REDIS_URL)} (REDIS_URL)`), 'says which Redis')
 

@@ -32,7 +32,7 @@ if (!existsSync(CHROMIUM)) {
     const demo = await startDemo({ port: 0, keyPrefix, redis: { url: REDIS_URL }, codeReplayWindow: `${REPLAY_WINDOW_MS}ms` })
     const userDataDir = mkdtempSync(join(tmpdir(), 'mpa-e2e-chromium-'))
     const context = await chromium.launchPersistentContext(userDataDir, {
-      // Wide enough for the four phones side by side.
+      // Wide enough for the phones side by side.
       executablePath: CHROMIUM, args: ARGS, viewport: { width: 1720, height: 1000 }
     })
     t.teardown(async () => {
@@ -51,7 +51,10 @@ if (!existsSync(CHROMIUM)) {
     const alipay = phone(page, 'alipay')
     const douyin = phone(page, 'douyin')
     const qq = phone(page, 'qq')
-    const phones = [['WeChat', wechat], ['Alipay', alipay], ['Douyin', douyin], ['QQ', qq]] as const
+    const wecom = phone(page, 'wecom')
+    const kuaishou = phone(page, 'kuaishou')
+    const baidu = phone(page, 'baidu')
+    const phones = [['WeChat', wechat], ['Alipay', alipay], ['Douyin', douyin], ['QQ', qq], ['WeCom', wecom], ['Kuaishou', kuaishou], ['Baidu', baidu]] as const
     await t.test('every phone starts logged out', async (t) => {
       for (const [name, panel] of phones) t.equal(await panel.status(), 'Not logged in', name)
     })
@@ -109,7 +112,8 @@ if (!existsSync(CHROMIUM)) {
       t.match(await douyin.status(), /^Logged in as douyin:ttd0000000000demo1:dDemoDora\S+ · skey /)
       t.match(await douyin.run('profile'), /"provider": "douyin"/)
       t.match(await douyin.run('userinfo'), /"nickName": "Dora 抖音"/, 'decrypted with the session\'s session_key')
-      t.match(await douyin.run('phone'), /"phoneNumber": "13900139000"/)
+      t.match(await douyin.run('phone'), /"phoneNumber": "13900139000"/, 'the button\'s code (3.51.0+), exchanged on the server')
+      t.match(await douyin.log(), [/^200 POST \/auth\/douyin\/phone/, /^POST \/auth\/douyin\/phone[\s\S]*"code"/])
     })
 
     await t.test('QQ: code, login, protected call, user info', async (t) => {
@@ -122,6 +126,25 @@ if (!existsSync(CHROMIUM)) {
       t.match(await qq.run('profile'), /"provider": "qq"[\s\S]*"orders": 1/)
       t.match(await qq.run('userinfo'), /"nickName": "Quinn QQ"/)
     })
+
+    await t.test('WeCom: wx.qy.login, login as the corp member, protected calls', async (t) => {
+      await wecom.pickUser('zhang')
+      t.match(await wecom.run('code'), /"code": "[A-Za-z0-9_-]{32}"/, 'wx.qy.login gave a code')
+      await wecom.run('login')
+      t.match(await wecom.status(), /^Logged in as wecom:wxd000000000wecom1:wwd0000000000demo1:ZhangSan · skey /)
+      t.match(await wecom.run('profile'), /"provider": "wecom"/)
+    })
+
+    for (const [name, panel, user, nickname, number] of [['Kuaishou', kuaishou, 'kai', 'Kai 快手', '13600136000'], ['Baidu', baidu, 'bai', 'Bai 百度', '13500135000']] as const) {
+      await t.test(`${name}: code, login, user info, phone number`, async (t) => {
+        await panel.pickUser(user)
+        t.match(await panel.run('phone'), /^getPhoneNumber:fail Tap \S+ or Log in first/)
+        await panel.run('login')
+        t.match(await panel.run('profile'), new RegExp(`"provider": "${name.toLowerCase()}"`))
+        t.match(await panel.run('userinfo'), new RegExp(`"${nickname}"`), 'decrypted with the session\'s session_key')
+        t.match(await panel.run('phone'), new RegExp(`"phoneNumber": "${number}"`))
+      })
+    }
 
     if (process.env.DEMO_SCREENSHOT) await page.screenshot({ path: process.env.DEMO_SCREENSHOT, fullPage: true })
 
@@ -167,7 +190,7 @@ if (!existsSync(CHROMIUM)) {
 
     await t.test('no upstream secret ever reached the page', async (t) => {
       const text = await page.locator('#phones').innerText()
-      const secrets = [demo.sandboxes.wechat!, demo.sandboxes.douyin!, demo.sandboxes.qq!].flatMap((sandbox) => sandbox.secrets())
+      const secrets = [demo.sandboxes.wechat!, demo.sandboxes.douyin!, demo.sandboxes.qq!, demo.sandboxes.wecom!, demo.sandboxes.kuaishou!, demo.sandboxes.baidu!].flatMap((sandbox) => sandbox.secrets())
       t.ok(secrets.length > 6, 'the sandboxes issued session keys and an access token')
       t.same(secrets.filter((secret) => text.includes(secret)), [], 'no app secret, session_key or access token')
       t.notMatch(text, /authusrB|access_token|session_key/, 'no Alipay token')

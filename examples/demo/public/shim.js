@@ -1,4 +1,5 @@
-// Browser stand-ins for the mini-program objects `wx`, `my`, `tt` and `qq`,
+// Browser stand-ins for the mini-program objects `wx`, `my`, `tt`, `qq`, `ks`,
+// `swan` and WeCom's `wx.qy`,
 // with the same callback APIs and the same differences (header/statusCode vs
 // headers/status, storage by key vs by object, my.request failing on a
 // non-2xx status, tt.getStorageSync throwing for a key it does not have), so
@@ -134,9 +135,9 @@ function createTt ({ user, log }, store) {
       log, title: 'tt.login', result: (codes) => ({ ...codes, errMsg: 'login:ok' }), failure: failWith('login')
     })(options),
     getUserInfo: (options) => played('/demo/douyin/userinfo', { user: user() }, { log, title: 'tt.getUserInfo', show: userInfoLog, failure: failWith('getUserInfo') })(options),
-    /** What <button open-type="getPhoneNumber"> hands the page on Douyin: the number, encrypted. */
+    /** What <button open-type="getPhoneNumber"> hands the page on Douyin from base library 3.51.0: a code for the server. */
     getPhoneNumber: (options) => played('/demo/douyin/phone', { user: user() }, {
-      log, title: 'getPhoneNumber button', show: ({ iv }) => ({ iv, encryptedData: '…' }), result: (data) => ({ ...data, errMsg: 'getPhoneNumber:ok' }), failure: failWith('getPhoneNumber')
+      log, title: 'getPhoneNumber button', result: ({ code }) => ({ code, errMsg: 'getPhoneNumber:ok' }), failure: failWith('getPhoneNumber')
     })(options)
   }
 }
@@ -149,7 +150,38 @@ function createQq ({ user, log }, store) {
   }
 }
 
-const FACTORIES = { wechat: ['wx', createWx], alipay: ['my', createMy], douyin: ['tt', createTt], qq: ['qq', createQq] }
+/** wx inside WeCom: wx.qy.login gives a code for the corp member (wx.login would give a WeChat one). */
+function createWecom ({ user, log }, store) {
+  return {
+    ...keyedPlatform(store, log, () => ''),
+    qy: {
+      login: (options) => played('/demo/wecom/code', { user: user() }, { log, title: 'wx.qy.login', result: ({ code }) => ({ code, errMsg: 'qy__login:ok' }), failure: failWith('qy__login') })(options)
+    }
+  }
+}
+
+/** ks and swan: a login call for a code, user info and the phone button's data sealed with the session_key. */
+function sessionKeyPlatform (platform, loginCall, loginName) {
+  return ({ user, log }, store) => ({
+    ...keyedPlatform(store, log, () => ''),
+    [loginName]: (options) => played(`/demo/${platform}/code`, { user: user() }, { log, title: loginCall, result: ({ code }) => ({ code, errMsg: 'login:ok' }), failure: failWith('login') })(options),
+    // swan.getUserInfo names its ciphertext `data`: the shim hands it over as encryptedData, as the route takes it.
+    getUserInfo: (options) => played(`/demo/${platform}/userinfo`, { user: user() }, { log, title: `${loginCall.split('.')[0]}.getUserInfo`, show: ({ iv, userInfo }) => ({ iv, userInfo }), failure: failWith('getUserInfo') })(options),
+    getPhoneNumber: (options) => played(`/demo/${platform}/phone`, { user: user() }, {
+      log, title: 'getPhoneNumber button', show: ({ iv }) => ({ iv, encryptedData: '…' }), result: (data) => ({ ...data, errMsg: 'getPhoneNumber:ok' }), failure: failWith('getPhoneNumber')
+    })(options)
+  })
+}
+
+const FACTORIES = {
+  wechat: ['wx', createWx],
+  alipay: ['my', createMy],
+  douyin: ['tt', createTt],
+  qq: ['qq', createQq],
+  wecom: ['wecom', createWecom],
+  kuaishou: ['ks', sessionKeyPlatform('kuaishou', 'ks.login', 'login')],
+  baidu: ['swan', sessionKeyPlatform('baidu', 'swan.getLoginCode', 'getLoginCode')]
+}
 
 /**
  * The platform object of `platform` and the phone's storage behind it.

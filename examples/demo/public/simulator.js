@@ -56,7 +56,21 @@ const PLATFORMS = {
     code: async (api) => (await call(api.login)).code,
     headers: 'header',
     userInfo: true
-  }
+  },
+  wecom: {
+    title: 'WeCom',
+    app: '企业微信小程序',
+    codeStep: 'wx.qy.login',
+    code: async (api) => (await call(api.qy.login)).code,
+    headers: 'header'
+  },
+  kuaishou: sessionKeyPane('Kuaishou', '快手小程序', 'ks.login', 'login'),
+  baidu: sessionKeyPane('Baidu', '百度智能小程序', 'swan.getLoginCode', 'getLoginCode')
+}
+
+/** Kuaishou's and Baidu's panes: a login call for a code, user info and the phone button's encrypted data. */
+function sessionKeyPane (title, app, codeStep, loginName) {
+  return { title, app, codeStep, code: async (api) => (await call(api[loginName])).code, headers: 'header', userInfo: true, phone: (api) => call(api.getPhoneNumber) }
 }
 
 function element (tag, attributes = {}, ...children) {
