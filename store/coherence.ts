@@ -69,11 +69,6 @@ export class Coherence {
     this.#invalidations.close()
   }
 
-  /** Every node's invalidations confirmed: the cache is in use. */
-  get ready (): boolean {
-    return this.#invalidations.ready
-  }
-
   /** Whether the cache and the mark may be trusted now: every node tracked, its lease running, the mark read since. */
   get fresh (): boolean {
     return this.#markKnown && performance.now() < this.#invalidations.freshUntil()

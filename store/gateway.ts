@@ -47,11 +47,6 @@ export class RedisGateway {
     this.#circuit = new Circuit(log)
   }
 
-  /** Whether Redis is known to be down: every call is refused at once meanwhile. */
-  get down (): boolean {
-    return this.#circuit.open
-  }
-
   /**
    * A sign that Redis may be frozen (a heartbeat went unanswered): one PING
    * within a fifth of the store timeout decides, rather than waiting for

@@ -105,7 +105,7 @@ export function alipayAppOf (options: AlipayAppOptions, name: string): AlipayApp
   }
 
   try {
-    return { appId, sdk: new VerifyingAlipaySdk(config), timeoutMs, alipayPublicKey, ...(aesKey ? { aesKey } : {}) }
+    return { appId, sdk: new VerifyingAlipaySdk(config, { privateKey, alipayPublicKey }), timeoutMs, alipayPublicKey, ...(aesKey ? { aesKey } : {}) }
   } catch {
     throw new TypeError(`${name}: alipay-sdk cannot read the certificates: ${CERTIFICATE_PROBLEM}`)
   }

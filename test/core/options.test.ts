@@ -23,6 +23,29 @@ test('bad options fail at register time, naming the option', async (t) => {
   t.match((await registerFails({ redis, session: { header: 'x skey' } })).message, /^session\.header/)
   t.match((await registerFails({ redis, resolveUser: 'users.upsert' as never })).message, /^resolveUser must be a function/)
   t.match((await registerFails({ redis, codeReplayWindow: 'a while' })).message, /^codeReplayWindow/)
+  t.match((await registerFails({ redis, session: { replicas: -1 } })).message, /^session\.replicas must be 'auto' or a number/)
+  t.match((await registerFails({ redis, session: { replicas: 'all' as never } })).message, /^session\.replicas/)
+  t.match((await registerFails({ redis, session: { cache: { lease: '2s', heartbeat: '1s' } } })).message, /^session\.cache\.heartbeat must not be shorter than session\.cache\.lease/)
+  t.match((await registerFails({ redis, hookTimeout: 'soon' })).message, /^hookTimeout/)
+})
+
+test('secretKeys are checked at register, and no message repeats a key', async (t) => {
+  const redis = sharedRedis(t)
+  const key = Buffer.alloc(32, 7)
+  const cases: Array<[unknown, RegExp]> = [
+    [[], /^secretKeys must be a non-empty array of \{ id, key \}/],
+    ['key', /^secretKeys must be a non-empty array/],
+    [[{ id: 'a b', key }], /^secretKeys\[0\]\.id must be 1 to 32 letters/],
+    [[{ id: 'k', key }, { id: 'k', key }], /^secretKeys\[1\]\.id 'k' is used twice/],
+    [[{ id: 'short', key: Buffer.alloc(16, 7).toString('base64') }], /^secretKeys\[0\]\.key must be 32 bytes/],
+    [[{ id: 'none' }], /^secretKeys\[0\]\.key must be 32 bytes/],
+    [[null], /^secretKeys\[0\]\.id/]
+  ]
+  for (const [secretKeys, message] of cases) {
+    const error = await registerFails({ redis, secretKeys: secretKeys as never })
+    t.match(error.message, message)
+    t.notMatch(error.message, new RegExp(key.toString('base64').slice(0, 12).replace(/[+/]/g, '.')), 'the key is not in the message')
+  }
 })
 
 test('without options.redis it uses @fastify/redis', async (t) => {

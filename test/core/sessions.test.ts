@@ -198,6 +198,17 @@ test('revoke, revokeById, revokeUser and lazy pruning of the index', async (t) =
   t.equal(await store.revokeUser(7), 0)
 })
 
+test('revoke({ userId, except }): every device but one; { userId } with last: the named one after the others', async (t) => {
+  const { redis, prefix } = testRedis(t, 'revoke-except')
+  const store = new SessionStore(redis, { keyPrefix: prefix })
+  const make = async () => (await store.create(wechatIdentity, { user: { id: 'u-except' } })).session.id
+  const [kept, other1, other2] = [await make(), await make(), await make()]
+  t.same((await store.revoke({ userId: 'u-except', except: kept })).sort(), [other1, other2].sort())
+  t.same((await store.list('u-except')).map(({ id }) => id), [kept], 'the one excepted is left')
+  const another = await make()
+  t.same(await store.revoke({ userId: 'u-except' }, { last: kept }), [another, kept], 'the last one named is ended last')
+})
+
 test('a login racing the device list, revoke-all or the cap stays indexed, so it can be revoked', async (t) => {
   const { redis, prefix } = testRedis(t, 'race')
   const store = new SessionStore(redis, { keyPrefix: prefix, maxPerUser: 3 })

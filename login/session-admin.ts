@@ -1,10 +1,10 @@
 import type { Cluster, Redis } from 'ioredis'
 import { parseDuration } from '../lib/duration.js'
 import type { SecretKey } from '../lib/secret-box.js'
-import { AppHooks, type HookLog, type OnRevoke } from '../login/hooks.js'
+import { AppHooks, type HookLog, type OnRevoke } from './hooks.js'
 import type { RevokeReason, RevokeTarget, Session } from '../types.js'
-import type { SessionOptions } from './session-options.js'
-import { SessionStore, type Ban, type BanOptions } from './sessions.js'
+import type { SessionOptions } from '../store/session-options.js'
+import { SessionStore, type Ban, type BanOptions } from '../store/sessions.js'
 
 /**
  * What the admin reads of the plugin's options: pass the app's own options
