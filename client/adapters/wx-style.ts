@@ -3,8 +3,8 @@
 // WeChat, QQ, Douyin, Kuaishou, Baidu, uni-app and Taro all are; an app's own
 // adapter for another such platform takes them from wxStyle.
 
-import { call, replyOrFailure, type Callbacks, type DownloadReply, type PlatformAdapter } from '../platform.js'
-import type { FileType, Method } from '../types.js'
+import { call, replyOrFailure, type Callbacks, type DownloadReply, type PlatformAdapter, type PlatformUpload } from '../platform.js'
+import type { Method } from '../types.js'
 
 export interface WxStyleRequestOptions<Body> extends Callbacks<{ statusCode: number, data: unknown }> {
   url: string
@@ -14,15 +14,8 @@ export interface WxStyleRequestOptions<Body> extends Callbacks<{ statusCode: num
   dataType: string
 }
 
-export interface WxStyleUploadOptions extends Callbacks<{ statusCode: number, data: unknown }> {
-  url: string
-  filePath: string
-  name: string
-  formData: Record<string, string>
-  header: Record<string, string>
-  /** Read by uni-app and Taro builds for Alipay, whose my.uploadFile requires it; ignored elsewhere. */
-  fileType: FileType
-}
+/** `fileType` is read by uni-app and Taro builds for Alipay, whose my.uploadFile requires it; ignored elsewhere. */
+export interface WxStyleUploadOptions extends PlatformUpload, Callbacks<{ statusCode: number, data: unknown }> {}
 
 export interface WxStyleDownloadOptions extends Callbacks<{ statusCode?: number, tempFilePath: string }> {
   url: string
