@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import { Type, type Static } from 'typebox'
-import { AnonymousLoginRefusedError, PhoneCodeInvalidError } from '../errors.js'
+import { AnonymousLoginRefusedError } from '../errors.js'
 import { loginRoute } from './login-route.js'
-import { EncryptedPhoneBody, phoneRoute, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
+import { phoneCodeRoute, userInfoRoute } from './open-data.js'
 import { AppId } from './schemas.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
 
@@ -14,8 +14,6 @@ const AnonymousCode = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$', descripti
 
 // getPhoneNumber codes have no documented format: printable ASCII up to 256 is our choice (docs/douyin.md).
 const PhoneCode = Type.String({ pattern: '^[\\x21-\\x7e]{1,256}$', description: 'The getPhoneNumber button\'s code (base library 3.51.0+; single use, 5 minutes).' })
-// One shape or the other, never both.
-const PhoneBody = Type.Union([Type.Object({ code: PhoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
 
 const DouyinLoginBody = Type.Object({
   code: Type.Optional(Code),
@@ -34,11 +32,10 @@ const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
   const code = ({ appId, ...codes }: Static<typeof DouyinLoginBody>) => ({ code: douyin.loginCode(codes), options: { appId } })
   await loginRoute(fastify, { provider: 'douyin', call: 'tt.login', body: DouyinLoginBody, code, errors: [AnonymousLoginRefusedError], rateLimit: options.rateLimit })
   userInfoRoute(fastify, { provider: 'douyin', call: 'tt.getUserInfo', userInfo: (session, payload) => douyin.userInfo(session, payload) })
-  phoneRoute(fastify, {
+  phoneCodeRoute(fastify, {
     provider: 'douyin',
     summary: 'The user\'s phone number, from the getPhoneNumber button\'s code (base library 3.51.0+) or its encrypted data',
-    body: PhoneBody,
-    errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError],
+    code: PhoneCode,
     phoneNumber: (session, payload) => douyin.phoneNumber(session, payload)
   })
 }

@@ -1,12 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import { Type, type Static, type TSchema } from 'typebox'
+import { Type, type Static, type TSchema, type TString } from 'typebox'
 import { kAuthentication } from '../plugins/authenticate.js'
 import type { UserInfoPayload } from '../providers/common/session-data.js'
 import type { Provider, Session } from '../types.js'
 import { requireProvider } from './guards.js'
 import {
-  BadEncryptedDataError, MisconfiguredError, SessionKeyExpiredError, SignatureMismatchError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError,
+  BadEncryptedDataError, MisconfiguredError, PhoneCodeInvalidError, SessionKeyExpiredError, SignatureMismatchError, UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError,
   WatermarkMismatchError, WrongProviderError
 } from '../errors.js'
 import { AUTHENTICATED_ERRORS, BODY_ERRORS, errorReplies, type ErrorSource } from './schemas.js'
@@ -57,7 +57,7 @@ const SESSION_ERRORS: ErrorSource[] = [
 ]
 const USER_INFO_ERRORS: ErrorSource[] = [...SESSION_ERRORS, SignatureMismatchError]
 // A call to the platform behind the route.
-export const UPSTREAM_ERRORS: ErrorSource[] = [UpstreamRateLimitedError, MisconfiguredError, UpstreamError, UpstreamTimeoutError]
+const UPSTREAM_ERRORS: ErrorSource[] = [UpstreamRateLimitedError, MisconfiguredError, UpstreamError, UpstreamTimeoutError]
 
 /** POST /<provider>/userinfo: the user info `call` gave, opened with the session's session_key, behind a session of `provider`. */
 export function userInfoRoute (fastify: FastifyInstance, { provider, call, userInfo }: {
@@ -92,4 +92,21 @@ export function phoneRoute<Body extends TSchema> (fastify: FastifyInstance, { pr
     preHandler: [authenticate, requireProvider(provider)],
     schema: { summary, tags: [provider], body, response: { 200: PhoneReply, ...errorReplies(...SESSION_ERRORS, ...errors) } }
   }, async (request) => phoneNumber(sessionOf(request), request.body as Static<Body>))
+}
+
+/**
+ * POST /<provider>/phone of the platforms whose button gives a code (the
+ * current way, exchanged with the platform) or encrypted data (the legacy
+ * way): one shape or the other, never both (a body with both is a client bug,
+ * not a choice for us to make).
+ */
+export function phoneCodeRoute (fastify: FastifyInstance, { provider, summary, code, phoneNumber }: {
+  provider: Provider
+  summary: string
+  /** The button's code, as the platform documents it. */
+  code: TString
+  phoneNumber: (session: Session, payload: { code: string } | Static<typeof EncryptedPhoneBody>) => Promise<Static<typeof PhoneReply>>
+}): void {
+  const body = Type.Union([Type.Object({ code }, { additionalProperties: false }), EncryptedPhoneBody])
+  phoneRoute(fastify, { provider, summary, body, errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError], phoneNumber })
 }

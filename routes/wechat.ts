@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { CodeBlockedError, PhoneCodeInvalidError } from '../errors.js'
+import { CodeBlockedError } from '../errors.js'
 import { kAuthentication } from '../plugins/authenticate.js'
 import { codeBody, fromCodeBody, loginRoute } from './login-route.js'
-import { EncryptedPhoneBody, phoneRoute, UPSTREAM_ERRORS, userInfoRoute } from './open-data.js'
+import { phoneCodeRoute, userInfoRoute } from './open-data.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
 
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
@@ -13,8 +13,6 @@ const Code = Type.String({ minLength: 1, maxLength: 128, description: 'The code 
 // digits, '_' and '-', up to 128) is our choice, see docs/wechat.md. Anything
 // else is refused here, before an access token or an upstream call is spent on it.
 const PhoneCode = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'The code from the getPhoneNumber button (single use, 5 minutes).' })
-// One shape or the other, never both: a body carrying both is a client bug, not a choice for us to make.
-const PhoneBody = Type.Union([Type.Object({ code: PhoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
 
 /** POST /wechat/login, /wechat/userinfo and /wechat/phone. */
 const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fastify, options) => {
@@ -23,11 +21,10 @@ const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
 
   await loginRoute(fastify, { provider: 'wechat', call: 'wx.login', body: codeBody(Code), code: fromCodeBody, errors: [CodeBlockedError], rateLimit: options.rateLimit })
   userInfoRoute(fastify, { provider: 'wechat', call: 'wx.getUserInfo', userInfo: (session, payload) => wechat.userInfo(session, payload) })
-  phoneRoute(fastify, {
+  phoneCodeRoute(fastify, {
     provider: 'wechat',
     summary: 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)',
-    body: PhoneBody,
-    errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError],
+    code: PhoneCode,
     phoneNumber: (session, payload) => wechat.phoneNumber(session, payload)
   })
 }

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { UpstreamError } from '../../errors.js'
 import { Apps } from '../../lib/apps.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider } from '../../types.js'
+import { AppsProvider } from '../common/apps-provider.js'
 import { AlipayCaller } from './caller.js'
 import type { AlipayApp } from './options.js'
 import { openPhoneResponse, type AlipayPhoneNumber } from './phone.js'
@@ -51,25 +52,19 @@ const USER_INFO_SHARE = 'alipay.user.info.share'
 const PROFILE_FIELDS = ['nickName', 'avatar', 'province', 'city'] as const
 
 /** Alipay: the login exchange (oauth.token, and the profile for auth_user codes). */
-export class AlipayProvider implements LoginProvider, AlipayClient {
+export class AlipayProvider extends AppsProvider<AlipayCaller> implements LoginProvider, AlipayClient {
   readonly name = 'alipay'
-  readonly appIds: readonly string[]
-  private readonly apps: Apps<AlipayApp>
-  private readonly callers: Apps<AlipayCaller>
+  /** The apps' options, beside their callers (this.apps). */
+  private readonly configs: Apps<AlipayApp>
 
   constructor (apps: AlipayApp[], private readonly log: FastifyBaseLogger) {
-    this.apps = new Apps(apps)
-    this.callers = new Apps(apps.map((app) => new AlipayCaller(app, log)))
-    this.appIds = this.callers.ids
-  }
-
-  resolveAppId (appId?: string): string {
-    return this.callers.get(appId).appId
+    super(apps.map((app) => new AlipayCaller(app, log)))
+    this.configs = new Apps(apps)
   }
 
   /** The token call, and the profile call of an auth_user login. */
   exchangeBudgetMs (appId: string): number {
-    return this.callers.get(appId).timeoutMs * 2
+    return this.apps.get(appId).timeoutMs * 2
   }
 
   /**
@@ -91,7 +86,7 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
   }
 
   async exchangeAuthCode (authCode: string, appId?: string): Promise<AlipayAuthResult> {
-    const caller = this.callers.get(appId)
+    const caller = this.apps.get(appId)
     const token = await caller.exec(OAUTH_TOKEN, { grantType: 'authorization_code', code: authCode })
     const { accessToken, refreshToken, openId, userId, unionId } = token as Record<string, string | undefined>
     if (!accessToken || !(openId ?? userId)) throw new UpstreamError('the token response has no access_token or no open_id/user_id')
@@ -110,7 +105,7 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
   }
 
   async getUserInfo (accessToken: string, appId?: string): Promise<AlipayProfile> {
-    const info = await this.callers.get(appId).exec(USER_INFO_SHARE, { auth_token: accessToken })
+    const info = await this.apps.get(appId).exec(USER_INFO_SHARE, { auth_token: accessToken })
     const profile: AlipayProfile = {}
     for (const field of PROFILE_FIELDS) {
       if (typeof info[field] === 'string') profile[field] = info[field]
@@ -122,9 +117,9 @@ export class AlipayProvider implements LoginProvider, AlipayClient {
   }
 
   phoneNumber (response: string, appId?: string): AlipayPhoneNumber {
-    const app = this.apps.get(appId)
+    const app = this.configs.get(appId)
     // Apps whose Alipay key is the same sign each other's payloads: the other keys tell a wrong session from a wrong aesKey.
-    const otherAesKeys = this.appIds.flatMap((id) => (id === app.appId ? [] : this.apps.get(id).aesKey ?? []))
+    const otherAesKeys = this.appIds.flatMap((id) => (id === app.appId ? [] : this.configs.get(id).aesKey ?? []))
     const answer = openPhoneResponse(response, app.appId, { ...app, otherAesKeys })
     if ('mobile' in answer) return answer
     // The client is told the server is at fault; the operator is told what to fix.

@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { Apps } from '../../lib/apps.js'
 import { decrypt, verifyRawData } from '../../lib/open-data.js'
 import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider, Provider, Session } from '../../types.js'
 import type { HttpAppConfig } from './app-options.js'
+import { AppsProvider } from './apps-provider.js'
 import { ErrcodeHttp, type ErrcodeApp } from './errcode-http.js'
 import { errcodeOf, type Platform } from './errcodes.js'
 import { sessionKeyField, stringField } from './json-http.js'
@@ -44,23 +44,17 @@ export interface Code2SessionClient {
  * its own host: the exchange, the openid's latest session_key, and the open
  * data of the sessions it starts.
  */
-export class Code2SessionProvider implements LoginProvider, Code2SessionClient {
-  readonly appIds: readonly string[]
+export class Code2SessionProvider extends AppsProvider<ErrcodeApp> implements LoginProvider, Code2SessionClient {
   readonly decrypt = decrypt
   readonly verifyRawData = verifyRawData
-  protected readonly apps: Apps<ErrcodeApp>
   protected readonly http: ErrcodeHttp
   protected readonly openData: SessionOpenData
 
   constructor (readonly name: Provider, platform: Platform, configs: HttpAppConfig[], sessionKeys: LatestSessionKeys, log: FastifyBaseLogger) {
-    this.http = new ErrcodeHttp(configs, log, platform)
-    this.apps = new Apps(this.http.apps)
-    this.appIds = this.apps.ids
+    const http = new ErrcodeHttp(configs, log, platform)
+    super(http.apps)
+    this.http = http
     this.openData = new SessionOpenData(sessionKeys)
-  }
-
-  resolveAppId (appId?: string): string {
-    return this.apps.get(appId).appId
   }
 
   exchangeBudgetMs (appId: string): number {

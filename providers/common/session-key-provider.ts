@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { UpstreamError } from '../../errors.js'
-import { Apps } from '../../lib/apps.js'
 import { observeUpstream } from '../../lib/diagnostics.js'
 import type { PhoneNumber } from '../../lib/open-data.js'
 import type { Exchange, ExchangeContext, LoginProvider, Provider, Session } from '../../types.js'
 import type { HttpAppConfig } from './app-options.js'
+import { AppsProvider } from './apps-provider.js'
 import type { Platform } from './errcodes.js'
 import { JsonHttp, type JsonCall, type JsonReply } from './json-http.js'
 import { refusalError, type PlatformRefusal } from './platform-errors.js'
@@ -47,12 +47,10 @@ export interface PlatformCall extends JsonCall {
  * openid's latest, and seals the open data of the sessions it starts. A
  * platform's subclass says how to ask and what its answers mean.
  */
-export abstract class SessionKeyProvider implements LoginProvider, SessionKeyClient {
-  readonly appIds: readonly string[]
+export abstract class SessionKeyProvider extends AppsProvider<HttpApp> implements LoginProvider, SessionKeyClient {
   readonly openForSession: SessionKeyClient['openForSession']
   readonly userInfo: SessionKeyClient['userInfo']
   readonly phoneNumber: SessionKeyClient['phoneNumber']
-  protected readonly apps: Apps<HttpApp>
   private readonly http: JsonHttp<HttpAppConfig>
 
   constructor (
@@ -62,9 +60,9 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
     private readonly openData: SessionOpenData,
     private readonly log: FastifyBaseLogger
   ) {
-    this.http = new JsonHttp(configs)
-    this.apps = new Apps(this.http.apps)
-    this.appIds = this.apps.ids
+    const http = new JsonHttp(configs)
+    super(http.apps)
+    this.http = http
     // The open data of the sessions its logins start.
     this.openForSession = (session, encryptedData, iv) => openData.open(session, encryptedData, iv)
     this.userInfo = (session, payload) => openData.userInfo(session, payload)
@@ -72,10 +70,6 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
   }
 
   abstract code2Session (code: string, appId?: string): Promise<SessionKeyLogin>
-
-  resolveAppId (appId?: string): string {
-    return this.apps.get(appId).appId
-  }
 
   /** One call, no retry: these platforms document no busy answer worth one. */
   exchangeBudgetMs (appId: string): number {

@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { AnonymousLoginRefusedError, CodeInvalidError, UpstreamError } from '../../errors.js'
-import { Apps } from '../../lib/apps.js'
 import { observeUpstream } from '../../lib/diagnostics.js'
 import type { PhoneNumber } from '../../lib/open-data.js'
 import type { LatestSessionKeys } from '../../store/latest-session-keys.js'
 import type { Exchange, ExchangeContext, Identity, LoginProvider, Session } from '../../types.js'
+import { AppsProvider } from '../common/apps-provider.js'
 import { JsonHttp, sessionKeyField, stringField, type JsonReply } from '../common/json-http.js'
 import { SessionOpenData, type EncryptedPayload, type UserInfoPayload } from '../common/session-data.js'
 import { errNoError, errNoOf } from './err-nos.js'
@@ -57,22 +57,16 @@ const ENDPOINT = 'api/apps/v2/jscode2session'
 const SEPARATOR = ' '
 
 /** Douyin (and Toutiao and the other ByteDance hosts): the login exchange and the open data of a session. */
-export class DouyinProvider implements LoginProvider, DouyinClient {
+export class DouyinProvider extends AppsProvider<DouyinApp> implements LoginProvider, DouyinClient {
   readonly name = 'douyin'
-  readonly appIds: readonly string[]
-  private readonly apps: Apps<DouyinApp>
   private readonly http: JsonHttp<DouyinAppConfig>
   private readonly openData: SessionOpenData
 
   constructor (configs: DouyinAppConfig[], sessionKeys: LatestSessionKeys, private readonly log: FastifyBaseLogger, private readonly phoneCodes: DouyinPhoneCodes) {
-    this.http = new JsonHttp(configs)
-    this.apps = new Apps(this.http.apps)
-    this.appIds = this.apps.ids
+    const http = new JsonHttp(configs)
+    super(http.apps)
+    this.http = http
     this.openData = new SessionOpenData(sessionKeys)
-  }
-
-  resolveAppId (appId?: string): string {
-    return this.apps.get(appId).appId
   }
 
   /** One call, no retry: Douyin documents no busy answer worth one. */

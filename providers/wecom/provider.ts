@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { CodeBlockedError, MisconfiguredError, UpstreamError } from '../../errors.js'
-import { Apps } from '../../lib/apps.js'
 import type { PlatformTokenRecords } from '../../store/platform-tokens.js'
 import type { Exchange, ExchangeContext, LoginProvider } from '../../types.js'
+import { AppsProvider } from '../common/apps-provider.js'
 import { ErrcodeHttp, type ErrcodeApp, type ErrcodeCall } from '../common/errcode-http.js'
 import { errcodeOf, type Platform } from '../common/errcodes.js'
 import { sessionKeyField, stringField, type JsonReply } from '../common/json-http.js'
@@ -48,27 +48,21 @@ type WecomApp = ErrcodeApp & WecomAppConfig
  * token, which every instance shares (gettoken, one instance at a time). The
  * identity is the corp user: corpId and their UserID.
  */
-export class WecomProvider implements LoginProvider, WecomClient {
+export class WecomProvider extends AppsProvider<WecomApp> implements LoginProvider, WecomClient {
   readonly name = 'wecom'
-  readonly appIds: readonly string[]
   private readonly http: ErrcodeHttp
-  private readonly apps: Apps<WecomApp>
   private readonly tokens: SharedTokens<WecomApp>
 
   constructor (configs: WecomAppConfig[], records: PlatformTokenRecords, private readonly log: FastifyBaseLogger) {
-    this.http = new ErrcodeHttp(configs, log, WECOM)
-    this.apps = new Apps(this.http.apps as WecomApp[])
-    this.appIds = this.apps.ids
+    const http = new ErrcodeHttp(configs, log, WECOM)
+    super(http.apps as WecomApp[])
+    this.http = http
     this.tokens = new SharedTokens(records, {
       label: GET_TOKEN,
       keyOf: (app) => `${app.corpId}:${app.appId}`,
       budgetMs: (app) => this.http.budgetMs(app),
       grant: (app) => this.grant(app)
     })
-  }
-
-  resolveAppId (appId?: string): string {
-    return this.apps.get(appId).appId
   }
 
   /** A token (a grant, or a wait for another instance's), then jscode2session, twice when the token was refused. */
