@@ -144,37 +144,56 @@ export function decodeRecord (id: string, record: string | null, box: SecretBox,
   // A renewal this read set off: the session as it will be stored.
   const idleExpiresAt = renewedUntil ?? Number(record.slice(EXPIRY_OFFSET, EXPIRY_OFFSET + EXPIRY_DIGITS))
   const fields = JSON.parse(record.slice(JSON_OFFSET)) as Fields
-  const session = {
-    id,
-    provider: fields.p,
-    appId: fields.a,
-    user: fields.u ?? defaultUserOf(fields),
-    createdAt: fields.c,
-    expiresAt: Math.min(idleExpiresAt, fields.x),
-    absoluteExpiresAt: fields.x
-  } as Session
-  if (fields.o) session.openId = fields.o
-  if (fields.i) session.alipayUserId = fields.i
-  if (fields.n) session.unionId = fields.n
-  if (fields.d) session.device = fields.d
-  attachSecrets(session, fields.s, box)
-  return { state: 'live', session: freezeSession(session), idleExpiresAt }
+  const user = fields.u ?? defaultUserOf(fields)
+  deepFreeze(user)
+  return { state: 'live', session: Object.freeze(new StoredSession(id, fields, user, Math.min(idleExpiresAt, fields.x), box)), idleExpiresAt }
 }
 
 /**
- * `session.secrets`, not enumerable (JSON.stringify and loggers never see
- * it), opened the first time it is read: a request that does not need them
- * pays nothing. A box no configured key opens reads as no secrets.
+ * A session read from its record, read-only (its user too: a cached session
+ * is shared by every request that uses it). `secrets` is a getter of the
+ * class, so neither JSON.stringify, a logger nor a spread sees it; it opens
+ * them the first time it is read: a request that does not need them pays
+ * nothing, and a miss defines no property of its own.
  */
-function attachSecrets (session: Session, stored: Fields['s'], box: SecretBox): void {
-  let opened: SessionSecrets | undefined
-  Object.defineProperty(session, 'secrets', {
-    enumerable: false,
-    get: () => {
-      opened ??= Object.freeze(secretsOf(session.id, stored, box))
-      return opened
-    }
-  })
+class StoredSession implements Session {
+  readonly id: string
+  readonly provider: Provider
+  readonly appId: string
+  readonly user: AuthUser
+  readonly createdAt: number
+  readonly expiresAt: number
+  readonly absoluteExpiresAt: number
+  // Own properties only when the record has them (declared: no field defined as undefined).
+  declare readonly openId?: string
+  declare readonly alipayUserId?: string
+  declare readonly unionId?: string
+  declare readonly device?: string
+  readonly #stored: Fields['s']
+  readonly #box: SecretBox
+  #opened: SessionSecrets | undefined
+
+  constructor (id: string, fields: Fields, user: AuthUser, expiresAt: number, box: SecretBox) {
+    this.id = id
+    this.provider = fields.p
+    this.appId = fields.a
+    this.user = user
+    this.createdAt = fields.c
+    this.expiresAt = expiresAt
+    this.absoluteExpiresAt = fields.x
+    if (fields.o) this.openId = fields.o
+    if (fields.i) this.alipayUserId = fields.i
+    if (fields.n) this.unionId = fields.n
+    if (fields.d) this.device = fields.d
+    this.#stored = fields.s
+    this.#box = box
+  }
+
+  get secrets (): SessionSecrets {
+    // A private field, not a property: set on a frozen session.
+    this.#opened ??= Object.freeze(secretsOf(this.id, this.#stored, this.#box))
+    return this.#opened
+  }
 }
 
 function secretsOf (id: string, stored: Fields['s'], box: SecretBox): SessionSecrets {
@@ -208,12 +227,6 @@ export function decodeLegacyRecord (id: string, hash: Record<string, string>, pt
   for (const short of Object.values(SECRET_NAMES)) if (hash[short]) stored[short] = hash[short]
   if (Object.keys(stored).length > 0) fields.s = stored
   return decodeRecord(id, recordOf(now + pttl, JSON.stringify(fields)), box)
-}
-
-/** Makes a session read-only, its user too: a cached session is shared by every request that uses it. */
-function freezeSession (session: Session): Session {
-  deepFreeze(session.user)
-  return Object.freeze(session)
 }
 
 function deepFreeze (value: unknown): void {
