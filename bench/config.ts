@@ -18,8 +18,24 @@ function systemFrom (name: string, fallback: System): System {
   return raw as System
 }
 
+function systemsFrom (name: string): System[] {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return SYSTEM_NAMES
+  const names = raw.split(',').map((name) => name.trim())
+  for (const system of names) {
+    if (!(SYSTEM_NAMES as string[]).includes(system)) throw new TypeError(`${name}: ${JSON.stringify(system)} is none of ${SYSTEM_NAMES.join(', ')}`)
+  }
+  if (!names.includes('bare')) names.unshift('bare') // the ratios need it
+  return names as System[]
+}
+
 export const config = {
-  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  /** BENCH_REDIS_URL: a Redis to use instead of a private redis-server on a spare port (bench/private-redis.ts). */
+  sharedRedisUrl: process.env.BENCH_REDIS_URL === '' ? undefined : process.env.BENCH_REDIS_URL,
+  /** Set once the bench's Redis is up (startBenchRedis). */
+  redisUrl: '',
+  /** BENCH_SYSTEMS: a comma-separated subset of the systems (the bare route is always in). */
+  systems: systemsFrom('BENCH_SYSTEMS'),
   /** Measured seconds per system and round. */
   seconds: numberFrom('BENCH_SECONDS', 8),
   /** Warm-up seconds per system and round (JIT, connections, Redis pools), not measured. */

@@ -32,7 +32,7 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
   const ratios = (system: System) => rows.filter((row) => row.system === system && bareIn(row.round) !== undefined)
     .map((row) => row.load.requestsPerSecond / bareIn(row.round)!.load.requestsPerSecond)
   const lines = [table(
-    ['system', 'req/s (median)', 'vs bare (median)', 'vs bare (range)', 'server CPU µs/req (median)', 'p99 ms (median)', 'Redis cmds/req', 'writes/req'],
+    ['system', 'req/s (median)', '× bare (median)', '× bare (range)', 'server CPU µs/req (median)', 'p99 ms (median)', 'Redis cmds/req', 'writes/req', 'Redis CPU µs/req'],
     systems.map((system) => {
       const own = rows.filter((row) => row.system === system)
       const requests = own.reduce((sum, row) => sum + row.load.total, 0)
@@ -46,13 +46,48 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
         fixed(median(own.map((row) => row.cpuUsPerRequest)), 1),
         String(median(own.map((row) => row.load.p99Ms))),
         backed ? fixed(own.reduce((sum, row) => sum + row.redis.total, 0) / requests, 2) : '–',
-        backed ? fixed(own.reduce((sum, row) => sum + row.redis.writes, 0) / requests, 3) : '–'
+        backed ? fixed(own.reduce((sum, row) => sum + row.redis.writes, 0) / requests, 3) : '–',
+        backed ? fixed(own.reduce((sum, row) => sum + row.redis.cpuUs, 0) / requests, 1) : '–'
       ]
     })
   )]
   lines.push(`- ${rounds.length} round(s) of ${seconds} s per system, each round in another order; ` +
     'a ratio compares a system with the bare route of the same round; server CPU: ' +
-    'what the server process used per request (process.cpuUsage), which other load on the machine disturbs less than req/s')
+    'what the server process used per request (process.cpuUsage), which other load on the machine disturbs less than req/s; ' +
+    'Redis CPU: INFO cpu (used_cpu_user + used_cpu_sys) over the measured run, per request')
+  lines.push('', '× bare in each round (the done-when checks compare within a round):', '', table(
+    ['round', ...systems],
+    rounds.map((round) => [String(round + 1), ...systems.map((system) => {
+      const row = rows.find((row) => row.system === system && row.round === round)
+      const bare = bareIn(round)
+      return row && bare ? fixed(row.load.requestsPerSecond / bare.load.requestsPerSecond, 2) : '–'
+    })])
+  ))
+  const rps = (system: System, round: number) => rows.find((row) => row.system === system && row.round === round)?.load.requestsPerSecond
+  const check = (what: string, ok: (round: number) => boolean | undefined) => {
+    const verdicts = rounds.map(ok)
+    if (verdicts.some((verdict) => verdict === undefined)) return
+    lines.push(`- ${what}: ${verdicts.filter(Boolean).length} of ${rounds.length} rounds`)
+  }
+  const ratio = (system: System, round: number) => {
+    const own = rps(system, round)
+    const bare = rps('bare', round)
+    return own === undefined || bare === undefined ? undefined : own / bare
+  }
+  const ahead = (x: System, y: System) => (round: number) => {
+    const a = rps(x, round)
+    const b = rps(y, round)
+    return a === undefined || b === undefined ? undefined : a > b
+  }
+  lines.push('')
+  check('cache hit ≥ 0.85× bare', (round) => { const r = ratio('cached', round); return r === undefined ? undefined : r >= 0.85 })
+  check('cache hit ahead of @fastify/jwt', ahead('cached', 'jwt'))
+  check('every request a miss ≥ naive one-GET', (round) => {
+    const a = rps('uncached', round)
+    const b = rps('naive-get', round)
+    return a === undefined || b === undefined ? undefined : a >= b
+  })
+  check('every request a miss ahead of @fastify/jwt', ahead('uncached', 'jwt'))
   for (const system of systems) {
     if (!SYSTEMS[system].redis) continue
     const own = rows.filter((row) => row.system === system)
@@ -67,8 +102,10 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
     // The bare route sends nothing to Redis: what commandstats counted meanwhile came from other clients.
     const total = bare.reduce((sum, row) => sum + row.redis.total, 0)
     const writes = bare.reduce((sum, row) => sum + row.redis.writes, 0)
-    lines.push(`- other clients of this Redis: ${integer(total)} commands (${integer(total / (seconds * bare.length))}/s, ${integer(writes)} writes) ` +
-      'during the bare runs, which send none; the counts above include that background')
+    const cpuUs = bare.reduce((sum, row) => sum + row.redis.cpuUs, 0)
+    lines.push(`- Redis's background: ${integer(total)} commands (${integer(total / (seconds * bare.length))}/s, ${integer(writes)} writes), ` +
+      `${integer(cpuUs / (seconds * bare.length))} µs of Redis CPU per second during the bare runs, which send none ` +
+      '(the library\'s tracking pings of the servers idle meanwhile); the counts above include that background')
   }
   return lines.join('\n')
 }

@@ -48,8 +48,10 @@ const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Pro
     return []
   },
 
-  cached: (app) => library(app, { cache: { max: 10000 } }),
+  cached: (app) => library(app, { cache: { max: options.cacheMax ?? 10000 } }),
   uncached: (app) => library(app, { cache: false }),
+  'naive-get': (app) => naive(app, 'get'),
+  'naive-hash': (app) => naive(app, 'hash'),
 
   async jwt (app) {
     await app.register(await untypedPlugin('@fastify/jwt'), { secret: 'bench-secret-bench-secret-bench-secret' })
@@ -95,6 +97,46 @@ const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Pro
   }
 }
 
+/**
+ * What an app writes by hand: the skey itself in the key (no hash), the
+ * session as one JSON string read with one GET ('get'), or as a hash read
+ * with HGETALL and its idle expiry with PTTL in one pipeline ('hash'). No
+ * cache, no renewal, no revocation beyond deleting the key.
+ */
+async function naive (app: FastifyInstance, shape: 'get' | 'hash') {
+  const redis = new Redis(options.redisUrl)
+  const prefix = `${options.keyPrefix}naive:`
+  const ttlMs = 7 * 24 * 3600 * 1000
+  const read = shape === 'get'
+    ? async (skey: string) => {
+      const raw = await redis.get(prefix + skey)
+      return raw === null ? null : (JSON.parse(raw) as { user: { id: string } }).user
+    }
+    : async (skey: string) => {
+      const [[, hash], [, pttl]] = await redis.pipeline().hgetall(prefix + skey).pttl(prefix + skey).exec() as [[null, Record<string, string>], [null, number]]
+      return hash.user === undefined || pttl <= 0 ? null : JSON.parse(hash.user) as { id: string }
+    }
+  app.decorateRequest('benchUser', null)
+  app.get('/me', {
+    ...meRoute,
+    async preHandler (request, reply) {
+      const skey = request.headers['x-skey']
+      const user = typeof skey === 'string' ? await read(skey) : null
+      if (user === null) return reply.code(401).send({ message: 'no session' })
+      ;(request as unknown as { benchUser: unknown }).benchUser = user
+    }
+  }, async (request) => ({ user: (request as unknown as { benchUser: { id: string } }).benchUser }))
+  app.post('/bench/login', loginRoute, async (request: LoginRequest) => {
+    const skey = randomBytes(32).toString('base64url')
+    const user = userOf(request.body.name)
+    const createdAt = Date.now()
+    if (shape === 'get') await redis.set(prefix + skey, JSON.stringify({ user, createdAt }), 'PX', ttlMs)
+    else await redis.multi().hset(prefix + skey, { user: JSON.stringify(user), createdAt: String(createdAt) }).pexpire(prefix + skey, ttlMs).exec()
+    return { headers: { 'x-skey': skey } }
+  })
+  return [async () => redis.quit()]
+}
+
 /** This library, as the umbrella plugin, on ioredis. */
 async function library (app: FastifyInstance, session: Pick<NonNullable<MiniprogramAuthOptions['session']>, 'cache'>) {
   const { default: miniprogramAuth } = options.fromDist
@@ -109,6 +151,13 @@ async function library (app: FastifyInstance, session: Pick<NonNullable<Miniprog
     const { skey } = await app.sessions.create({ provider: 'wechat', appId: 'wxbench', openId: name }, { user: userOf(name) })
     return { headers: { 'x-skey': skey } }
   })
+  if (options.banRoute) {
+    // Bench only: ban the user `name` (its sessions end at once, everywhere).
+    app.post('/bench/ban', loginRoute, async (request: LoginRequest) => {
+      const ended = await app.sessions.ban(userOf(request.body.name).id)
+      return { ended: ended.length }
+    })
+  }
   return [async () => redis.quit()]
 }
 
@@ -119,6 +168,13 @@ function send (message: ChildMessage): void {
 const app = Fastify({ logger: false })
 const closers = await builders[options.system](app)
 const url = await app.listen({ host: '127.0.0.1', port: 0 })
+if (options.busyMs) {
+  const busyMs = options.busyMs
+  setInterval(() => {
+    const until = performance.now() + busyMs
+    while (performance.now() < until) { /* what a CPU-heavy request does to the event loop */ }
+  }, options.busyEveryMs ?? 40).unref()
+}
 
 let stopping = false
 async function stop () {

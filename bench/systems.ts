@@ -3,8 +3,10 @@
 
 export const SYSTEMS = {
   bare: { label: 'bare route (no auth)', redis: false },
-  cached: { label: 'this library, session.cache { max: 10000 }', redis: true },
-  uncached: { label: 'this library, session.cache false', redis: true },
+  cached: { label: 'this library, cache hit (session.cache { max: 10000 })', redis: true },
+  uncached: { label: 'this library, every request a miss (session.cache false)', redis: true },
+  'naive-get': { label: 'naive skey: one GET of a JSON session (ioredis)', redis: true },
+  'naive-hash': { label: 'naive skey: HGETALL + PTTL pipeline (ioredis)', redis: true },
   jwt: { label: '@fastify/jwt verify (HS256, stateless)', redis: false },
   session: { label: '@fastify/session + connect-redis', redis: true }
 } as const
@@ -23,6 +25,13 @@ export interface ServerOptions {
   maxPerUser?: number
   /** The library systems run the compiled package (dist/, npm run build) instead of the TypeScript source. */
   fromDist?: boolean
+  /** The library systems: session.cache { max } instead of the system's own (scale mode). */
+  cacheMax?: number
+  /** Blocks the event loop `busyMs` out of every `busyEveryMs` (a CPU-heavy route of the app; the revocation probe's B). */
+  busyMs?: number
+  busyEveryMs?: number
+  /** Also answers POST /bench/ban { name } (the revocation probe's A). */
+  banRoute?: boolean
 }
 
 /** Messages a child process sends its parent over IPC. */
