@@ -45,10 +45,17 @@ export const config = {
   connections: numberFrom('BENCH_CONNECTIONS', 50),
   /** Users (sessions, tokens) the load cycles through, each connection in turn. */
   users: numberFrom('BENCH_USERS', 100),
-  /** Revocations measured per kind (logout, logout everywhere, cap eviction); 0 skips part 2. */
-  revocations: numberFrom('BENCH_REVOCATIONS', 200),
-  /** Background load on B during part 2: requests per second in total, over a few connections. */
-  backgroundRate: numberFrom('BENCH_BACKGROUND_RATE', 1000),
+  /** npm run bench:revocation: revocations measured per kind (logout, logout everywhere, cap eviction, ban) and set-up. */
+  revocations: numberFrom('BENCH_REVOCATIONS', 5000),
+  /** Revocations under way at once (each its own user). */
+  revocationConcurrency: numberFrom('BENCH_REVOCATION_CONCURRENCY', 32),
+  /** The set-ups measured: A and N-1 busy instances B, for each N. */
+  revocationInstances: (process.env.BENCH_REVOCATION_INSTANCES ?? '2,4').split(',').map(Number).filter((n) => n >= 2),
+  /** Each B's event loop is blocked busyMs out of every busyEveryMs (a CPU-heavy route). */
+  busyMs: numberFrom('BENCH_BUSY_MS', 20),
+  busyEveryMs: numberFrom('BENCH_BUSY_EVERY_MS', 40),
+  /** Background load on each B during the revocation probe: requests per second in total, over a few connections. */
+  backgroundRate: numberFrom('BENCH_BACKGROUND_RATE', 500),
   backgroundConnections: numberFrom('BENCH_BACKGROUND_CONNECTIONS', 8),
   /** How long one revocation may stay invisible on B before the probe gives up on it. */
   pollTimeoutMs: numberFrom('BENCH_POLL_TIMEOUT_MS', 2000),
