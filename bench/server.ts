@@ -165,9 +165,23 @@ function send (message: ChildMessage): void {
   process.send?.(message)
 }
 
-const app = Fastify({ logger: false })
-const closers = await builders[options.system](app)
-const url = await app.listen({ host: '127.0.0.1', port: 0 })
+let reads = 0
+if (options.countReads) {
+  const diagnostics = await import('node:diagnostics_channel')
+  diagnostics.channel('tracing:fastify-miniprogram-auth:store:start').subscribe((context) => {
+    if ((context as { operation?: string }).operation === 'session.read') reads++
+  })
+}
+
+const apps: FastifyInstance[] = []
+const closers: Array<() => Promise<unknown>> = []
+const urls: string[] = []
+for (let i = 0; i < Math.max(1, options.apps ?? 1); i++) {
+  const app = Fastify({ logger: false })
+  closers.push(...await builders[options.system](app))
+  urls.push(await app.listen({ host: '127.0.0.1', port: 0 }))
+  apps.push(app)
+}
 if (options.busyMs) {
   const busyMs = options.busyMs
   setInterval(() => {
@@ -180,7 +194,7 @@ let stopping = false
 async function stop () {
   if (stopping) return
   stopping = true
-  await app.close()
+  for (const app of apps) await app.close()
   for (const close of closers) await close()
   // A normal exit: node --cpu-prof writes its profile now.
   process.exit(0)
@@ -189,7 +203,7 @@ for (const event of ['SIGTERM', 'SIGINT', 'disconnect']) process.on(event, () =>
 // The profile run asks for timestamps on the clock of the CPU profile's samples.
 process.on('message', (message: { type?: string, name?: string }) => {
   if (message.type === 'mark') {
-    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage() })
+    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage(), reads })
   }
 })
-send({ type: 'ready', url })
+send({ type: 'ready', url: urls[0]!, urls })

@@ -32,13 +32,18 @@ export interface ServerOptions {
   busyEveryMs?: number
   /** Also answers POST /bench/ban { name } (the revocation probe's A). */
   banRoute?: boolean
+  /** Instances of the system in this process, each an app of its own on a port of its own (scale mode's simulated many). Default 1. */
+  apps?: number
+  /** Counts the library's Redis reads of sessions (its store tracing channel's 'session.read' spans: one per cache miss), told with each mark. */
+  countReads?: boolean
 }
 
 /** Messages a child process sends its parent over IPC. */
 export type ChildMessage =
-  | { type: 'ready', url: string }
-  /** `us`: process.hrtime in µs, the clock of a CPU profile; `cpu`: process.cpuUsage() then. */
-  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number } }
+  /** `urls`: every app's, when the process runs several (url is the first). */
+  | { type: 'ready', url: string, urls: string[] }
+  /** `us`: process.hrtime in µs, the clock of a CPU profile; `cpu`: process.cpuUsage() then; `reads`: session reads so far (countReads). */
+  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number }, reads: number }
   | { type: 'result', result: unknown }
 
 /** The one user every system answers with; `name` makes it one of many. */
