@@ -6,6 +6,7 @@
 // parent goes away.
 import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest, type RouteShorthandOptions } from 'fastify'
 import { randomBytes } from 'node:crypto'
+import { Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { RedisStore } from 'connect-redis'
 import { createClient } from 'redis'
@@ -143,7 +144,13 @@ async function library (app: FastifyInstance, session: Pick<NonNullable<Miniprog
     ? await import(new URL('../dist/index.js', import.meta.url).href) as typeof import('../index.js')
     : await import('../index.js')
   const redis = new Redis(options.redisUrl)
-  await app.register(miniprogramAuth, { redis, keyPrefix: options.keyPrefix, session: { ...session, maxPerUser: options.maxPerUser } })
+  await app.register(miniprogramAuth, {
+    redis,
+    keyPrefix: options.keyPrefix,
+    session: { ...session, maxPerUser: options.maxPerUser },
+    // The login rate limit counted as in production (one round trip), never reached.
+    ...(options.platforms ? { ...options.platforms, rateLimit: { max: 1e9, timeWindow: '1m' } } : {})
+  })
   app.get('/me', { ...meRoute, preHandler: app.authenticate }, async (request) => ({ user: request.user }))
   // Bench only: a session created the way a login creates one (index, record, cap).
   app.post('/bench/login', loginRoute, async (request: LoginRequest): Promise<{ headers: Headers }> => {
@@ -166,6 +173,34 @@ function send (message: ChildMessage): void {
 }
 
 let reads = 0
+let roundTrips = 0
+if (options.countRoundTrips) countRoundTrips(Number(new URL(options.redisUrl).port || 6379))
+
+/**
+ * Counts the Redis round trips one after the other: a write to Redis that
+ * follows a reply from Redis starts a new one (writes in a row, a pipeline or
+ * commands sent together, are one). Meaningful with one request at a time.
+ * The session cache's tracking connections (their pings) are left out.
+ */
+function countRoundTrips (port: number): void {
+  const tracking = new WeakSet<Socket>()
+  const isRedis = (socket: Socket) => socket.remotePort === port && !tracking.has(socket)
+  let replied = true
+  const write = Socket.prototype.write
+  Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+    if (this.remotePort === port && /TRACKING|mpa-invalidations/.test(String(chunk))) tracking.add(this)
+    if (isRedis(this) && replied) {
+      roundTrips++
+      replied = false
+    }
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest)
+  }
+  const push = Socket.prototype.push
+  Socket.prototype.push = function (this: Socket, chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk !== null && isRedis(this)) replied = true
+    return push.call(this, chunk, encoding)
+  }
+}
 if (options.countReads) {
   const diagnostics = await import('node:diagnostics_channel')
   diagnostics.channel('tracing:fastify-miniprogram-auth:store:start').subscribe((context) => {
@@ -203,7 +238,7 @@ for (const event of ['SIGTERM', 'SIGINT', 'disconnect']) process.on(event, () =>
 // The profile run asks for timestamps on the clock of the CPU profile's samples.
 process.on('message', (message: { type?: string, name?: string }) => {
   if (message.type === 'mark') {
-    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage(), reads })
+    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage(), reads, roundTrips })
   }
 })
 send({ type: 'ready', url: urls[0]!, urls })

@@ -34,6 +34,10 @@ export interface ServerOptions {
   banRoute?: boolean
   /** Instances of the system in this process, each an app of its own on a port of its own (scale mode's simulated many). Default 1. */
   apps?: number
+  /** The library systems: platform options (wechat, alipay…) for the login routes, with a login rate limit too high to be reached (bench:logins). */
+  platforms?: Record<string, unknown>
+  /** Counts sequential Redis round trips (writes to Redis after a reply came back), told with each mark; the cache's tracking connections left out. */
+  countRoundTrips?: boolean
   /** Counts the library's Redis reads of sessions (its store tracing channel's 'session.read' spans: one per cache miss), told with each mark. */
   countReads?: boolean
 }
@@ -42,8 +46,8 @@ export interface ServerOptions {
 export type ChildMessage =
   /** `urls`: every app's, when the process runs several (url is the first). */
   | { type: 'ready', url: string, urls: string[] }
-  /** `us`: process.hrtime in µs, the clock of a CPU profile; `cpu`: process.cpuUsage() then; `reads`: session reads so far (countReads). */
-  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number }, reads: number }
+  /** `us`: process.hrtime in µs, the clock of a CPU profile; `cpu`: process.cpuUsage() then; `reads`: session reads so far (countReads); `roundTrips`: Redis round trips so far (countRoundTrips). */
+  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number }, reads: number, roundTrips: number }
   | { type: 'result', result: unknown }
 
 /** The one user every system answers with; `name` makes it one of many. */
