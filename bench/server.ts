@@ -50,6 +50,9 @@ const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Pro
   },
 
   cached: (app) => library(app, { cache: { max: options.cacheMax ?? 10000 } }),
+  // A cache of one entry and users in turn: every request misses, while the
+  // cache's tracking knows the issued-before mark fresh (one GET per miss).
+  miss: (app) => library(app, { cache: { max: 1 } }),
   uncached: (app) => library(app, { cache: false }),
   'naive-get': (app) => naive(app, 'get'),
   'naive-hash': (app) => naive(app, 'hash'),
