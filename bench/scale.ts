@@ -11,7 +11,9 @@
 // Knobs: BENCH_SCALE_USERS (4000), BENCH_SCALE_CACHE_MAX (default 1.25 × users
 // per instance: every instance's share fits under affinity), BENCH_SECONDS,
 // BENCH_WARMUP_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_REDIS_URL.
-import { availableParallelism, loadavg } from 'node:os'
+import { writeFile } from 'node:fs/promises'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { config, runPrefix } from './config.js'
 import { startBenchRedis } from './private-redis.js'
 import { Child, killAll, Server } from './processes.js'
@@ -74,11 +76,12 @@ try {
         for (let i = 0; i < processes; i++) {
           servers.push(await Server.start({ system, redisUrl: config.redisUrl, keyPrefix, cacheMax, apps, countReads: system !== 'bare' }))
         }
-        const users = await logIn(servers[0]!)
+        const usersFile = join(tmpdir(), `${runPrefix.replaceAll(':', '-')}scale-users.json`)
+        await writeFile(usersFile, JSON.stringify(await logIn(servers[0]!)))
         const targets = servers.flatMap((server) => server.urls)
         for (let round = 0; round < Math.max(1, config.rounds); round++) {
           for (const affinity of round % 2 === 0 ? [false, true] : [true, false]) {
-            const options = { targets, users, connections: config.connections, affinity }
+            const options = { targets, usersFile, connections: config.connections, affinity }
             // The warm-up fills the caches the way this spread does.
             if (config.warmupSeconds > 0) await spread({ ...options, seconds: config.warmupSeconds })
             const before = await Promise.all(servers.map((server) => server.mark('from')))
