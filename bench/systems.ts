@@ -5,6 +5,7 @@ export const SYSTEMS = {
   bare: { label: 'bare route (no auth)', redis: false },
   cached: { label: 'this library, cache hit (session.cache { max: 10000 })', redis: true },
   miss: { label: 'this library, cache on, every request a miss (session.cache { max: 1 })', redis: true },
+  'miss-autopipelined': { label: 'this library, every request a miss, ioredis enableAutoPipelining', redis: true },
   uncached: { label: 'this library, cache off (session.cache false)', redis: true },
   'naive-get': { label: 'naive skey: one GET of a JSON session (ioredis)', redis: true },
   'naive-hash': { label: 'naive skey: HGETALL + PTTL pipeline (ioredis)', redis: true },
