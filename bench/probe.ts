@@ -1,21 +1,24 @@
 // The revocation probe, a process of its own:
-//   node --import tsx bench/probe.ts '{"a":…,"b":…,"count":200,"maxPerUser":3,"pollTimeoutMs":2000}'
-// For each kind, `count` times: a new session (A's /bench/login), served once
-// by B, revoked through A's HTTP route; from the moment A's revoking answer
-// arrives, GET /me on B with that skey, again and again, until B answers 401.
+//   node --import tsx bench/probe.ts '{"a":…,"bs":[…],"count":5000,"concurrency":32,"maxPerUser":3,"pollTimeoutMs":2000}'
+// For each kind, `count` times (`concurrency` at once, each on a user of its
+// own): a new session (A's /bench/login), served once by every B, revoked
+// through A; from the moment A's revoking answer arrives, GET /me on each B
+// with that skey, again and again, until that B answers 401.
 // Sends { type: 'result', result: ProbeResult } over IPC.
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Client } from 'undici'
+import { Pool } from 'undici'
 
-export const KINDS = ['logout', 'logout everywhere', 'cap eviction'] as const
+export const KINDS = ['logout', 'logout everywhere', 'cap eviction', 'ban'] as const
 export type Kind = typeof KINDS[number]
 
 export interface ProbeOptions {
-  /** Base URLs of the two servers (one Redis, one keyPrefix). */
+  /** Base URLs of the servers (one Redis, one keyPrefix): A revokes, every B is watched. */
   a: string
-  b: string
+  bs: string[]
   count: number
+  /** Revocations under way at once (each its own user). */
+  concurrency: number
   /** session.maxPerUser of the servers: the cap eviction fills it, then logs in once more. */
   maxPerUser: number
   pollTimeoutMs: number
@@ -23,16 +26,18 @@ export interface ProbeOptions {
 
 export interface KindResult {
   kind: Kind
-  /** Per revocation: A's revoking answer → B's first 401, in ms (for a timeout: the time given up after, a lower bound). */
+  /** Per revocation and B: A's revoking answer → that B's first 401, in ms (for a timeout: the time given up after, a lower bound). */
   visibleMs: number[]
-  /** Per revocation: B's round trip for the GET /me before it (the resolution of the measure above). */
+  /** Per revocation: A's revoking call, sent → answered (the acknowledgement's price: lease + WAIT). */
+  acknowledgeMs: number[]
+  /** Per revocation and B: B's round trip for the GET /me before it (the resolution of the measure above). */
   roundTripMs: number[]
-  /** GET /me answered 200 by B although sent after A's revoking answer had arrived. */
+  /** GET /me answered 200 by a B although sent after A's revoking answer had arrived. */
   staleSuccesses: number
-  /** Revocations B served at least once after A's answer. */
+  /** Revocations some B served at least once after A's answer. */
   staleRevocations: number
   timeouts: number
-  /** GET /me sent to B in all, after the revocations. */
+  /** GET /me sent to the Bs in all, after the revocations. */
   polls: number
 }
 
@@ -41,11 +46,12 @@ export type ProbeResult = KindResult[]
 type Headers = Record<string, string>
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ProbeOptions
-const a = new Client(options.a)
-const b = new Client(options.b)
+const pool = (url: string) => new Pool(url, { connections: Math.max(1, options.concurrency) })
+const a = pool(options.a)
+const bs = options.bs.map(pool)
 
 /** One request; resolves when the answer's head arrives (the time is taken then), with its body read. */
-async function call (client: Client, method: 'GET' | 'POST' | 'DELETE', path: string, headers: Headers, body?: object) {
+async function call (client: Pool, method: 'GET' | 'POST' | 'DELETE', path: string, headers: Headers, body?: object) {
   const response = await client.request({
     method,
     path,
@@ -85,41 +91,63 @@ async function prepare (kind: Kind, name: string): Promise<{ target: Headers, re
       await sleep(2)
       for (let i = 1; i < options.maxPerUser; i++) await login(name)
       return { target, revoke: async () => (await login(name)).arrivedAt }
+    case 'ban':
+      return { target, revoke: async () => (await expect(200, call(a, 'POST', '/bench/ban', {}, { name }), 'POST A /bench/ban')).arrivedAt }
   }
 }
 
-async function measure (kind: Kind): Promise<KindResult> {
-  const result: KindResult = { kind, visibleMs: [], roundTripMs: [], staleSuccesses: 0, staleRevocations: 0, timeouts: 0, polls: 0 }
-  for (let i = 0; i < options.count; i++) {
-    const { target, revoke } = await prepare(kind, `${kind.replaceAll(' ', '-')}-${i}`)
-    const sentAt = performance.now()
-    const served = await expect(200, call(b, 'GET', '/me', target), 'GET B /me before the revocation') // B has served (and may hold) it
-    result.roundTripMs.push(served.arrivedAt - sentAt)
-    const revokedAt = await revoke()
-    let stale = 0
-    for (;;) {
-      // Every poll leaves after A's answer arrived: a 200 here is a stale success.
-      const answer = await call(b, 'GET', '/me', target)
-      result.polls++
-      if (answer.status === 401) {
-        result.visibleMs.push(answer.arrivedAt - revokedAt)
-        break
-      }
-      if (answer.status !== 200) throw new Error(`GET B /me after the revocation: ${answer.status} ${answer.text}`)
-      stale++
-      if (answer.arrivedAt - revokedAt > options.pollTimeoutMs) {
-        result.visibleMs.push(answer.arrivedAt - revokedAt)
-        result.timeouts++
-        break
-      }
+/** Polls one B from A's answer on, until its 401. */
+async function watch (b: Pool, target: Headers, revokedAt: number, result: KindResult): Promise<number> {
+  let stale = 0
+  for (;;) {
+    // Every poll leaves after A's answer arrived: a 200 here is a stale success.
+    const answer = await call(b, 'GET', '/me', target)
+    result.polls++
+    if (answer.status === 401) {
+      result.visibleMs.push(answer.arrivedAt - revokedAt)
+      break
     }
-    result.staleSuccesses += stale
-    if (stale > 0) result.staleRevocations++
+    if (answer.status !== 200) throw new Error(`GET B /me after the revocation: ${answer.status} ${answer.text}`)
+    stale++
+    if (answer.arrivedAt - revokedAt > options.pollTimeoutMs) {
+      result.visibleMs.push(answer.arrivedAt - revokedAt)
+      result.timeouts++
+      break
+    }
   }
+  return stale
+}
+
+async function trial (kind: Kind, i: number, result: KindResult): Promise<void> {
+  const { target, revoke } = await prepare(kind, `${kind.replaceAll(' ', '-')}-${i}`)
+  // Every B has served (and may hold) it.
+  await Promise.all(bs.map(async (b) => {
+    const sentAt = performance.now()
+    const served = await expect(200, call(b, 'GET', '/me', target), 'GET B /me before the revocation')
+    result.roundTripMs.push(served.arrivedAt - sentAt)
+  }))
+  const sentAt = performance.now()
+  const revokedAt = await revoke()
+  result.acknowledgeMs.push(revokedAt - sentAt)
+  const stale = (await Promise.all(bs.map((b) => watch(b, target, revokedAt, result)))).reduce((x, y) => x + y, 0)
+  result.staleSuccesses += stale
+  if (stale > 0) result.staleRevocations++
+}
+
+async function measure (kind: Kind): Promise<KindResult> {
+  const result: KindResult = { kind, visibleMs: [], acknowledgeMs: [], roundTripMs: [], staleSuccesses: 0, staleRevocations: 0, timeouts: 0, polls: 0 }
+  let next = 0
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, async () => {
+    while (next < options.count) await trial(kind, next++, result)
+  }))
   return result
 }
 
 const results: ProbeResult = []
-for (const kind of KINDS) results.push(await measure(kind))
-await Promise.all([a.close(), b.close()])
+for (const kind of KINDS) {
+  const started = performance.now()
+  results.push(await measure(kind))
+  console.error(`  ${kind}: ${options.count} revocations in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+}
+await Promise.all([a.close(), ...bs.map((b) => b.close())])
 process.send?.({ type: 'result', result: results }, () => process.exit(0))

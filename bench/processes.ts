@@ -69,15 +69,19 @@ export class Child {
 /** A bench server (bench/server.ts) of one system, listening on loopback. */
 export class Server extends Child {
   url = ''
+  /** Every app's URL, when the process runs several (ServerOptions.apps). */
+  urls: string[] = []
 
   static async start (options: ServerOptions, nodeArgs: string[] = []): Promise<Server> {
     const server = new Server('./server.ts', options, nodeArgs)
-    server.url = (await server.next('ready')).url
+    const ready = await server.next('ready')
+    server.url = ready.url
+    server.urls = ready.urls
     return server
   }
 
-  /** The server's process.hrtime (µs) and process.cpuUsage() now. */
-  async mark (name: string): Promise<{ us: number, cpu: { user: number, system: number } }> {
+  /** The server's process.hrtime (µs), process.cpuUsage() and session reads (countReads) now. */
+  async mark (name: string): Promise<{ us: number, cpu: { user: number, system: number }, reads: number, roundTrips: number }> {
     this.send({ type: 'mark', name })
     return this.next('mark')
   }

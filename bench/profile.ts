@@ -5,13 +5,15 @@
 // in its own process. Prints a Markdown summary of the measured window (the
 // warm-up and the start-up left out); the .cpuprofile stays in
 // bench/profiles/ (git-ignored) for Chrome DevTools or speedscope.
-//   Knobs: BENCH_PROFILE_SYSTEM (cached, uncached, bare, jwt, session; default cached), BENCH_PROFILE_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS, REDIS_URL.
+// Redis: a redis-server of its own (bench/private-redis.ts), or BENCH_REDIS_URL.
+//   Knobs: BENCH_PROFILE_SYSTEM (a system of bench/systems.ts: cached, miss, uncached, naive-get, naive-hash, bare, jwt, session; default cached),
+//   BENCH_PROFILE_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS, BENCH_REDIS_URL.
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
 import { config, runPrefix } from './config.js'
 import { summarise, type CpuProfile, type Share } from './cpu-profile.js'
 import type { LoadResult } from './load.js'
+import { startBenchRedis } from './private-redis.js'
 import { runWorker, Server } from './processes.js'
 import { deleteKeys } from '../tools/redis-keys.js'
 
@@ -22,6 +24,7 @@ const folder = `profiles/${runPrefix.split(':')[1]}/`
 const dir = fileURLToPath(new URL(folder, import.meta.url))
 await mkdir(dir, { recursive: true })
 
+const redis = await startBenchRedis()
 const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_US}`]
 const server = await Server.start({ system: config.profileSystem, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}profile:`, fromDist: true }, nodeArgs)
 let load: LoadResult
@@ -38,9 +41,8 @@ try {
   cpu = { user: to.cpu.user - from.cpu.user, system: to.cpu.system - from.cpu.system }
 } finally {
   await server.stop(30_000) // writing the profile takes a moment
-  const redis = new Redis(config.redisUrl)
-  await deleteKeys(redis, runPrefix)
-  await redis.quit()
+  await deleteKeys(redis.client, runPrefix)
+  await redis.stop()
 }
 
 // The main thread is thread 0.

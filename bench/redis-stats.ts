@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { redisCpuUs } from './private-redis.js'
 
 // What Redis did during a measured run, from INFO commandstats deltas, and the
 // run's clean-up. commandstats counts every client of the server: whatever
@@ -13,18 +14,31 @@ export interface RedisActivity {
   total: number
   /** Calls of commands Redis flags `write`. */
   writes: number
+  /** Redis's CPU time over the run (INFO cpu: used_cpu_user + used_cpu_sys), in µs. */
+  cpuUs: number
 }
 
-export async function commandCounts (redis: Redis): Promise<CommandCounts> {
+/** What activityBetween compares: command counts and Redis's CPU time. */
+export interface RedisSnapshot {
+  counts: CommandCounts
+  cpuUs: number
+}
+
+export async function redisSnapshot (redis: Redis): Promise<RedisSnapshot> {
+  const [counts, cpuUs] = await Promise.all([commandCounts(redis), redisCpuUs(redis)])
+  return { counts, cpuUs }
+}
+
+async function commandCounts (redis: Redis): Promise<CommandCounts> {
   const info = await redis.info('commandstats')
   return new Map([...info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map(([, name, calls]) => [name!, Number(calls)]))
 }
 
 /** Calls between two snapshots, with the writes among them as Redis's COMMAND INFO flags them. */
-export async function activityBetween (redis: Redis, before: CommandCounts, after: CommandCounts): Promise<RedisActivity> {
+export async function activityBetween (redis: Redis, before: RedisSnapshot, after: RedisSnapshot): Promise<RedisActivity> {
   const calls: CommandCounts = new Map()
-  for (const [name, count] of after) {
-    const delta = count - (before.get(name) ?? 0)
+  for (const [name, count] of after.counts) {
+    const delta = count - (before.counts.get(name) ?? 0)
     if (delta > 0 && name !== 'info') calls.set(name, delta)
   }
   const writing = await writeCommands(redis, [...calls.keys()])
@@ -34,7 +48,7 @@ export async function activityBetween (redis: Redis, before: CommandCounts, afte
     total += count
     if (writing.has(name)) writes += count
   }
-  return { calls, total, writes }
+  return { calls, total, writes, cpuUs: after.cpuUs - before.cpuUs }
 }
 
 async function writeCommands (redis: Redis, names: string[]): Promise<Set<string>> {

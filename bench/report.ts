@@ -1,3 +1,4 @@
+import { config } from './config.js'
 import type { KindResult } from './probe.js'
 import type { RevocationReport } from './revocation.js'
 import { SYSTEMS, type System } from './systems.js'
@@ -32,7 +33,7 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
   const ratios = (system: System) => rows.filter((row) => row.system === system && bareIn(row.round) !== undefined)
     .map((row) => row.load.requestsPerSecond / bareIn(row.round)!.load.requestsPerSecond)
   const lines = [table(
-    ['system', 'req/s (median)', 'vs bare (median)', 'vs bare (range)', 'server CPU µs/req (median)', 'p99 ms (median)', 'Redis cmds/req', 'writes/req'],
+    ['system', 'req/s (median)', '× bare (median)', '× bare (range)', 'server CPU µs/req (median)', 'p99 ms (median)', 'Redis cmds/req', 'writes/req', 'Redis CPU µs/req'],
     systems.map((system) => {
       const own = rows.filter((row) => row.system === system)
       const requests = own.reduce((sum, row) => sum + row.load.total, 0)
@@ -46,13 +47,50 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
         fixed(median(own.map((row) => row.cpuUsPerRequest)), 1),
         String(median(own.map((row) => row.load.p99Ms))),
         backed ? fixed(own.reduce((sum, row) => sum + row.redis.total, 0) / requests, 2) : '–',
-        backed ? fixed(own.reduce((sum, row) => sum + row.redis.writes, 0) / requests, 3) : '–'
+        backed ? fixed(own.reduce((sum, row) => sum + row.redis.writes, 0) / requests, 3) : '–',
+        backed ? fixed(own.reduce((sum, row) => sum + row.redis.cpuUs, 0) / requests, 1) : '–'
       ]
     })
   )]
   lines.push(`- ${rounds.length} round(s) of ${seconds} s per system, each round in another order; ` +
     'a ratio compares a system with the bare route of the same round; server CPU: ' +
-    'what the server process used per request (process.cpuUsage), which other load on the machine disturbs less than req/s')
+    'what the server process used per request (process.cpuUsage), which other load on the machine disturbs less than req/s; ' +
+    'Redis CPU: INFO cpu (used_cpu_user + used_cpu_sys) over the measured run, per request')
+  lines.push('', '× bare in each round (the done-when checks compare within a round):', '', table(
+    ['round', ...systems],
+    rounds.map((round) => [String(round + 1), ...systems.map((system) => {
+      const row = rows.find((row) => row.system === system && row.round === round)
+      const bare = bareIn(round)
+      return row && bare ? fixed(row.load.requestsPerSecond / bare.load.requestsPerSecond, 2) : '–'
+    })])
+  ))
+  const rps = (system: System, round: number) => rows.find((row) => row.system === system && row.round === round)?.load.requestsPerSecond
+  const check = (what: string, ok: (round: number) => boolean | undefined) => {
+    const verdicts = rounds.map(ok)
+    if (verdicts.some((verdict) => verdict === undefined)) return
+    lines.push(`- ${what}: ${verdicts.filter(Boolean).length} of ${rounds.length} rounds`)
+  }
+  const ratio = (system: System, round: number) => {
+    const own = rps(system, round)
+    const bare = rps('bare', round)
+    return own === undefined || bare === undefined ? undefined : own / bare
+  }
+  const ahead = (x: System, y: System) => (round: number) => {
+    const a = rps(x, round)
+    const b = rps(y, round)
+    return a === undefined || b === undefined ? undefined : a > b
+  }
+  lines.push('')
+  check('cache hit ≥ 0.85× bare', (round) => { const r = ratio('cached', round); return r === undefined ? undefined : r >= 0.85 })
+  check('cache hit ahead of @fastify/jwt', ahead('cached', 'jwt'))
+  for (const miss of ['miss', 'uncached'] as const) {
+    check(`${miss} ≥ naive one-GET`, (round) => {
+      const a = rps(miss, round)
+      const b = rps('naive-get', round)
+      return a === undefined || b === undefined ? undefined : a >= b
+    })
+    check(`${miss} ahead of @fastify/jwt`, ahead(miss, 'jwt'))
+  }
   for (const system of systems) {
     if (!SYSTEMS[system].redis) continue
     const own = rows.filter((row) => row.system === system)
@@ -67,8 +105,10 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
     // The bare route sends nothing to Redis: what commandstats counted meanwhile came from other clients.
     const total = bare.reduce((sum, row) => sum + row.redis.total, 0)
     const writes = bare.reduce((sum, row) => sum + row.redis.writes, 0)
-    lines.push(`- other clients of this Redis: ${integer(total)} commands (${integer(total / (seconds * bare.length))}/s, ${integer(writes)} writes) ` +
-      'during the bare runs, which send none; the counts above include that background')
+    const cpuUs = bare.reduce((sum, row) => sum + row.redis.cpuUs, 0)
+    lines.push(`- Redis's background: ${integer(total)} commands (${integer(total / (seconds * bare.length))}/s, ${integer(writes)} writes), ` +
+      `${integer(cpuUs / (seconds * bare.length))} µs of Redis CPU per second during the bare runs, which send none ` +
+      '(the library\'s tracking pings of the servers idle meanwhile); the counts above include that background')
   }
   return lines.join('\n')
 }
@@ -79,31 +119,37 @@ function percentile (sorted: number[], q: number): number {
 
 function revocationRow (result: KindResult): string[] {
   const sorted = [...result.visibleMs].sort((x, y) => x - y)
+  const acknowledged = [...result.acknowledgeMs].sort((x, y) => x - y)
   return [
     result.kind,
-    String(result.visibleMs.length),
+    integer(result.acknowledgeMs.length),
+    String(result.staleSuccesses),
+    String(result.staleRevocations),
+    String(result.timeouts),
+    fixed(percentile(acknowledged, 0.5), 1),
+    fixed(percentile(acknowledged, 0.99), 1),
     fixed(percentile(sorted, 0.5), 1),
     fixed(percentile(sorted, 0.99), 1),
     // A revocation that timed out counts the time given up after: a lower bound.
     (result.timeouts > 0 ? '≥' : '') + fixed(sorted.at(-1) ?? NaN, 1),
-    String(result.staleSuccesses),
-    String(result.staleRevocations),
-    String(result.timeouts),
     fixed(result.polls / Math.max(1, result.visibleMs.length), 2),
     fixed(percentile([...result.roundTripMs].sort((x, y) => x - y), 0.5), 1)
   ]
 }
 
-export function revocationTable ({ probe, background }: RevocationReport): string {
+export function revocationTable ({ instances, probe, background }: RevocationReport): string {
+  const requests = background.reduce((sum, load) => sum + load.total, 0)
   return [
     table(
-      ['revoked on A by', 'n', 'p50 ms', 'p99 ms', 'max ms', 'stale 200s', 'stale revocations', 'timeouts', 'polls/revocation', 'B round trip p50 ms'],
+      ['revoked on A by', 'n', 'stale 200s', 'stale revocations', 'timeouts', 'acknowledged p50 ms', 'p99 ms', 'seen on B p50 ms', 'p99 ms', 'max ms', 'polls per B', 'B round trip p50 ms'],
       probe.map(revocationRow)
     ),
-    '- ms: from the arrival of A\'s revoking answer to the arrival of B\'s first 401; polls: GET /me sent to B one after the other until then ' +
-      '(1.00: the first one already failed, and the ms are one round trip to B, as its round trip before the revocation shows)',
-    '- stale 200s: GET /me answered 200 by B although sent after A\'s revoking answer arrived (target 0)',
-    `- background load on B: ${integer(background.requestsPerSecond)} req/s, p99 ${background.p99Ms} ms, ` +
-      `${integer(background.total)} requests, ${background.non2xx} non-2xx, ${background.errors} errors`
+    `- ${instances} instances: A revokes, ${instances - 1} B watched; every B busy ${'' + config.busyMs} ms out of every ${config.busyEveryMs} ms and under background load`,
+    '- stale 200s: GET /me answered 200 by a B although sent after A\'s revoking answer arrived (target 0)',
+    '- acknowledged: A\'s revoking call from sent to answered (the lease and the WAIT are in it); seen on B: from the arrival of A\'s answer to ' +
+      'the arrival of that B\'s first 401 (polls per B 1.00: the first one already failed, and the ms are one round trip to a busy B)',
+    `- background load on the Bs: ${integer(background.reduce((sum, load) => sum + load.requestsPerSecond, 0))} req/s in all, ` +
+      `p99 ${Math.max(...background.map((load) => load.p99Ms))} ms, ${integer(requests)} requests, ` +
+      `${background.reduce((sum, load) => sum + load.non2xx, 0)} non-2xx, ${background.reduce((sum, load) => sum + load.errors, 0)} errors`
   ].join('\n')
 }

@@ -3,39 +3,59 @@ import type { LoadResult } from './load.js'
 import type { ProbeOptions, ProbeResult } from './probe.js'
 import { Child, runWorker, Server } from './processes.js'
 
-// Part 2: two processes A and B of the library (cached) on one Redis and one
-// keyPrefix, B under a background load of other users' sessions, while the
-// probe revokes sessions through A and watches for B to notice.
+// `instances` processes of the library (cached) on one Redis and one
+// keyPrefix: A revokes; every other one (B) has its event loop blocked
+// `busyMs` out of every `busyEveryMs` and serves a background load of other
+// users' sessions, while the probe revokes sessions through A and watches
+// every B for the revocation.
 
-/** session.maxPerUser of A and B: small, so the cap eviction is cheap to set up. */
+/** session.maxPerUser of the servers: small, so the cap eviction is cheap to set up. */
 const MAX_PER_USER = 3
 
 export interface RevocationReport {
+  instances: number
   probe: ProbeResult
-  background: LoadResult
+  background: LoadResult[]
 }
 
-export async function measureRevocation (): Promise<RevocationReport> {
-  const serverOptions = { system: 'cached' as const, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}revocation:`, maxPerUser: MAX_PER_USER }
+export async function measureRevocation (instances: number): Promise<RevocationReport> {
+  const keyPrefix = `${runPrefix}revocation-${instances}:`
+  const base = { system: 'cached' as const, redisUrl: config.redisUrl, keyPrefix, maxPerUser: MAX_PER_USER }
   const servers: Server[] = []
-  let background: Child | undefined
+  const background: Child[] = []
   try {
-    servers.push(await Server.start(serverOptions), await Server.start(serverOptions))
-    const [a, b] = servers as [Server, Server]
+    servers.push(await Server.start({ ...base, banRoute: true }))
+    for (let i = 1; i < Math.max(2, instances); i++) {
+      servers.push(await Server.start({ ...base, busyMs: config.busyMs, busyEveryMs: config.busyEveryMs }))
+    }
+    const [a, ...bs] = servers as [Server, ...Server[]]
     const requests = await a.meRequests(config.users, (i) => `background-${i}`)
-    background = new Child('./load.ts', {
-      url: b.url,
-      connections: config.backgroundConnections,
-      seconds: 0,
-      requests,
-      overallRate: config.backgroundRate
-    })
-    const probeOptions: ProbeOptions = { a: a.url, b: b.url, count: config.revocations, maxPerUser: MAX_PER_USER, pollTimeoutMs: config.pollTimeoutMs }
+    for (const b of bs) {
+      background.push(new Child('./load.ts', {
+        url: b.url,
+        connections: config.backgroundConnections,
+        seconds: 0,
+        requests,
+        overallRate: config.backgroundRate
+      }))
+    }
+    const probeOptions: ProbeOptions = {
+      a: a.url,
+      bs: bs.map((b) => b.url),
+      count: config.revocations,
+      concurrency: config.revocationConcurrency,
+      maxPerUser: MAX_PER_USER,
+      pollTimeoutMs: config.pollTimeoutMs
+    }
     const probe = await runWorker<ProbeResult>('./probe.ts', probeOptions)
-    await background.stop()
-    return { probe, background: (await background.next('result')).result as LoadResult }
+    const loads: LoadResult[] = []
+    for (const worker of background) {
+      await worker.stop()
+      loads.push((await worker.next('result')).result as LoadResult)
+    }
+    return { instances: servers.length, probe, background: loads }
   } finally {
-    await background?.stop()
+    await Promise.all(background.map((worker) => worker.stop()))
     await Promise.all(servers.map((server) => server.stop()))
   }
 }

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis'
 import { config, runPrefix } from './config.js'
 import type { LoadOptions, LoadResult } from './load.js'
 import { runWorker, Server } from './processes.js'
-import { activityBetween, commandCounts, type RedisActivity } from './redis-stats.js'
-import { SYSTEM_NAMES, type System } from './systems.js'
+import { activityBetween, redisSnapshot, type RedisActivity } from './redis-stats.js'
+import type { System } from './systems.js'
 
 // Part 1: every system's server is started once and its `users` logged in;
 // then `rounds` rounds, each measuring every system in turn (warm-up, then
@@ -30,15 +30,15 @@ async function load (options: LoadOptions): Promise<LoadResult> {
 }
 
 /** The systems in the order of round `round`: each round starts one further along. */
-export function roundOrder (round: number): System[] {
-  const shift = round % SYSTEM_NAMES.length
-  return [...SYSTEM_NAMES.slice(shift), ...SYSTEM_NAMES.slice(0, shift)]
+export function roundOrder (round: number, systems: System[] = config.systems): System[] {
+  const shift = round % systems.length
+  return [...systems.slice(shift), ...systems.slice(0, shift)]
 }
 
 export async function measureThroughput (redis: Redis, report: (row: ThroughputRow) => void): Promise<ThroughputRow[]> {
   const servers = new Map<System, { server: Server, requests: LoadOptions['requests'] }>()
   try {
-    for (const system of SYSTEM_NAMES) {
+    for (const system of config.systems) {
       const server = await Server.start({ system, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}${system}:` })
       servers.set(system, { server, requests: await server.meRequests(config.users, (i) => `user-${i}`) })
     }
@@ -48,11 +48,11 @@ export async function measureThroughput (redis: Redis, report: (row: ThroughputR
         const { server, requests } = servers.get(system)!
         const options = { url: server.url, connections: config.connections, requests }
         if (config.warmupSeconds > 0) await load({ ...options, seconds: config.warmupSeconds })
-        const before = await commandCounts(redis)
+        const before = await redisSnapshot(redis)
         const from = await server.mark('from')
         const result = await load({ ...options, seconds: config.seconds })
         const to = await server.mark('to')
-        const after = await commandCounts(redis)
+        const after = await redisSnapshot(redis)
         const cpuUs = (to.cpu.user + to.cpu.system) - (from.cpu.user + from.cpu.system)
         const row = { system, round, load: result, redis: await activityBetween(redis, before, after), cpuUsPerRequest: cpuUs / result.total }
         rows.push(row)

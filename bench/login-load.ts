@@ -1,0 +1,63 @@
+// The login load worker, a process of its own:
+//   node --import tsx bench/login-load.ts '{"url":…,"platform":"wechat","codes":[…],"inFlight":50}'
+// POSTs every code to the platform's login route, `inFlight` at a time, and
+// sends { type: 'result', result: LoginLoadResult } over IPC.
+import { performance } from 'node:perf_hooks'
+import { Pool } from 'undici'
+import type { LoginPlatform } from './sandboxes.js'
+
+export interface LoginLoadOptions {
+  url: string
+  platform: LoginPlatform
+  codes: string[]
+  inFlight: number
+}
+
+export interface LoginLoadResult {
+  loginsPerSecond: number
+  total: number
+  failures: number
+  /** The first failure's status and body. */
+  firstFailure?: string
+  p50Ms: number
+  p99Ms: number
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as LoginLoadOptions
+const pool = new Pool(options.url, { connections: options.inFlight })
+const path = `/auth/${options.platform}/login`
+const latencies: number[] = []
+let failures = 0
+let firstFailure: string | undefined
+let next = 0
+
+async function loop (): Promise<void> {
+  while (next < options.codes.length) {
+    const code = options.codes[next++]!
+    const body = options.platform === 'alipay' ? { authCode: code, scope: 'auth_base' } : { code }
+    const sentAt = performance.now()
+    const response = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const text = await response.body.text()
+    latencies.push(performance.now() - sentAt)
+    if (response.statusCode !== 200) {
+      failures++
+      firstFailure ??= `${response.statusCode} ${text}`
+    }
+  }
+}
+
+const started = performance.now()
+await Promise.all(Array.from({ length: options.inFlight }, loop))
+const elapsed = (performance.now() - started) / 1000
+await pool.close()
+latencies.sort((x, y) => x - y)
+const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? NaN
+const result: LoginLoadResult = {
+  loginsPerSecond: options.codes.length / elapsed,
+  total: options.codes.length,
+  failures,
+  ...(firstFailure === undefined ? {} : { firstFailure }),
+  p50Ms: at(0.5),
+  p99Ms: at(0.99)
+}
+process.send?.({ type: 'result', result }, () => process.exit(0))
