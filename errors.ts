@@ -31,6 +31,8 @@ export const CodeBlockedError = createError('MPA_CODE_BLOCKED', 'The platform re
 export const RateLimitedError = createError('MPA_RATE_LIMITED', 'Too many requests: retry in %s', 429)
 // A 4xx from another plugin or hook that gave no code of its own; its message is kept.
 export const RequestRejectedError = createError('MPA_REQUEST_REJECTED', '%s', 400)
+// The app's linkIdentity found the identity already owned by another user.
+export const IdentityInUseError = createError('MPA_IDENTITY_IN_USE', 'This account is already linked to another user', 409)
 export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
 // Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
 export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)

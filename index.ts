@@ -23,6 +23,7 @@ import { kErrorReply, type ErrorReplyShaper } from './plugins/error-contract.js'
 import type { LoginRoutesOptions } from './routes/scope.js'
 import { rejectUnknownKeys } from './lib/options.js'
 import type { OnLogin, OnRevoke } from './login/hooks.js'
+import type { LinkIdentity } from './login/flow.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
 import type { DouyinAppOptions } from './providers/douyin/options.js'
 import type { QqAppOptions } from './providers/qq/options.js'
@@ -78,6 +79,12 @@ export interface MiniprogramAuthOptions {
   routes?: AppRouteOptionsOption
   /** Finds or creates the application's user; what it returns becomes `request.user`. */
   resolveUser?: ResolveUser
+  /**
+   * Adds a platform identity to the logged-in user: with it, every login
+   * platform also has `POST <prefix>/<platform>/link` (docs/accounts.md).
+   * Throw `errors.IdentityInUseError` when another user owns the identity.
+   */
+  linkIdentity?: LinkIdentity
   /** After a login created its session, beside the reply; if it throws, the error is logged and the login stands. */
   onLogin?: OnLogin
   /** After sessions were revoked (logout, logout-all, the caps, a ban, admin), beside the reply; if it throws, the error is logged. */
@@ -139,7 +146,7 @@ const PROVIDERS = [
 
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
-  'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
+  'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'linkIdentity', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
   'errorReply', 'web',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
@@ -184,7 +191,9 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   // Before authenticate, which reads the session cookie it declares.
   if (web !== undefined) await fastify.register(webSessionsPlugin, { cookie: web.cookie })
   await fastify.register(authenticatePlugin, { header, decorators: options.decorators })
-  await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin })
+  await fastify.register(loginPlugin, {
+    resolveUser: options.resolveUser, linkIdentity: options.linkIdentity, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin
+  })
   // For the app's own routes on our login flow (docs/custom-provider.md): the same error shape and rate limit.
   if (options.errorReply !== undefined) fastify.decorate(kErrorReply, options.errorReply)
   if (options.rateLimit !== undefined) fastify.decorate(kLoginRateLimit, { rateLimit: options.rateLimit })
@@ -222,7 +231,7 @@ export type { SessionCacheConfig, SessionOptions, SessionRule, SessionStoreOptio
 export type { SecretKey } from './lib/secret-box.js'
 export type {
   AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,
-  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason, SessionSecrets
+  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, Surface, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason, SessionSecrets
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
 export { default as webSessionsPlugin } from './plugins/web-sessions.js'
@@ -236,7 +245,7 @@ export type { LoginEvent, RevocationEvent, StoreEvent, StoreSpan, UpstreamEvent,
 export { default as loginPlugin } from './plugins/login.js'
 export type { LoginPluginOptions } from './plugins/login.js'
 export { defaultResolveUser } from './login/flow.js'
-export type { LoginOptions, MiniprogramLogin } from './login/flow.js'
+export type { LinkIdentity, LinkResult, LoginOptions, MiniprogramLogin } from './login/flow.js'
 export { default as sessionRoutes } from './routes/session.js'
 export type { LoginRoutesOptions } from './routes/scope.js'
 export type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'

@@ -85,7 +85,7 @@ export abstract class SessionKeyProvider implements LoginProvider, SessionKeyCli
   async exchange (code: string, { appId, log }: ExchangeContext): Promise<Exchange> {
     const { openId, sessionKey } = await this.code2Session(code, appId)
     this.openData.remember(appId, openId, sessionKey, log)
-    return { identity: { provider: this.name, appId, openId }, secrets: { sessionKey } }
+    return { identity: { provider: this.name, surface: 'miniprogram', appId, openId }, secrets: { sessionKey } }
   }
 
   close (): Promise<void> {

@@ -43,6 +43,9 @@ const app: FastifyInstance = await world.build({
   kuaishou: { ...KUAISHOU_APP, baseUrl: kuaishouSandbox.url },
   baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
   wecom: { ...WECOM_APP, baseUrl: wecomSandbox.url },
+  // The link routes and the browser's logout.
+  linkIdentity: () => {},
+  web: { redirects: ['https://app.example.com/'] },
   before: async (app) => {
     await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -69,6 +72,8 @@ test('every route of ours is documented with a described success reply', async (
   t.ok(ours.length >= 14, `${ours.length} operations`)
   t.ok(ours.some(({ path }) => path === '/auth/douyin/phone') && ours.some(({ path }) => path === '/auth/qq/login'), 'Douyin and QQ included')
   for (const path of ['/auth/wecom/login', '/auth/kuaishou/login', '/auth/kuaishou/phone', '/auth/baidu/login', '/auth/baidu/userinfo']) t.ok(paths[path], `${path} included`)
+  for (const platform of ['wechat', 'alipay', 'douyin', 'qq', 'wecom', 'kuaishou', 'baidu']) t.ok(paths[`/auth/${platform}/link`]?.post, `/auth/${platform}/link included`)
+  t.ok(paths['/auth/web/logout']?.post, '/auth/web/logout included')
   for (const { path, method, operation } of ours) {
     const success = operation.responses['200'] ?? operation.responses['204']
     t.ok(success, `${method} ${path} has a success reply`)
@@ -93,6 +98,10 @@ test('every error reply lists its codes as an enum, each of that status', async 
   t.ok(codesOf(op('/auth/wechat/login', 'post'), 400).includes('FST_ERR_VALIDATION'), 'Fastify\'s own 400 is listed where a body is checked')
   t.ok(codesOf(op('/auth/wechat/userinfo', 'post'), 403).includes('MPA_WRONG_PROVIDER'))
   t.notOk(op('/auth/session', 'get').responses['400'], 'no body, no 400')
+  t.same(codesOf(op('/auth/wechat/link', 'post'), 409), ['MPA_LOGIN_IN_PROGRESS', 'MPA_IDENTITY_IN_USE'])
+  t.ok(codesOf(op('/auth/wechat/link', 'post'), 401).includes('MPA_SKEY_MISSING') && codesOf(op('/auth/wechat/link', 'post'), 401).includes('MPA_CODE_INVALID'),
+    'a link has a session and a code to refuse')
+  t.same(codesOf(op('/auth/web/logout', 'post'), 403), ['MPA_CSRF_REFUSED'])
 })
 
 test('what the routes answer is what the document lists', async (t) => {
@@ -122,7 +131,11 @@ test('what the routes answer is what the document lists', async (t) => {
     ['POST', '/auth/wecom/login', { code: 'bad-code-0006' }, undefined],
     ['POST', '/auth/kuaishou/phone', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
     ['POST', '/auth/baidu/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
-    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin]
+    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin],
+    ['POST', '/auth/wechat/link', { code: 'bad-code-0007' }, wechat],
+    ['POST', '/auth/alipay/link', { authCode: 'bad-code-0008' }, undefined],
+    ['POST', '/auth/qq/link', { code: 1 }, wechat],
+    ['POST', '/auth/web/logout', undefined, undefined]
   ]
   for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
   t.ok(answered.length >= requests.length, `${answered.length} error replies`)
