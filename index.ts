@@ -20,8 +20,8 @@ import { baiduPlugin, kuaishouPlugin } from './plugins/session-key-platforms.js'
 import baiduRoutes from './routes/baidu.js'
 import { applyAppRouteOptions, type AppRouteOptionsOption } from './routes/app-route-options.js'
 import { kErrorReply, type ErrorReplyShaper } from './plugins/error-contract.js'
-import type { LoginRoutesOptions } from './routes/scope.js'
 import { rejectUnknownKeys } from './lib/options.js'
+import { parseDuration } from './lib/duration.js'
 import type { OnLogin, OnRevoke } from './login/hooks.js'
 import type { LinkIdentity } from './login/flow.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
@@ -38,6 +38,9 @@ import { kLoginRateLimit, type LoginRateLimitOptions } from './plugins/login-rat
 import webSessionsPlugin, { type WebCookieOptions } from './plugins/web-sessions.js'
 import webRoutes from './routes/web.js'
 import { allowedRedirectsOf } from './lib/redirects.js'
+import { oauthStates, wechatAppPlugin, wechatOaPlugin, wechatWebPlugin } from './plugins/wechat-oauth.js'
+import { browserLoginRoutes, wechatAppRoutes, type BrowserRoutesOptions } from './routes/wechat-oauth.js'
+import { MOBILE_APP, OA, WEBSITE, type WechatOAuthAppOptions } from './providers/wechat-oauth/options.js'
 
 /** The browser surfaces: the session cookie, and where a login may send the browser back to. */
 export interface WebOptions {
@@ -45,6 +48,8 @@ export interface WebOptions {
   cookie?: WebCookieOptions
   /** Where a browser login may redirect: absolute http(s) URLs, each an origin or a path prefix ('https://app.example.com/account/'). */
   redirects?: string[]
+  /** How long a browser login's state lives, from the authorize redirect to the callback. Default '10m'. */
+  stateTtl?: number | string
 }
 
 export interface MiniprogramAuthOptions {
@@ -120,17 +125,24 @@ export interface MiniprogramAuthOptions {
   kuaishou?: KuaishouAppOptions | KuaishouAppOptions[]
   /** One Baidu smart program (its App Key as appId), or several. */
   baidu?: BaiduAppOptions | BaiduAppOptions[]
+  /** A WeChat official account's web pages (网页授权), with `callbackUrl`: needs `web`. */
+  wechatOa?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
+  /** A website's WeChat QR login (open platform 网站应用), with `callbackUrl`: needs `web`. */
+  wechatWeb?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
+  /** A mobile app's WeChat login (open platform 移动应用): the SDK's code posted to `/wechat-app/login`. */
+  wechatApp?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
 }
 
-type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu'
+type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu' | 'wechatOa' | 'wechatWeb' | 'wechatApp'
 
 /** A login provider: the option that turns it on, its plugin (given the option as `apps`) and its routes. */
 function provider<K extends ProviderOption> (
   option: K,
   plugin: FastifyPluginAsync<{ apps: NonNullable<MiniprogramAuthOptions[K]> }>,
-  routes: FastifyPluginAsync<LoginRoutesOptions & { prefix: string }>
+  routes: FastifyPluginAsync<BrowserRoutesOptions & { prefix: string }>,
+  browser = false
 ) {
-  return { option, routes, register: (fastify: FastifyInstance, options: MiniprogramAuthOptions) => fastify.register(plugin, { apps: options[option]! }) }
+  return { option, routes, browser, register: (fastify: FastifyInstance, options: MiniprogramAuthOptions) => fastify.register(plugin, { apps: options[option]! }) }
 }
 
 /** The login providers. A new platform is a row here (and its option above). */
@@ -141,7 +153,10 @@ const PROVIDERS = [
   provider('qq', qqPlugin, qqRoutes),
   provider('wecom', wecomPlugin, wecomRoutes),
   provider('kuaishou', kuaishouPlugin, kuaishouRoutes),
-  provider('baidu', baiduPlugin, baiduRoutes)
+  provider('baidu', baiduPlugin, baiduRoutes),
+  provider(OA.option, wechatOaPlugin, browserLoginRoutes(OA), true),
+  provider(WEBSITE.option, wechatWebPlugin, browserLoginRoutes(WEBSITE), true),
+  provider(MOBILE_APP.option, wechatAppPlugin, wechatAppRoutes)
 ]
 
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
@@ -164,6 +179,8 @@ export function redactPathsFor (header: string): string[] {
   return [
     `req.headers[${JSON.stringify(header.toLowerCase())}]`,
     'req.headers.authorization',
+    // The web option's session cookie is the skey.
+    'req.headers.cookie',
     // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
     'err.rawPacket'
   ]
@@ -181,9 +198,9 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   }
   const { web } = options
   if (web !== undefined && (typeof web !== 'object' || web === null)) throw new TypeError('web must be an object { cookie?, redirects? }')
-  rejectUnknownKeys(web, ['cookie', 'redirects'], 'web')
-  // Checked here for every app with the web option, though only the browser logins redirect.
-  if (web?.redirects !== undefined) allowedRedirectsOf(web.redirects, 'web.redirects')
+  rejectUnknownKeys(web, ['cookie', 'redirects', 'stateTtl'], 'web')
+  const redirects = web?.redirects === undefined ? [] : allowedRedirectsOf(web.redirects, 'web.redirects')
+  const stateTtlMs = parseDuration(web?.stateTtl ?? '10m', 'web.stateTtl')
   const { header, ...session } = options.session ?? {}
   await fastify.register(sessionsPlugin, {
     ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
@@ -198,6 +215,11 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (options.errorReply !== undefined) fastify.decorate(kErrorReply, options.errorReply)
   if (options.rateLimit !== undefined) fastify.decorate(kLoginRateLimit, { rateLimit: options.rateLimit })
   const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
+  const browser = providers.filter((provider) => provider.browser).map(({ option }) => option)
+  if (browser.length > 0) {
+    if (web === undefined) throw new TypeError(`${browser.join(' and ')} need the web option: { redirects: [...] } (the session cookie, where the login may return to)`)
+    await fastify.register(oauthStates, { ttlMs: stateTtlMs })
+  }
   for (const { register } of providers) await register(fastify, options)
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
@@ -210,7 +232,7 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
     applyAppRouteOptions(routes, options.routes)
     await routes.register(sessionRoutes, { prefix })
     if (web !== undefined) await routes.register(webRoutes, { prefix })
-    for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit })
+    for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit, redirects })
   }, { ...(logLevel === undefined ? {} : { logLevel }), ...(logSerializers === undefined ? {} : { logSerializers }) })
 }
 
@@ -263,6 +285,9 @@ export { default as wechatRoutes } from './routes/wechat.js'
 export { default as alipayPlugin } from './plugins/alipay.js'
 export type { AlipayPluginOptions } from './plugins/alipay.js'
 export type { AlipayAppOptions } from './providers/alipay/options.js'
+export { wechatOaPlugin, wechatWebPlugin, wechatAppPlugin, type WechatOAuthPluginOptions } from './plugins/wechat-oauth.js'
+export type { WechatOAuthAppOptions } from './providers/wechat-oauth/options.js'
+export type { WechatOAuthClient } from './providers/wechat-oauth/provider.js'
 export type { AlipayAuthResult, AlipayClient, AlipayProfile } from './providers/alipay/provider.js'
 export type { AlipayPhoneNumber } from './providers/alipay/phone.js'
 export { default as alipayRoutes } from './routes/alipay.js'
