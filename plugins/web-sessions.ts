@@ -62,8 +62,9 @@ function webCookieOf (cookie: WebCookieOptions | undefined, option = 'web.cookie
   if (sameSite !== 'lax' && sameSite !== 'strict') throw new TypeError(`${option}.sameSite must be 'lax' or 'strict' (got ${JSON.stringify(sameSite)})`)
   for (const [key, value] of [['name', name], ['browserName', browserName]] as const) {
     if (typeof value !== 'string' || !COOKIE_NAME.test(value)) throw new TypeError(`${option}.${key} must be a cookie name (got ${JSON.stringify(value)})`)
-    // Browsers refuse a __Host- cookie that is not Secure: it would never be set.
-    if (!secure && value.startsWith('__Host-')) throw new TypeError(`${option}.${key} '${value}' cannot use the __Host- prefix with secure: false (local http only): pick a name without it`)
+    // Browsers refuse a __Host- or __Secure- cookie that is not Secure: it would never be set.
+    const prefix = /^__(Host|Secure)-/i.exec(value)?.[0]
+    if (!secure && prefix !== undefined) throw new TypeError(`${option}.${key} '${value}' cannot use the ${prefix} prefix with secure: false (local http only): pick a name without it`)
   }
   if (name === browserName) throw new TypeError(`${option}.name and ${option}.browserName must differ (both are '${name}')`)
   return { name, browserName, sameSite, secure }

@@ -154,6 +154,7 @@ test('bad web options fail at register, naming the option', async (t) => {
   t.match(await fails({ cookies: {} }), /^unknown option web\.cookies/)
   t.match(await fails({ cookie: { secure: false } }), /^web\.cookie\.name '__Host-mpa_session' cannot use the __Host- prefix with secure: false/)
   t.match(await fails({ cookie: { name: 's', secure: false } }), /^web\.cookie\.browserName '__Host-mpa_browser' cannot use the __Host- prefix/)
+  t.match(await fails({ cookie: { name: '__Secure-s', browserName: 'b', secure: false } }), /^web\.cookie\.name '__Secure-s' cannot use the __Secure- prefix/)
   t.match(await fails({ cookie: { sameSite: 'none' } }), /^web\.cookie\.sameSite must be 'lax' or 'strict'/)
   t.match(await fails({ cookie: { secure: 'yes' } }), /^web\.cookie\.secure must be a boolean/)
   t.match(await fails({ cookie: { name: 'a b' } }), /^web\.cookie\.name must be a cookie name/)
