@@ -3,6 +3,8 @@ import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import type { Identity } from '../../index.js'
 import { kWebSessions } from '../../plugins/web-sessions.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { commandsOn, monitorRedis } from '../helpers/monitor.js'
 import { World } from '../helpers/world.js'
 
 // The cookie foundation of the browser surfaces: the session cookie's
@@ -69,6 +71,27 @@ test('authenticate reads the cookie after the header and Bearer; the session is 
   t.equal(revoked.statusCode, 401)
   t.equal(revoked.json().code, 'MPA_SESSION_REVOKED', 'a revoked session\'s cookie is refused, and says why')
   world.assertNoSecrets(t)
+})
+
+test('a cookie session is served from the session cache like any other: a hit makes no Redis call', async (t) => {
+  const world = new World(t, 'web-cache')
+  const app = await webApp(world)
+  app.sessions.open()
+  for (let i = 0; i < 500 && !app.sessions.caching; i++) await sleep(10)
+  t.ok(app.sessions.caching, 'the cache is on')
+  const monitor = await monitorRedis(world.redis)
+  t.teardown(() => monitor.stop())
+  const { header } = await start(app, 'erin')
+  const reads: number[] = []
+  for (let i = 0; i < 2; i++) {
+    await monitor.settle()
+    const before = commandsOn(monitor.commands, world.prefix).length
+    t.equal((await app.inject({ url: '/me', headers: { cookie: header } })).statusCode, 200)
+    await monitor.settle()
+    reads.push(commandsOn(monitor.commands, world.prefix).length - before)
+  }
+  t.ok(reads[0]! > 0, 'the first read is Redis\'s')
+  t.equal(reads[1], 0, 'the second a cache hit')
 })
 
 test('without the web option no cookie authenticates', async (t) => {
