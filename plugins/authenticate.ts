@@ -5,7 +5,7 @@ import { rejectUnknownKeys } from '../lib/options.js'
 import { isCounted } from '../lib/our-errors.js'
 import { errorContract } from './error-contract.js'
 import { CookieCsrfError, SessionBannedError, SessionExpiredError, SessionReplacedError, SessionRevokedError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
-import { kSessionCookie } from './web-sessions.js'
+import { kSessionCookie, kWebSessions } from './web-sessions.js'
 import type { SessionEnd } from '../store/sessions.js'
 import type { AuthUser, FastifyMiniprogramAuth, Session } from '../types.js'
 
@@ -96,6 +96,9 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   const names = decoratorNamesOf(options.decorators, fastify)
   // The web surfaces' session cookie (plugins/web-sessions.ts, registered before this one), if any.
   const sessionCookieOf = fastify.hasDecorator(kSessionCookie) ? fastify[kSessionCookie] : null
+  const web = fastify.hasDecorator(kWebSessions) ? fastify[kWebSessions] : null
+  // The skeys of the requests the cookie authenticated: their replies set it again (below).
+  const cookieSkeys = new WeakMap<FastifyRequest, string>()
 
   // The skey a request carries (header, else Bearer, else the session cookie), or null. Not validated.
   function skeyOf (request: FastifyRequest): string | null {
@@ -103,7 +106,21 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     if (typeof value === 'string' && value !== '') return value
     const authorization = request.headers.authorization
     if (typeof authorization === 'string') return BEARER.exec(authorization)?.[1] ?? authorization
-    return sessionCookieOf === null ? null : cookieSkeyOf(request, sessionCookieOf)
+    if (sessionCookieOf === null) return null
+    const skey = cookieSkeyOf(request, sessionCookieOf)
+    if (skey !== null) cookieSkeys.set(request, skey)
+    return skey
+  }
+
+  // A browser's session lives on while it is used (the store renews its idle
+  // lifetime): a reply to a request the cookie authenticated sets the cookie
+  // again, with Max-Age to the session's expiry, or the cookie would lapse at
+  // the idle lifetime it had at login. (Awaited by the app, without a reply: not.)
+  function attachTo (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void {
+    attach(request, session)
+    if (web === null || reply === undefined) return
+    const skey = cookieSkeys.get(request)
+    if (skey !== undefined) web.start(reply, { skey, expiresAt: session.expiresAt })
   }
 
   // Null until authenticate runs, for a stable object shape.
@@ -140,7 +157,7 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
       return
     }
     if (session instanceof Promise) {
-      const attached = session.then((found) => attach(request, found))
+      const attached = session.then((found) => attachTo(request, reply, found))
       if (done === undefined) return attached
       attached.then(() => done(), (error: Error) => {
         // While Redis is known to be down, the 503 is answered here, in our
@@ -150,7 +167,7 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
       })
       return
     }
-    attach(request, session)
+    attachTo(request, reply, session)
     if (done === undefined) return Promise.resolve()
     done()
   }

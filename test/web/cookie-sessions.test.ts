@@ -60,6 +60,10 @@ test('authenticate reads the cookie after the header and Bearer; the session is 
   const bobSkey = bob.cookie.value
   t.equal((await app.inject({ url: '/me', headers: { cookie: alice.header, 'x-skey': bobSkey } })).json().user.id, 'bob', 'the header wins over the cookie')
   t.equal((await app.inject({ url: '/me', headers: { cookie: alice.header, authorization: `Bearer ${bobSkey}` } })).json().user.id, 'bob', 'Bearer wins over the cookie')
+  const renewed = me.cookies.find(({ name }) => name === '__Host-mpa_session')
+  t.equal(renewed?.value, alice.cookie.value, 'a reply to the cookie sets it again (the session lives on while used)')
+  t.ok(renewed!.maxAge! >= alice.cookie.maxAge! - 5 && renewed!.httpOnly && renewed!.secure, 'to the session\'s expiry, with its attributes')
+  t.notOk((await app.inject({ url: '/me', headers: { 'x-skey': bobSkey } })).headers['set-cookie'], 'a header\'s reply sets no cookie')
   const listed = await app.inject({ url: '/auth/sessions', headers: { cookie: alice.header } })
   t.same(listed.json().sessions.map((s: { current: boolean }) => s.current), [true], 'listed with the user\'s sessions, current')
   t.equal((await app.inject({ url: '/me', headers: { cookie: '__Host-mpa_session=short' } })).json().code, 'MPA_SKEY_MALFORMED')
