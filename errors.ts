@@ -24,11 +24,22 @@ export const BadEncryptedDataError = createError('MPA_BAD_ENCRYPTED_DATA', 'The 
 export const SignatureMismatchError = createError('MPA_SIGNATURE_MISMATCH', 'The rawData signature does not match', 400)
 export const WatermarkMismatchError = createError('MPA_WATERMARK_MISMATCH', 'The data was encrypted for another app', 403)
 export const WrongProviderError = createError('MPA_WRONG_PROVIDER', 'This route needs a %s session', 403)
+// The browser logins (docs/wechat-web.md): a state that is unknown, expired or used (400), or was made for
+// another browser (403, the same code: either way the login must start again); a redirect target off the
+// web.redirects allow-list; consent the user refused on WeChat's page.
+export const OAuthStateInvalidError = createError('MPA_OAUTH_STATE_INVALID', 'The login state is invalid, expired or already used: start the login again', 400)
+export const OAuthStateForeignError = createError('MPA_OAUTH_STATE_INVALID', 'The login was started in another browser: start it again here', 403)
+export const RedirectRefusedError = createError('MPA_REDIRECT_REFUSED', 'The redirect target is not on this server\'s allow-list', 400)
+export const OAuthRefusedError = createError('MPA_OAUTH_REFUSED', 'The user did not allow the login', 403)
+// A POST authenticated by the session cookie that a form of another site could have sent (docs/wechat-web.md, CSRF).
+export const CookieCsrfError = createError('MPA_CSRF_REFUSED', 'A request authenticated by the session cookie must send JSON or an X-Requested-With header', 403)
 export const CodeBlockedError = createError('MPA_CODE_BLOCKED', 'The platform refused this login: %s', 403)
 // Too many logins from this client (the login rate limit), or a 429 from another plugin.
 export const RateLimitedError = createError('MPA_RATE_LIMITED', 'Too many requests: retry in %s', 429)
 // A 4xx from another plugin or hook that gave no code of its own; its message is kept.
 export const RequestRejectedError = createError('MPA_REQUEST_REJECTED', '%s', 400)
+// The app's linkIdentity found the identity already owned by another user.
+export const IdentityInUseError = createError('MPA_IDENTITY_IN_USE', 'This account is already linked to another user', 409)
 export const LoginInProgressError = createError('MPA_LOGIN_IN_PROGRESS', 'A login with this code is still in progress: retry shortly', 409)
 // Alipay's my.getPhoneNumber gave no number: the user did not authorize it, or has none bound. Asking again may help.
 export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave no phone number: %s', 403)

@@ -20,9 +20,10 @@ import { baiduPlugin, kuaishouPlugin } from './plugins/session-key-platforms.js'
 import baiduRoutes from './routes/baidu.js'
 import { applyAppRouteOptions, type AppRouteOptionsOption } from './routes/app-route-options.js'
 import { kErrorReply, type ErrorReplyShaper } from './plugins/error-contract.js'
-import type { LoginRoutesOptions } from './routes/scope.js'
 import { rejectUnknownKeys } from './lib/options.js'
+import { parseDuration } from './lib/duration.js'
 import type { OnLogin, OnRevoke } from './login/hooks.js'
+import type { LinkIdentity } from './login/flow.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
 import type { DouyinAppOptions } from './providers/douyin/options.js'
 import type { QqAppOptions } from './providers/qq/options.js'
@@ -34,6 +35,22 @@ import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-option
 import type { SecretKey } from './lib/secret-box.js'
 import type { ResolveUser } from './types.js'
 import { kLoginRateLimit, type LoginRateLimitOptions } from './plugins/login-rate-limit.js'
+import webSessionsPlugin, { type WebCookieOptions } from './plugins/web-sessions.js'
+import webRoutes from './routes/web.js'
+import { allowedRedirectsOf } from './lib/redirects.js'
+import { oauthStates, wechatAppPlugin, wechatOaPlugin, wechatWebPlugin } from './plugins/wechat-oauth.js'
+import { browserLoginRoutes, wechatAppRoutes, type BrowserRoutesOptions } from './routes/wechat-oauth.js'
+import { MOBILE_APP, OA, WEBSITE, type WechatOAuthAppOptions } from './providers/wechat-oauth/options.js'
+
+/** The browser surfaces: the session cookie, and where a login may send the browser back to. */
+export interface WebOptions {
+  /** The session cookie (default `__Host-mpa_session`: HttpOnly, Secure, SameSite=Lax, Path=/). */
+  cookie?: WebCookieOptions
+  /** Where a browser login may redirect: absolute http(s) URLs, each an origin or a path prefix ('https://app.example.com/account/'). */
+  redirects?: string[]
+  /** How long a browser login's state lives, from the authorize redirect to the callback. Default '10m'. */
+  stateTtl?: number | string
+}
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -58,10 +75,21 @@ export interface MiniprogramAuthOptions {
    * beside a plugin that takes them (@fastify/jwt, @fastify/passport, @fastify/session).
    */
   decorators?: DecoratorNames
+  /**
+   * Browser sessions: `authenticate` also reads the session cookie (after the
+   * skey header and Bearer), `POST <prefix>/web/logout` ends it. See docs/wechat-web.md.
+   */
+  web?: WebOptions
   /** Hooks, config and documentation for every route of ours, or a function of the route that returns them. */
   routes?: AppRouteOptionsOption
   /** Finds or creates the application's user; what it returns becomes `request.user`. */
   resolveUser?: ResolveUser
+  /**
+   * Adds a platform identity to the logged-in user: with it, every login
+   * platform also has `POST <prefix>/<platform>/link` (docs/accounts.md).
+   * Throw `errors.IdentityInUseError` when another user owns the identity.
+   */
+  linkIdentity?: LinkIdentity
   /** After a login created its session, beside the reply; if it throws, the error is logged and the login stands. */
   onLogin?: OnLogin
   /** After sessions were revoked (logout, logout-all, the caps, a ban, admin), beside the reply; if it throws, the error is logged. */
@@ -97,17 +125,24 @@ export interface MiniprogramAuthOptions {
   kuaishou?: KuaishouAppOptions | KuaishouAppOptions[]
   /** One Baidu smart program (its App Key as appId), or several. */
   baidu?: BaiduAppOptions | BaiduAppOptions[]
+  /** A WeChat official account's web pages (网页授权), with `callbackUrl`: needs `web`. */
+  wechatOa?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
+  /** A website's WeChat QR login (open platform 网站应用), with `callbackUrl`: needs `web`. */
+  wechatWeb?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
+  /** A mobile app's WeChat login (open platform 移动应用): the SDK's code posted to `/wechat-app/login`. */
+  wechatApp?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
 }
 
-type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu'
+type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu' | 'wechatOa' | 'wechatWeb' | 'wechatApp'
 
 /** A login provider: the option that turns it on, its plugin (given the option as `apps`) and its routes. */
 function provider<K extends ProviderOption> (
   option: K,
   plugin: FastifyPluginAsync<{ apps: NonNullable<MiniprogramAuthOptions[K]> }>,
-  routes: FastifyPluginAsync<LoginRoutesOptions & { prefix: string }>
+  routes: FastifyPluginAsync<BrowserRoutesOptions & { prefix: string }>,
+  browser = false
 ) {
-  return { option, routes, register: (fastify: FastifyInstance, options: MiniprogramAuthOptions) => fastify.register(plugin, { apps: options[option]! }) }
+  return { option, routes, browser, register: (fastify: FastifyInstance, options: MiniprogramAuthOptions) => fastify.register(plugin, { apps: options[option]! }) }
 }
 
 /** The login providers. A new platform is a row here (and its option above). */
@@ -118,13 +153,16 @@ const PROVIDERS = [
   provider('qq', qqPlugin, qqRoutes),
   provider('wecom', wecomPlugin, wecomRoutes),
   provider('kuaishou', kuaishouPlugin, kuaishouRoutes),
-  provider('baidu', baiduPlugin, baiduRoutes)
+  provider('baidu', baiduPlugin, baiduRoutes),
+  provider(OA.option, wechatOaPlugin, browserLoginRoutes(OA), true),
+  provider(WEBSITE.option, wechatWebPlugin, browserLoginRoutes(WEBSITE), true),
+  provider(MOBILE_APP.option, wechatAppPlugin, wechatAppRoutes)
 ]
 
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
-  'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
-  'errorReply',
+  'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'linkIdentity', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
+  'errorReply', 'web',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
   'logLevel', 'logSerializers'
@@ -141,6 +179,8 @@ export function redactPathsFor (header: string): string[] {
   return [
     `req.headers[${JSON.stringify(header.toLowerCase())}]`,
     'req.headers.authorization',
+    // The web option's session cookie is the skey.
+    'req.headers.cookie',
     // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
     'err.rawPacket'
   ]
@@ -156,16 +196,30 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (options.errorReply !== undefined && typeof options.errorReply !== 'function') {
     throw new TypeError('errorReply must be a function (error, request) => body')
   }
+  const { web } = options
+  if (web !== undefined && (typeof web !== 'object' || web === null)) throw new TypeError('web must be an object { cookie?, redirects? }')
+  rejectUnknownKeys(web, ['cookie', 'redirects', 'stateTtl'], 'web')
+  const redirects = web?.redirects === undefined ? [] : allowedRedirectsOf(web.redirects, 'web.redirects')
+  const stateTtlMs = parseDuration(web?.stateTtl ?? '10m', 'web.stateTtl')
   const { header, ...session } = options.session ?? {}
   await fastify.register(sessionsPlugin, {
     ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
   })
+  // Before authenticate, which reads the session cookie it declares.
+  if (web !== undefined) await fastify.register(webSessionsPlugin, { cookie: web.cookie })
   await fastify.register(authenticatePlugin, { header, decorators: options.decorators })
-  await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin })
+  await fastify.register(loginPlugin, {
+    resolveUser: options.resolveUser, linkIdentity: options.linkIdentity, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin
+  })
   // For the app's own routes on our login flow (docs/custom-provider.md): the same error shape and rate limit.
   if (options.errorReply !== undefined) fastify.decorate(kErrorReply, options.errorReply)
   if (options.rateLimit !== undefined) fastify.decorate(kLoginRateLimit, { rateLimit: options.rateLimit })
   const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
+  const browser = providers.filter((provider) => provider.browser).map(({ option }) => option)
+  if (browser.length > 0) {
+    if (web === undefined) throw new TypeError(`${browser.join(' and ')} need the web option: { redirects: [...] } (the session cookie, where the login may return to)`)
+    await fastify.register(oauthStates, { ttlMs: stateTtlMs })
+  }
   for (const { register } of providers) await register(fastify, options)
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
@@ -177,7 +231,8 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   await fastify.register(async function miniprogramAuthRoutes (routes) {
     applyAppRouteOptions(routes, options.routes)
     await routes.register(sessionRoutes, { prefix })
-    for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit })
+    if (web !== undefined) await routes.register(webRoutes, { prefix })
+    for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit, redirects })
   }, { ...(logLevel === undefined ? {} : { logLevel }), ...(logSerializers === undefined ? {} : { logSerializers }) })
 }
 
@@ -198,9 +253,11 @@ export type { SessionCacheConfig, SessionOptions, SessionRule, SessionStoreOptio
 export type { SecretKey } from './lib/secret-box.js'
 export type {
   AuthUser, CreatedSession, CreateSessionOptions, DefaultUser, Exchange, ExchangeContext, FastifyMiniprogramAuth, Identity,
-  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason, SessionSecrets
+  LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, Surface, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason, SessionSecrets
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
+export { default as webSessionsPlugin } from './plugins/web-sessions.js'
+export type { WebCookieOptions, WebSessionsPluginOptions } from './plugins/web-sessions.js'
 export type { AuthenticatePluginOptions, DecoratorNames } from './plugins/authenticate.js'
 export type { AppRouteOptions, AppRouteOptionsOption } from './routes/app-route-options.js'
 export type { OnLogin, OnRevoke } from './login/hooks.js'
@@ -210,7 +267,7 @@ export type { LoginEvent, RevocationEvent, StoreEvent, StoreSpan, UpstreamEvent,
 export { default as loginPlugin } from './plugins/login.js'
 export type { LoginPluginOptions } from './plugins/login.js'
 export { defaultResolveUser } from './login/flow.js'
-export type { LoginOptions, MiniprogramLogin } from './login/flow.js'
+export type { LinkIdentity, LinkResult, LoginOptions, MiniprogramLogin } from './login/flow.js'
 export { default as sessionRoutes } from './routes/session.js'
 export type { LoginRoutesOptions } from './routes/scope.js'
 export type { LoginRateLimitOptions } from './plugins/login-rate-limit.js'
@@ -228,6 +285,9 @@ export { default as wechatRoutes } from './routes/wechat.js'
 export { default as alipayPlugin } from './plugins/alipay.js'
 export type { AlipayPluginOptions } from './plugins/alipay.js'
 export type { AlipayAppOptions } from './providers/alipay/options.js'
+export { wechatOaPlugin, wechatWebPlugin, wechatAppPlugin, type WechatOAuthPluginOptions } from './plugins/wechat-oauth.js'
+export type { WechatOAuthAppOptions } from './providers/wechat-oauth/options.js'
+export type { WechatOAuthClient } from './providers/wechat-oauth/provider.js'
 export type { AlipayAuthResult, AlipayClient, AlipayProfile } from './providers/alipay/provider.js'
 export type { AlipayPhoneNumber } from './providers/alipay/phone.js'
 export { default as alipayRoutes } from './routes/alipay.js'

@@ -9,6 +9,9 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
  */
 export type Provider = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu' | (string & {})
 
+/** The kind of client a login came from. */
+export type Surface = 'miniprogram' | 'oa' | 'web' | 'app'
+
 /** Who logged in, as the platform told us. */
 export interface Identity {
   provider: Provider
@@ -17,7 +20,10 @@ export interface Identity {
   openId?: string
   /** Alipay user_id (2088…), for apps that still get one. */
   alipayUserId?: string
+  /** WeChat's unionid (the same person across the apps of one open-platform account), where the platform gives it. */
   unionId?: string
+  /** Where the user logged in: a mini-program, a WeChat official-account page ('oa'), a website ('web'), a mobile app ('app'). Our providers set it. */
+  surface?: Surface
   /** Douyin: the anonymous_openid of the device (tt.login's anonymousCode), to carry over what the user did before logging in. */
   anonymousOpenId?: string
   /** Douyin: true when the user is not logged in to the host app and only the anonymousCode identified them (openId is then the anonymous_openid). */

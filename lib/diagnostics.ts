@@ -25,6 +25,8 @@ export interface LoginEvent {
   outcome: 'success' | 'failure'
   /** A retried code answered from the first login's reply, without a second exchange. */
   replay: boolean
+  /** A link (POST /<provider>/link), not a login: no session was created. */
+  link?: true
   /** The error's code (MPA_*) on failure. */
   code?: string
   /** The reply's status on failure. */

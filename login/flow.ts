@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify'
-import { CodeInvalidError, InternalError, MisconfiguredError } from '../errors.js'
+import { AnonymousLoginRefusedError, CodeInvalidError, InternalError, MisconfiguredError } from '../errors.js'
 import { publishLogin } from '../lib/diagnostics.js'
 import { isOurError } from '../lib/our-errors.js'
 import { defaultUserIdOf } from '../store/session-record.js'
 import type { ClaimedCode, CodeClaims, LoginFailure } from '../store/code-claims.js'
 import type { SessionStore } from '../store/sessions.js'
-import type { AuthUser, LoginProvider, LoginResult, Provider, ResolveUser } from '../types.js'
+import type { AuthUser, Exchange, Identity, LoginProvider, LoginResult, Provider, ResolveUser } from '../types.js'
 import type { AppHooks } from './hooks.js'
 
 export interface LoginOptions {
@@ -13,6 +13,25 @@ export interface LoginOptions {
   appId?: string
   /** The platform scope the code was requested with (Alipay: auth_base or auth_user). */
   scope?: string
+}
+
+/** What a link answers (and a retry of its code by the same user). */
+export interface LinkResult {
+  linked: { provider: Provider, appId: string }
+}
+
+/**
+ * Adds a platform identity to a user who is logged in (a second platform, or
+ * another surface of the same one). Throw `IdentityInUseError` (409) when
+ * another user owns it; anything else thrown fails the link as resolveUser's
+ * errors fail a login.
+ */
+export type LinkIdentity = (user: AuthUser, identity: Identity, request: FastifyRequest) => void | Promise<void>
+
+/** How a claimed code ends: its first exchange, or a replay of the stored answer. */
+interface Finish<R> {
+  first: (provider: LoginProvider, claim: ClaimedCode, exchanged: Exchange, appId: string) => Promise<{ result: R, after: () => void }>
+  replay: (answer: string) => Promise<R>
 }
 
 export interface MiniprogramLogin {
@@ -25,6 +44,13 @@ export interface MiniprogramLogin {
    * first answer back while its session lives; a concurrent one waits for it.
    */
   login: (request: FastifyRequest, provider: Provider, code: string, options?: LoginOptions) => Promise<LoginResult>
+  /**
+   * The same claim and exchange for a user who is logged in: the identity goes
+   * to the app's linkIdentity instead of a new session.
+   */
+  link: (request: FastifyRequest, provider: Provider, code: string, user: AuthUser, options?: LoginOptions) => Promise<LinkResult>
+  /** Whether the app gave linkIdentity (the link routes exist only then). */
+  readonly linking: boolean
 }
 
 // An app that augments the user type passes its own resolveUser. (AuthUser is
@@ -47,8 +73,13 @@ export class LoginFlow implements MiniprogramLogin {
     private readonly claims: CodeClaims,
     private readonly sessions: SessionStore,
     private readonly resolveUser: ResolveUser,
-    private readonly hooks: AppHooks
+    private readonly hooks: AppHooks,
+    private readonly linkIdentity?: LinkIdentity
   ) {}
+
+  get linking (): boolean {
+    return this.linkIdentity !== undefined
+  }
 
   addProvider (provider: LoginProvider): void {
     if (this.#providers.has(provider.name)) throw new TypeError(`a ${provider.name} login provider is already registered`)
@@ -56,21 +87,53 @@ export class LoginFlow implements MiniprogramLogin {
   }
 
   async login (request: FastifyRequest, name: Provider, code: string, options: LoginOptions = {}): Promise<LoginResult> {
+    return this.#observed(name, false, (seen) => this.#claimed(request, name, code, options, seen, {
+      first: (provider, claim, exchanged, appId) => this.#firstLogin(request, provider, claim, exchanged, appId),
+      replay: (answer) => this.#replay(answer)
+    }))
+  }
+
+  async link (request: FastifyRequest, name: Provider, code: string, user: AuthUser, options: LoginOptions = {}): Promise<LinkResult> {
+    const linkIdentity = this.linkIdentity
+    if (linkIdentity === undefined) throw new MisconfiguredError('linking needs the linkIdentity option')
+    const userId = String(user.id)
+    return this.#observed(name, true, (seen) => this.#claimed(request, name, code, options, seen, {
+      first: async (provider, claim, { identity }, appId) => {
+        // A guest (Douyin's anonymous login) is a device, not an account to link.
+        if (identity.anonymous === true) throw new AnonymousLoginRefusedError()
+        await linkIdentity(user, identity, request)
+        const result: LinkResult = { linked: { provider: provider.name, appId } }
+        await this.claims.settle(claim, JSON.stringify({ linkedBy: userId, result }))
+        request.log.info({ provider: provider.name, appId, userId }, 'identity linked')
+        return { result, after: () => {} }
+      },
+      // A retry by the same user gets the same answer; the code is spent for anyone else, and for a login.
+      replay: async (answer) => {
+        const stored = JSON.parse(answer) as { linkedBy?: string, result: LinkResult }
+        if (stored.linkedBy !== userId) throw new CodeInvalidError('already used')
+        return stored.result
+      }
+    }))
+  }
+
+  /** A login or link, with its event. `seen` learns the appId once it is resolved. */
+  async #observed<R> (name: Provider, link: boolean, run: (seen: { appId?: string }) => Promise<{ result: R, replay: boolean }>): Promise<R> {
     const started = performance.now()
     const seen: { appId?: string } = {}
+    const kind = link ? { link: true as const } : {}
     try {
-      const { result, replay } = await this.#login(request, name, code, options, seen)
-      publishLogin({ provider: name, ...seen, outcome: 'success', replay, durationMs: performance.now() - started })
+      const { result, replay } = await run(seen)
+      publishLogin({ provider: name, ...seen, ...kind, outcome: 'success', replay, durationMs: performance.now() - started })
       return result
     } catch (err) {
       const { statusCode, code } = failureOf(err)
-      publishLogin({ provider: name, ...seen, outcome: 'failure', replay: false, code, statusCode, durationMs: performance.now() - started })
+      publishLogin({ provider: name, ...seen, ...kind, outcome: 'failure', replay: false, code, statusCode, durationMs: performance.now() - started })
       throw err
     }
   }
 
-  /** The login; `seen` learns the appId once it is resolved, for the login event. */
-  async #login (request: FastifyRequest, name: Provider, code: string, { appId: requested, scope }: LoginOptions, seen: { appId?: string }) {
+  /** Claims the code (once across every instance), then exchanges it and finishes, or answers a replay. */
+  async #claimed<R> (request: FastifyRequest, name: Provider, code: string, { appId: requested, scope }: LoginOptions, seen: { appId?: string }, finish: Finish<R>) {
     const provider = this.#providers.get(name)
     if (!provider) throw new MisconfiguredError(`no ${name} login provider is registered`)
     const appId = provider.resolveAppId(requested)
@@ -81,32 +144,32 @@ export class LoginFlow implements MiniprogramLogin {
         const { statusCode, code, message } = claim.failure
         throw Object.assign(new Error(message), { statusCode, code })
       }
-      return { result: await this.#replay(claim.replay), replay: true }
+      return { result: await finish.replay(claim.replay), replay: true }
     }
-    const { identity, session, result } = await this.#firstLogin(request, provider, claim, code, { appId, scope })
-    // After the claim is settled, beside the reply: the login stands whatever the hook does.
-    this.hooks.login(identity, session, request)
-    return { result, replay: false }
-  }
-
-  /** The first post of a code: exchange, resolveUser, the session; the claim settled with the answer, or failed. */
-  async #firstLogin (request: FastifyRequest, provider: LoginProvider, claim: ClaimedCode, code: string, { appId, scope }: { appId: string, scope?: string }) {
+    let finished: { result: R, after: () => void }
     try {
-      const { identity, secrets, reply } = await provider.exchange(code, { appId, scope, log: request.log })
-      const user = await this.resolveUser(identity, request)
-      const device = request.headers['user-agent']
-      let result: LoginResult | undefined
-      // The answer is kept for replays in the same round trip as the session's writes.
-      const { session } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) }, async ({ skey, expiresAt }) => {
-        result = { skey, expiresAt, user, ...reply }
-        await this.claims.settle(claim, JSON.stringify(result))
-      })
-      request.log.info({ provider: provider.name, appId, sessionId: session.id, userId: session.user.id }, 'login')
-      return { identity, session, result: result! }
+      const exchanged = await provider.exchange(code, { appId, scope, log: request.log })
+      finished = await finish.first(provider, claim, exchanged, appId)
     } catch (err) {
       await this.claims.fail(claim, failureOf(err))
       throw err
     }
+    // After the claim is settled, beside the reply: the login stands whatever the hook does.
+    finished.after()
+    return { result: finished.result, replay: false }
+  }
+
+  /** The first post of a login code: resolveUser, the session, the claim settled with the answer in the same round trip. */
+  async #firstLogin (request: FastifyRequest, provider: LoginProvider, claim: ClaimedCode, { identity, secrets, reply }: Exchange, appId: string) {
+    const user = await this.resolveUser(identity, request)
+    const device = request.headers['user-agent']
+    let result: LoginResult | undefined
+    const { session } = await this.sessions.create(identity, { user, secrets, ...(device ? { device } : {}) }, async ({ skey, expiresAt }) => {
+      result = { skey, expiresAt, user, ...reply }
+      await this.claims.settle(claim, JSON.stringify(result))
+    })
+    request.log.info({ provider: provider.name, appId, sessionId: session.id, userId: session.user.id }, 'login')
+    return { result: result!, after: () => this.hooks.login(identity, session, request) }
   }
 
   /** The longest a login may hold its code before another may try it: derived from the configured timeouts. */
@@ -115,7 +178,9 @@ export class LoginFlow implements MiniprogramLogin {
   }
 
   async #replay (answer: string): Promise<LoginResult> {
-    const result = JSON.parse(answer) as LoginResult
+    const result = JSON.parse(answer) as LoginResult | { linkedBy: string }
+    // The code linked an identity: spent, and no login.
+    if ('linkedBy' in result) throw new CodeInvalidError('already used')
     // Logged out since: the code is spent, and its skey would be refused.
     if (await this.sessions.get(result.skey) === null) throw new CodeInvalidError('already used, and the session it gave has ended')
     return result

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { parseDuration } from '../lib/duration.js'
-import { defaultResolveUser, LoginFlow, type MiniprogramLogin } from '../login/flow.js'
+import { defaultResolveUser, LoginFlow, type LinkIdentity, type MiniprogramLogin } from '../login/flow.js'
 import { AppHooks, type OnLogin } from '../login/hooks.js'
 import { CodeClaims } from '../store/code-claims.js'
 import type { ResolveUser } from '../types.js'
@@ -17,6 +17,8 @@ export interface LoginPluginOptions {
   codeReplayWindow?: number | string
   /** Called after a login created its session, beside the reply; a hook that throws is logged and changes nothing. */
   onLogin?: OnLogin
+  /** Adds an identity to the logged-in user (POST /<provider>/link); without it there are no link routes. */
+  linkIdentity?: LinkIdentity
 }
 
 declare module 'fastify' {
@@ -29,11 +31,12 @@ declare module 'fastify' {
 const loginPlugin: FastifyPluginAsync<LoginPluginOptions> = async (fastify, options) => {
   const resolveUser = options.resolveUser ?? defaultResolveUser
   if (typeof resolveUser !== 'function') throw new TypeError('resolveUser must be a function (identity, request) => user')
+  if (options.linkIdentity !== undefined && typeof options.linkIdentity !== 'function') throw new TypeError('linkIdentity must be a function (user, identity, request) => void')
   const replayWindowMs = parseDuration(options.codeReplayWindow ?? '60s', 'codeReplayWindow')
   const claims = new CodeClaims(fastify[kGateway], replayWindowMs)
   const hooks = new AppHooks(fastify.log.child({ plugin: 'mpa-login' }), { onLogin: options.onLogin }, fastify[kHookTimeout])
   fastify.addHook('onClose', () => hooks.settled())
-  fastify.decorate('miniprogramLogin', new LoginFlow(claims, fastify.sessions, resolveUser, hooks))
+  fastify.decorate('miniprogramLogin', new LoginFlow(claims, fastify.sessions, resolveUser, hooks, options.linkIdentity))
 }
 
 export default fp(loginPlugin, {

@@ -1,10 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import { Type, type Static, type TObject, type TString } from 'typebox'
+import { IdentityInUseError } from '../errors.js'
 import type { LoginOptions } from '../login/flow.js'
+import { kAuthentication } from '../plugins/authenticate.js'
 import { limitLogins, type LoginRateLimitOptions } from '../plugins/login-rate-limit.js'
 import type { Provider } from '../types.js'
-import { AppId, LOGIN_ERRORS, LoginReply, errorReplies, type ErrorSource } from './schemas.js'
+import { AppId, AUTHENTICATED_ERRORS, LOGIN_ERRORS, LinkReply, LoginReply, errorReplies, type ErrorSource } from './schemas.js'
 
 /** What a platform's login route is made of. */
 export interface LoginRoute<Body extends TObject> {
@@ -23,11 +25,16 @@ export interface LoginRoute<Body extends TObject> {
   rateLimit: LoginRateLimitOptions | false | undefined
 }
 
-/** POST /<provider>/login: the rate limit, the body checked, then one call to the login flow. */
+/**
+ * POST /<provider>/login: the rate limit, the body checked, then one call to
+ * the login flow. With the app's linkIdentity, POST /<provider>/link too: the
+ * same body and flow for a user who is logged in.
+ */
 export async function loginRoute<Body extends TObject> (fastify: FastifyInstance, route: LoginRoute<Body>): Promise<void> {
   const { miniprogramLogin } = fastify
+  const config = { ...await limitLogins(fastify, route.rateLimit), loginProvider: route.provider }
   fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${route.provider}/login`, {
-    config: { ...await limitLogins(fastify, route.rateLimit), loginProvider: route.provider },
+    config,
     schema: {
       summary: `Log in with a ${route.call} code`,
       tags: [route.provider],
@@ -37,6 +44,21 @@ export async function loginRoute<Body extends TObject> (fastify: FastifyInstance
   }, async (request) => {
     const { code, options } = route.code(request.body as Static<Body>)
     return miniprogramLogin.login(request, route.provider, code, options)
+  })
+  if (!miniprogramLogin.linking) return
+  const { authenticate, sessionOf } = fastify[kAuthentication]
+  fastify.withTypeProvider<TypeBoxTypeProvider>().post(`/${route.provider}/link`, {
+    config,
+    preHandler: authenticate,
+    schema: {
+      summary: `Link a ${route.call} identity to the logged-in user`,
+      tags: [route.provider],
+      body: route.body,
+      response: { 200: LinkReply, ...errorReplies(...LOGIN_ERRORS, ...AUTHENTICATED_ERRORS, IdentityInUseError, ...route.errors) }
+    }
+  }, async (request) => {
+    const { code, options } = route.code(request.body as Static<Body>)
+    return miniprogramLogin.link(request, route.provider, code, sessionOf(request).user, options)
   })
 }
 

@@ -32,6 +32,10 @@ export const LoginReply = Type.Object({
   user: User
 }, { description: 'Logged in: a new session (or, for a retried code, the first answer again).' })
 
+export const LinkReply = Type.Object({
+  linked: Type.Object({ provider: Type.String(), appId: Type.String() }, { description: 'The platform and app whose identity the app\'s linkIdentity added to this user.' })
+}, { description: 'Linked (or, for a retried code, the first answer again): the user can now log in with this platform too.' })
+
 export const SessionView = Type.Object({
   id: Type.String({ description: 'The session id (sha256 of the skey, cut to 128 bits): use it to revoke one device.' }),
   provider: Type.String({ description: 'wechat, alipay, douyin, qq, wecom, kuaishou, baidu, or the name of a provider the app added.' }),

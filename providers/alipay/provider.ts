@@ -90,7 +90,7 @@ export class AlipayProvider extends AppsProvider<AlipayCaller> implements LoginP
     const token = await caller.exec(OAUTH_TOKEN, { grantType: 'authorization_code', code: authCode })
     const { accessToken, refreshToken, openId, userId, unionId } = token as Record<string, string | undefined>
     if (!accessToken || !(openId ?? userId)) throw new UpstreamError('the token response has no access_token or no open_id/user_id')
-    const identity: Identity = { provider: 'alipay', appId: caller.appId }
+    const identity: Identity = { provider: 'alipay', surface: 'miniprogram', appId: caller.appId }
     // open_id keys the user when present (new apps get nothing else); user_id otherwise.
     if (openId) identity.openId = openId
     if (userId) identity.alipayUserId = userId

@@ -65,7 +65,7 @@ export class Code2SessionProvider extends AppsProvider<ErrcodeApp> implements Lo
   async exchange (code: string, { appId, log }: ExchangeContext): Promise<Exchange> {
     const { openId, unionId, sessionKey } = await this.code2Session(code, appId)
     this.openData.remember(appId, openId, sessionKey, log)
-    const identity: Identity = { provider: this.name, appId, openId, ...(unionId ? { unionId } : {}) }
+    const identity: Identity = { provider: this.name, surface: 'miniprogram', appId, openId, ...(unionId ? { unionId } : {}) }
     return { identity, secrets: { sessionKey } }
   }
 

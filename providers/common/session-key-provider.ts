@@ -79,7 +79,7 @@ export abstract class SessionKeyProvider extends AppsProvider<HttpApp> implement
   async exchange (code: string, { appId, log }: ExchangeContext): Promise<Exchange> {
     const { openId, sessionKey } = await this.code2Session(code, appId)
     this.openData.remember(appId, openId, sessionKey, log)
-    return { identity: { provider: this.name, appId, openId }, secrets: { sessionKey } }
+    return { identity: { provider: this.name, surface: 'miniprogram', appId, openId }, secrets: { sessionKey } }
   }
 
   close (): Promise<void> {

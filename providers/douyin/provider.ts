@@ -86,11 +86,11 @@ export class DouyinProvider extends AppsProvider<DouyinApp> implements LoginProv
     const { openId, unionId, sessionKey, anonymousOpenId } = await this.code2Session({ code, anonymousCode }, appId)
     if (openId && sessionKey) {
       this.openData.remember(appId, openId, sessionKey, log)
-      const identity: Identity = { provider: 'douyin', appId, openId, ...(unionId ? { unionId } : {}), ...(anonymousOpenId ? { anonymousOpenId } : {}) }
+      const identity: Identity = { provider: 'douyin', surface: 'miniprogram', appId, openId, ...(unionId ? { unionId } : {}), ...(anonymousOpenId ? { anonymousOpenId } : {}) }
       return { identity, secrets: { sessionKey } }
     }
     // An anonymous login: the device is all Douyin vouches for, and there is no session_key.
-    return { identity: { provider: 'douyin', appId, openId: anonymousOpenId, anonymousOpenId, anonymous: true }, secrets: {} }
+    return { identity: { provider: 'douyin', surface: 'miniprogram', appId, openId: anonymousOpenId, anonymousOpenId, anonymous: true }, secrets: {} }
   }
 
   async code2Session ({ code = '', anonymousCode = '' }: DouyinCodes, appId?: string): Promise<DouyinSession> {

@@ -72,7 +72,7 @@ export class WecomProvider extends AppsProvider<WecomApp> implements LoginProvid
 
   async exchange (code: string, { appId }: ExchangeContext): Promise<Exchange> {
     const { corpId, userId, sessionKey } = await this.code2Session(code, appId)
-    return { identity: { provider: 'wecom', appId, openId: `${corpId}:${userId}`, corpId, corpUserId: userId }, secrets: { sessionKey } }
+    return { identity: { provider: 'wecom', surface: 'miniprogram', appId, openId: `${corpId}:${userId}`, corpId, corpUserId: userId }, secrets: { sessionKey } }
   }
 
   async code2Session (code: string, appId?: string): Promise<WecomSession> {

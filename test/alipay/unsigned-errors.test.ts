@@ -97,7 +97,7 @@ t.test('unsigned successes are never trusted: 502 MPA_UPSTREAM_BAD_SIGNATURE, lo
   sandbox.fail(USER_INFO_SHARE, { unsigned: true })
   const res = await world.login(app, { authCode: sandbox.issueAuthCode({ openId: 'open-p', scope: 'auth_user', profile }), scope: 'auth_user' })
   t.match(res.json, { user: { id: `alipay:${ALIPAY_APP_ID}:open-p` }, profile: 'unavailable' })
-  t.same(seen.pop(), { provider: 'alipay', appId: ALIPAY_APP_ID, openId: 'open-p' }, 'the unsigned profile was dropped')
+  t.same(seen.pop(), { provider: 'alipay', surface: 'miniprogram', appId: ALIPAY_APP_ID, openId: 'open-p' }, 'the unsigned profile was dropped')
   const session = await app.sessions.get(res.json.skey)
   sandbox.fail(USER_INFO_SHARE, { unsigned: true })
   await t.rejects(app.alipay.getUserInfo(session?.secrets.accessToken as string), { statusCode: 502, code: 'MPA_UPSTREAM_BAD_SIGNATURE' })

@@ -31,7 +31,7 @@ test('swan.getLoginCode → POST /baidu/login → a Baidu session with its 24-by
   const { code } = sandbox.login({ openId: 'o-alice', phone: '13900000001' })
   const reply = await post(code)
   t.equal(reply.statusCode, 200)
-  t.same(identities, [{ provider: 'baidu', appId: APP_KEY, openId: 'o-alice' }])
+  t.same(identities, [{ provider: 'baidu', surface: 'miniprogram', appId: APP_KEY, openId: 'o-alice' }])
   const key = (await app.sessions.get(reply.json.skey))?.secrets.sessionKey
   t.equal(key, sandbox.sessionKeyOf('o-alice'))
   t.equal(Buffer.from(key!, 'base64').length, 24, 'an AES-192 key')

@@ -30,6 +30,8 @@ const kuaishouSandbox = await createKuaishouSandbox({ apps: { [KUAISHOU_APP.appI
 const baiduSandbox = await createBaiduSandbox({ apps: { [BAIDU_APP.appId]: BAIDU_APP.appSecret } })
 const wecomSandbox = await createWecomSandbox({ corps: { [WECOM_APP.corpId]: WECOM_APP.appSecret } })
 const sandboxes = [qqSandbox, kuaishouSandbox, baiduSandbox, wecomSandbox]
+// WeChat's OAuth logins: refused before any call reaches a platform (nothing listens there).
+const OAUTH_APP = { appSecret: 'secret-of-the-openapi-oauth-test-0123', baseUrl: 'http://127.0.0.1:9', authorizeUrl: 'http://127.0.0.1:9' }
 t.teardown(() => Promise.all(sandboxes.map((sandbox) => sandbox.close())))
 const world = await PlatformsWorld.create(t, 'openapi', WECHAT_APP, ALIPAY_APP_ID)
 world.watch(() => sandboxes.flatMap((sandbox) => sandbox.secrets()))
@@ -43,6 +45,12 @@ const app: FastifyInstance = await world.build({
   kuaishou: { ...KUAISHOU_APP, baseUrl: kuaishouSandbox.url },
   baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
   wecom: { ...WECOM_APP, baseUrl: wecomSandbox.url },
+  // The link routes, the browser's logout and logins, the mobile app's login.
+  linkIdentity: () => {},
+  web: { redirects: ['https://app.example.com/'] },
+  wechatOa: { ...OAUTH_APP, appId: 'wx0000000000oapioa', callbackUrl: 'https://api.example.com/auth/wechat-oa/callback' },
+  wechatWeb: { ...OAUTH_APP, appId: 'wx000000000oapiweb', callbackUrl: 'https://api.example.com/auth/wechat-web/callback' },
+  wechatApp: { appSecret: OAUTH_APP.appSecret, baseUrl: OAUTH_APP.baseUrl, appId: 'wx000000000oapiapp' },
   before: async (app) => {
     await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -57,11 +65,12 @@ const paths = (app.swagger() as unknown as { paths: Paths }).paths
 const ours = Object.entries(paths).filter(([path]) => path.startsWith('/auth/'))
   .flatMap(([path, operations]) => Object.entries(operations).map(([method, operation]) => ({ path, method, operation })))
 
-/** The status of every code a route may document: ours and Fastify's. */
-const statusOf = new Map<string, number>([
+/** The statuses of every code a route may document: ours and Fastify's (MPA_OAUTH_STATE_INVALID has two). */
+const statusOf = new Map<string, number[]>()
+for (const { code, statusCode = 500 } of [
   ...Object.values(errors).map((ErrorClass) => new ErrorClass()),
   ...Object.values(errorCodes).map((ErrorClass) => new (ErrorClass as unknown as new () => { code: string, statusCode: number })())
-].map(({ code, statusCode }) => [code, statusCode ?? 500]))
+]) statusOf.set(code, [...statusOf.get(code) ?? [], statusCode])
 
 const codesOf = (operation: Operation, status: number): string[] => operation.responses[status]?.content?.['application/json']?.schema.properties.code.enum ?? []
 
@@ -69,8 +78,10 @@ test('every route of ours is documented with a described success reply', async (
   t.ok(ours.length >= 14, `${ours.length} operations`)
   t.ok(ours.some(({ path }) => path === '/auth/douyin/phone') && ours.some(({ path }) => path === '/auth/qq/login'), 'Douyin and QQ included')
   for (const path of ['/auth/wecom/login', '/auth/kuaishou/login', '/auth/kuaishou/phone', '/auth/baidu/login', '/auth/baidu/userinfo']) t.ok(paths[path], `${path} included`)
+  for (const platform of ['wechat', 'alipay', 'douyin', 'qq', 'wecom', 'kuaishou', 'baidu']) t.ok(paths[`/auth/${platform}/link`]?.post, `/auth/${platform}/link included`)
+  t.ok(paths['/auth/web/logout']?.post, '/auth/web/logout included')
   for (const { path, method, operation } of ours) {
-    const success = operation.responses['200'] ?? operation.responses['204']
+    const success = operation.responses['200'] ?? operation.responses['204'] ?? operation.responses['302']
     t.ok(success, `${method} ${path} has a success reply`)
     t.ok(success!.description && success!.description !== 'Default Response', `${method} ${path}: "${success!.description}"`)
   }
@@ -83,7 +94,7 @@ test('every error reply lists its codes as an enum, each of that status', async 
     for (const status of statuses) {
       const codes = codesOf(operation, status)
       t.ok(codes.length > 0, `${method} ${path} ${status}: ${codes.join(', ')}`)
-      t.same(codes.filter((code) => statusOf.get(code) !== status), [], `${method} ${path} ${status}: every code is a ${status}`)
+      t.same(codes.filter((code) => !statusOf.get(code)?.includes(status)), [], `${method} ${path} ${status}: every code is a ${status}`)
     }
   }
   const op = (path: string, method: string) => paths[path]![method]!
@@ -93,6 +104,16 @@ test('every error reply lists its codes as an enum, each of that status', async 
   t.ok(codesOf(op('/auth/wechat/login', 'post'), 400).includes('FST_ERR_VALIDATION'), 'Fastify\'s own 400 is listed where a body is checked')
   t.ok(codesOf(op('/auth/wechat/userinfo', 'post'), 403).includes('MPA_WRONG_PROVIDER'))
   t.notOk(op('/auth/session', 'get').responses['400'], 'no body, no 400')
+  t.same(codesOf(op('/auth/wechat/link', 'post'), 409), ['MPA_LOGIN_IN_PROGRESS', 'MPA_IDENTITY_IN_USE'])
+  t.ok(codesOf(op('/auth/wechat/link', 'post'), 401).includes('MPA_SKEY_MISSING') && codesOf(op('/auth/wechat/link', 'post'), 401).includes('MPA_CODE_INVALID'),
+    'a link has a session and a code to refuse')
+  t.same(codesOf(op('/auth/web/logout', 'post'), 403), ['MPA_CSRF_REFUSED'])
+  t.same(codesOf(op('/auth/wechat-oa/callback', 'get'), 403), ['MPA_OAUTH_STATE_INVALID', 'MPA_OAUTH_REFUSED', 'MPA_USER_BANNED'])
+  t.ok(codesOf(op('/auth/wechat-web/authorize', 'get'), 400).includes('MPA_REDIRECT_REFUSED'))
+  for (const path of ['/auth/wechat-oa/authorize', '/auth/wechat-oa/callback', '/auth/wechat-web/authorize', '/auth/wechat-web/callback']) {
+    t.ok(op(path, 'get').responses['302']?.description, `${path}: its redirect is described`)
+  }
+  t.ok(op('/auth/wechat-app/login', 'post') && op('/auth/wechat-app/link', 'post'), 'the mobile app logs in and links')
 })
 
 test('what the routes answer is what the document lists', async (t) => {
@@ -122,7 +143,15 @@ test('what the routes answer is what the document lists', async (t) => {
     ['POST', '/auth/wecom/login', { code: 'bad-code-0006' }, undefined],
     ['POST', '/auth/kuaishou/phone', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
     ['POST', '/auth/baidu/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
-    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin]
+    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin],
+    ['POST', '/auth/wechat/link', { code: 'bad-code-0007' }, wechat],
+    ['POST', '/auth/alipay/link', { authCode: 'bad-code-0008' }, undefined],
+    ['POST', '/auth/qq/link', { code: 1 }, wechat],
+    ['POST', '/auth/web/logout', undefined, undefined],
+    ['GET', '/auth/wechat-oa/authorize?redirect=https%3A%2F%2Fevil.example%2F', undefined, undefined],
+    ['GET', '/auth/wechat-web/callback?code=abc&state=' + 'A'.repeat(22), undefined, undefined],
+    ['GET', '/auth/wechat-oa/callback', undefined, undefined],
+    ['POST', '/auth/wechat-app/login', { code: 7 }, undefined]
   ]
   for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
   t.ok(answered.length >= requests.length, `${answered.length} error replies`)

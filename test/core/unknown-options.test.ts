@@ -7,7 +7,7 @@ import { testRedis } from '../helpers/redis.js'
 test('an unknown key fails registration, naming it and what the object takes', async (t) => {
   const { redis, prefix } = testRedis(t, 'unknown-options')
   const fails = (options: object) => buildApp(redis, { keyPrefix: prefix, ...options })
-  await t.rejects(fails({ sesion: { ttl: '1d' } }), /^unknown option sesion: the plugin takes prefix, redis, keyPrefix, secretKeys, session, .*hookTimeout, .*wechat, alipay, douyin, qq, wecom, kuaishou, baidu, logLevel, logSerializers$/)
+  await t.rejects(fails({ sesion: { ttl: '1d' } }), /^unknown option sesion: the plugin takes prefix, redis, keyPrefix, secretKeys, session, .*hookTimeout, .*wechat, alipay, douyin, qq, wecom, kuaishou, baidu, wechatOa, wechatWeb, wechatApp, logLevel, logSerializers$/)
   await t.rejects(fails({ sesion: {}, wechatt: {} }), /^unknown option sesion, wechatt: /, 'every unknown key at once')
   await t.rejects(fails({ session: { ttl: '1d', maxage: '30d' } }), /^unknown option session\.maxage: session takes ttl, maxAge, maxPerUser, onePerPlatform, platforms, apps, storeTimeout, replicas, tombstoneTtl, cache, header$/)
   await t.rejects(fails({ session: { cache: { maxbytes: 1 } } }), /^unknown option session\.cache\.maxbytes: session\.cache takes max, maxBytes, lease, heartbeat$/)
@@ -34,7 +34,7 @@ test('with no login provider, the app is told that no login routes were added', 
   const said = logs.lines.map((line) => JSON.parse(line)).filter((line) => /no login routes were added/.test(line.msg))
   t.equal(said.length, 1)
   t.equal(said[0].level, 30, 'at info: an app that only checks sessions is legitimate')
-  t.match(said[0].msg, /\(no wechat, alipay, douyin, qq, wecom, kuaishou, baidu option\)/, 'it names the options that add them')
+  t.match(said[0].msg, /\(no wechat, alipay, douyin, qq, wecom, kuaishou, baidu, wechatOa, wechatWeb, wechatApp option\)/, 'it names the options that add them')
   t.equal((await app.inject({ method: 'POST', url: '/auth/wechat/login', payload: { code: 'c' } })).statusCode, 404)
   t.equal((await app.inject({ url: '/auth/session' })).statusCode, 401, 'the session routes are there')
 

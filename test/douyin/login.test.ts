@@ -14,7 +14,7 @@ test('full path: tt.login → POST login with both codes → skey → authentica
   t.equal(login.statusCode, 200)
   t.same(Object.keys(login.json).sort(), ['expiresAt', 'skey', 'user'])
   t.same(login.json.user, { id: 'u-o-alice' })
-  t.same(identities, [{ provider: 'douyin', appId: APP_ID, openId: 'o-alice', unionId: 'union-alice', anonymousOpenId: 'device-1' }],
+  t.same(identities, [{ provider: 'douyin', surface: 'miniprogram', appId: APP_ID, openId: 'o-alice', unionId: 'union-alice', anonymousOpenId: 'device-1' }],
     'resolveUser learns the device too, to carry over what the user did before logging in')
   const me = await world.call(app, 'GET', '/me', undefined, login.skey)
   t.match(me.json.session, { provider: 'douyin', appId: APP_ID, openId: 'o-alice', unionId: 'union-alice' })
@@ -33,7 +33,7 @@ test('a code alone is a login; the default user id names the openid', async (t) 
   t.same(login.json.user, { id: `douyin:${APP_ID}:o-bob` })
   const login2 = await world.login(app, { openId: 'o-bob', anonymousOpenId: 'device-2' }, { send: ['code'] })
   t.equal(login2.statusCode, 200)
-  t.same(identities, [{ provider: 'douyin', appId: APP_ID, openId: 'o-bob' }], 'no unionid, no device')
+  t.same(identities, [{ provider: 'douyin', surface: 'miniprogram', appId: APP_ID, openId: 'o-bob' }], 'no unionid, no device')
 })
 
 test('an anonymous login is refused unless the app accepts them', async (t) => {
@@ -53,7 +53,7 @@ test('an anonymous login is refused unless the app accepts them', async (t) => {
   })
   const login = await world.login(welcoming, guest)
   t.equal(login.statusCode, 200)
-  t.same(identities, [{ provider: 'douyin', appId: APP_ID, openId: 'device-guest', anonymousOpenId: 'device-guest', anonymous: true }])
+  t.same(identities, [{ provider: 'douyin', surface: 'miniprogram', appId: APP_ID, openId: 'device-guest', anonymousOpenId: 'device-guest', anonymous: true }])
   const stored = await welcoming.sessions.get(login.skey)
   t.equal(stored?.openId, 'device-guest', 'the session is the device\'s')
   t.same(stored?.secrets, {}, 'and has no session_key: Douyin gives none for an anonymousCode')

@@ -27,7 +27,7 @@ test('ks.login → POST /kuaishou/login → a Kuaishou session holding the sessi
   const { code } = sandbox.login({ openId: 'o-alice', phone: '13800000001' })
   const reply = await post(code)
   t.equal(reply.statusCode, 200)
-  t.same(identities, [{ provider: 'kuaishou', appId: APP_ID, openId: 'o-alice' }])
+  t.same(identities, [{ provider: 'kuaishou', surface: 'miniprogram', appId: APP_ID, openId: 'o-alice' }])
   const session = await world.call(app, 'GET', '/auth/session', undefined, reply.json.skey)
   t.match(session.json.session, { provider: 'kuaishou', appId: APP_ID, openId: 'o-alice' })
   t.equal((await app.sessions.get(reply.json.skey))?.secrets.sessionKey, sandbox.sessionKeyOf('o-alice'))

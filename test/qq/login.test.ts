@@ -29,7 +29,7 @@ async function login (on: FastifyInstance, openId: string, unionId?: string): Pr
 test('full path: qq.login → POST /qq/login → skey → a QQ session', async (t) => {
   const reply = await login(app, 'o-alice', 'union-alice')
   t.equal(reply.statusCode, 200)
-  t.same(identities, [{ provider: 'qq', appId: APP_ID, openId: 'o-alice', unionId: 'union-alice' }])
+  t.same(identities, [{ provider: 'qq', surface: 'miniprogram', appId: APP_ID, openId: 'o-alice', unionId: 'union-alice' }])
   const session = await world.call(app, 'GET', '/auth/session', undefined, reply.skey)
   t.match(session.json.session, { provider: 'qq', appId: APP_ID, openId: 'o-alice', unionId: 'union-alice' })
   t.equal((await app.sessions.get(reply.skey))?.secrets.sessionKey, sandbox.sessionKeyOf('o-alice'))

@@ -26,7 +26,7 @@ const login = (userId: string, on = app) => post(sandbox.login({ corpId: CORP_ID
 test('wx.qy.login → POST /wecom/login → a session for the corp user (corpid + userid), holding the session_key', async (t) => {
   const reply = await login('zhangsan')
   t.equal(reply.statusCode, 200)
-  t.same(identities, [{ provider: 'wecom', appId: APP_ID, openId: `${CORP_ID}:zhangsan`, corpId: CORP_ID, corpUserId: 'zhangsan' }])
+  t.same(identities, [{ provider: 'wecom', surface: 'miniprogram', appId: APP_ID, openId: `${CORP_ID}:zhangsan`, corpId: CORP_ID, corpUserId: 'zhangsan' }])
   const session = await world.call(app, 'GET', '/auth/session', undefined, reply.json.skey)
   t.match(session.json.session, { provider: 'wecom', appId: APP_ID, openId: `${CORP_ID}:zhangsan` })
   t.equal((await app.sessions.get(reply.json.skey))?.secrets.sessionKey, sandbox.sessionKeyOf({ corpId: CORP_ID, userId: 'zhangsan' }))
