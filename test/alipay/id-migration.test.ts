@@ -52,9 +52,9 @@ async function migrate (resolveUser: ResolveUser | undefined, who: typeof person
 t.test('the sandbox moves an app through the three phases', async (t) => {
   const phases = await migrate(undefined, person)
   t.same(phases.map(({ identity }) => identity), [
-    { provider: 'alipay', appId: ALIPAY_APP_ID, alipayUserId: person.userId },
-    { provider: 'alipay', appId: ALIPAY_APP_ID, openId: person.openId, alipayUserId: person.userId },
-    { provider: 'alipay', appId: ALIPAY_APP_ID, openId: person.openId }
+    { provider: 'alipay', surface: 'miniprogram', appId: ALIPAY_APP_ID, alipayUserId: person.userId },
+    { provider: 'alipay', surface: 'miniprogram', appId: ALIPAY_APP_ID, openId: person.openId, alipayUserId: person.userId },
+    { provider: 'alipay', surface: 'miniprogram', appId: ALIPAY_APP_ID, openId: person.openId }
   ])
   // Why the documented resolveUser exists: the default id (open_id ?? user_id) changes at the validation phase.
   t.same(phases.map(({ id }) => id), [`alipay:${ALIPAY_APP_ID}:${person.userId}`, `alipay:${ALIPAY_APP_ID}:${person.openId}`, `alipay:${ALIPAY_APP_ID}:${person.openId}`],

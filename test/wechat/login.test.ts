@@ -32,8 +32,8 @@ test('unionid present and absent', async (t) => {
   const bound = await world.login(recording, 'o-bound', { unionId: 'union-1' })
   const unbound = await world.login(recording, 'o-unbound')
   t.same(identities, [
-    { provider: 'wechat', appId: APP_ID, openId: 'o-bound', unionId: 'union-1' },
-    { provider: 'wechat', appId: APP_ID, openId: 'o-unbound' }
+    { provider: 'wechat', surface: 'miniprogram', appId: APP_ID, openId: 'o-bound', unionId: 'union-1' },
+    { provider: 'wechat', surface: 'miniprogram', appId: APP_ID, openId: 'o-unbound' }
   ])
   t.same(bound.json.user, { id: 'u-o-bound' })
   t.equal((await world.call(recording, 'GET', '/auth/session', undefined, bound.skey)).json.session.unionId, 'union-1')
