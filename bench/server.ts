@@ -39,6 +39,9 @@ async function untypedPlugin (name: string): Promise<FastifyPluginCallback<Recor
   return module.default
 }
 
+// The session cookie's default name without Secure (web.cookie.secure false).
+const COOKIE = 'mpa_session'
+
 /** Builds one system's routes on `app`; returns what to close on the way out. */
 const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Promise<unknown>>>> = {
   async bare (app) {
@@ -50,6 +53,8 @@ const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Pro
   },
 
   cached: (app) => library(app, { cache: { max: options.cacheMax ?? 10000 } }),
+  // The same, the skey in the browser's session cookie (web) instead of the header.
+  'cached-cookie': (app) => library(app, { cache: { max: options.cacheMax ?? 10000 } }, {}, 'cookie'),
   // A cache of one entry and users in turn: every request misses, while the
   // cache's tracking knows the issued-before mark fresh (one GET per miss).
   miss: (app) => library(app, { cache: { max: 1 } }),
@@ -144,7 +149,7 @@ async function naive (app: FastifyInstance, shape: 'get' | 'hash') {
 }
 
 /** This library, as the umbrella plugin, on ioredis. */
-async function library (app: FastifyInstance, session: Pick<NonNullable<MiniprogramAuthOptions['session']>, 'cache'>, redisOptions: RedisOptions = {}) {
+async function library (app: FastifyInstance, session: Pick<NonNullable<MiniprogramAuthOptions['session']>, 'cache'>, redisOptions: RedisOptions = {}, carrier: 'header' | 'cookie' = 'header') {
   const { default: miniprogramAuth } = options.fromDist
     ? await import(new URL('../dist/index.js', import.meta.url).href) as typeof import('../index.js')
     : await import('../index.js')
@@ -153,6 +158,8 @@ async function library (app: FastifyInstance, session: Pick<NonNullable<Miniprog
     redis,
     keyPrefix: options.keyPrefix,
     session: { ...session, maxPerUser: options.maxPerUser },
+    // Plain HTTP on loopback: a cookie without Secure, so without the __Host- prefix.
+    ...(carrier === 'cookie' ? { web: { cookie: { secure: false } } } : {}),
     // The login rate limit counted as in production (one round trip), never reached.
     ...(options.platforms ? { ...options.platforms, rateLimit: { max: 1e9, timeWindow: '1m' } } : {})
   })
@@ -161,7 +168,7 @@ async function library (app: FastifyInstance, session: Pick<NonNullable<Miniprog
   app.post('/bench/login', loginRoute, async (request: LoginRequest): Promise<{ headers: Headers }> => {
     const name = request.body.name
     const { skey } = await app.sessions.create({ provider: 'wechat', appId: 'wxbench', openId: name }, { user: userOf(name) })
-    return { headers: { 'x-skey': skey } }
+    return { headers: carrier === 'cookie' ? { cookie: `${COOKIE}=${skey}` } : { 'x-skey': skey } }
   })
   if (options.banRoute) {
     // Bench only: ban the user `name` (its sessions end at once, everywhere).

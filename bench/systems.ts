@@ -4,6 +4,7 @@
 export const SYSTEMS = {
   bare: { label: 'bare route (no auth)', redis: false },
   cached: { label: 'this library, cache hit (session.cache { max: 10000 })', redis: true },
+  'cached-cookie': { label: 'this library, cache hit, the skey in the session cookie (web)', redis: true },
   miss: { label: 'this library, cache on, every request a miss (session.cache { max: 1 })', redis: true },
   'miss-autopipelined': { label: 'this library, every request a miss, ioredis enableAutoPipelining', redis: true },
   uncached: { label: 'this library, cache off (session.cache false)', redis: true },

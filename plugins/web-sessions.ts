@@ -57,8 +57,11 @@ const NONCE = /^[A-Za-z0-9_-]{22}$/
 function webCookieOf (cookie: WebCookieOptions | undefined, option = 'web.cookie'): Required<WebCookieOptions> {
   if (cookie !== undefined && (typeof cookie !== 'object' || cookie === null)) throw new TypeError(`${option} must be an object`)
   rejectUnknownKeys(cookie, COOKIE_KEYS, option)
-  const { name = '__Host-mpa_session', browserName = '__Host-mpa_browser', sameSite = 'lax', secure = true } = cookie ?? {}
+  const { secure = true } = cookie ?? {}
   if (typeof secure !== 'boolean') throw new TypeError(`${option}.secure must be a boolean (got ${JSON.stringify(secure)})`)
+  // The __Host- prefix where a browser accepts it: over HTTPS only.
+  const prefix = secure ? '__Host-' : ''
+  const { name = `${prefix}mpa_session`, browserName = `${prefix}mpa_browser`, sameSite = 'lax' } = cookie ?? {}
   if (sameSite !== 'lax' && sameSite !== 'strict') throw new TypeError(`${option}.sameSite must be 'lax' or 'strict' (got ${JSON.stringify(sameSite)})`)
   for (const [key, value] of [['name', name], ['browserName', browserName]] as const) {
     if (typeof value !== 'string' || !COOKIE_NAME.test(value)) throw new TypeError(`${option}.${key} must be a cookie name (got ${JSON.stringify(value)})`)

@@ -174,13 +174,26 @@ test('web.cookie for local http: secure false with names without __Host-', async
   t.equal((await app.inject({ url: '/me', headers: { cookie: `dev_session=${res.cookies[0]!.value}` } })).statusCode, 200)
 })
 
+test('web.cookie secure false alone: the default names lose the __Host- prefix', async (t) => {
+  const world = new World(t, 'web-dev-defaults')
+  const app = await world.build({ web: { cookie: { secure: false } } }, (app) => {
+    app.post('/test/start', async (_request, reply) => {
+      app[kWebSessions].start(reply, await app.sessions.create(identity, { user: { id: 'dev' } }))
+      return null
+    })
+  })
+  const res = await app.inject({ method: 'POST', url: '/test/start' })
+  t.match(String(res.headers['set-cookie']), /^mpa_session=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/)
+  t.equal((await app.inject({ url: '/me', headers: { cookie: `mpa_session=${res.cookies[0]!.value}` } })).statusCode, 200)
+})
+
 test('bad web options fail at register, naming the option', async (t) => {
   const world = new World(t, 'web-options')
   const fails = async (web: unknown) => (await world.build({ web } as never).catch((err: Error) => err) as Error).message
   t.match(await fails('on'), /^web must be an object/)
   t.match(await fails({ cookies: {} }), /^unknown option web\.cookies/)
-  t.match(await fails({ cookie: { secure: false } }), /^web\.cookie\.name '__Host-mpa_session' cannot use the __Host- prefix with secure: false/)
-  t.match(await fails({ cookie: { name: 's', secure: false } }), /^web\.cookie\.browserName '__Host-mpa_browser' cannot use the __Host- prefix/)
+  t.match(await fails({ cookie: { name: '__Host-s', secure: false } }), /^web\.cookie\.name '__Host-s' cannot use the __Host- prefix with secure: false/)
+  t.match(await fails({ cookie: { browserName: '__Host-b', secure: false } }), /^web\.cookie\.browserName '__Host-b' cannot use the __Host- prefix/)
   t.match(await fails({ cookie: { name: '__Secure-s', browserName: 'b', secure: false } }), /^web\.cookie\.name '__Secure-s' cannot use the __Secure- prefix/)
   t.match(await fails({ cookie: { sameSite: 'none' } }), /^web\.cookie\.sameSite must be 'lax' or 'strict'/)
   t.match(await fails({ cookie: { secure: 'yes' } }), /^web\.cookie\.secure must be a boolean/)
