@@ -174,3 +174,16 @@ test('the surfaces\' options are checked at register', async (t) => {
   t.match(await fails({ wechatOa: { ...oa, authorizeUrl: 'ftp://x' } }), /^wechatOa\.authorizeUrl must be an http\(s\) URL/)
   t.match(await fails({ web: { redirects: [TARGET], stateTtl: 'soon' } }), /^web\.stateTtl/)
 })
+
+test('the login rate limit counts a browser\'s authorize and callback requests, as a login\'s', async (t) => {
+  const world = await OAuthWorld.create(t, 'oauth-limit')
+  const app = await world.build({ rateLimit: { max: 2, timeWindow: '1m' } })
+  const first = await authorize(app, 'wechat-web')
+  t.equal(first.res.statusCode, 302)
+  const back = await world.consent(first.location, 'ann')
+  t.equal((await callback(app, back, first.cookie)).statusCode, 302, 'authorize and callback: two of two')
+  const limited = await authorize(app, 'wechat-web', TARGET, first.cookie)
+  t.equal(limited.res.statusCode, 429)
+  t.equal(limited.res.json().code, 'MPA_RATE_LIMITED')
+  t.ok(limited.res.headers['retry-after'], 'says when to come back')
+})
