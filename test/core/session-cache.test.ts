@@ -119,21 +119,24 @@ test('a renewal on one instance drops the other\'s copy: one re-read per half TT
 })
 
 test('the cache never serves a session past its idle or absolute expiry', async (t) => {
-  const { apps: [a, b], me } = await twoInstances(t, { session: { ttl: '600ms', maxAge: '1500ms' } })
+  // A used session is renewed once half its idle TTL is spent: one used every
+  // 100 ms lives on while no request waits longer than that half (750 ms),
+  // which a busy machine's scheduling must not reach.
+  const { apps: [a, b], me } = await twoInstances(t, { session: { ttl: '1500ms', maxAge: '3s' } })
   const idle = await a.sessions.create(identity, { user: { id: 'u-idle' } })
   t.equal((await me(b, idle.skey)).statusCode, 200)
-  await sleep(700)
+  await sleep(1600)
   t.equal((await me(b, idle.skey)).statusCode, 401, 'idle past its TTL: gone, even if Redis has not told us yet')
 
   const busy = await a.sessions.create(identity, { user: { id: 'u-busy' } })
   const started = Date.now()
   let last = 200
-  while (Date.now() - started < 1400) {
+  while (Date.now() - started < 2800) {
     last = (await me(b, busy.skey)).statusCode
     t.equal(last, 200)
     await sleep(100)
   }
-  await sleep(Math.max(0, started + 1600 - Date.now()))
+  await sleep(Math.max(0, started + 3100 - Date.now()))
   t.equal((await me(b, busy.skey)).statusCode, 401, 'used all along, it still ends at maxAge')
 })
 
