@@ -37,6 +37,16 @@ export const UserBannedError = createError('MPA_USER_BANNED', 'This account is b
 // Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
 export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)
 
+// Scan login (a PC browser logged in from the mini-program) and web-view tickets: what the ticket's holder must know.
+export const TicketUnknownError = createError('MPA_TICKET_UNKNOWN', 'No such ticket: it was never issued, or is long gone', 404)
+export const TicketExpiredError = createError('MPA_TICKET_EXPIRED', 'The ticket has expired: ask for a new one', 410)
+// The transition asked for is not the ticket's next one (already scanned by another session, already confirmed, refused…).
+export const TicketStateError = createError('MPA_TICKET_STATE', 'The ticket is %s: it cannot be %s', 409)
+// The ticket was issued to another browser (its binding cookie differs): a ticket id copied elsewhere is of no use.
+export const TicketBrowserError = createError('MPA_TICKET_BROWSER', 'This ticket was issued to another browser', 403)
+// A redirect target that is not one of the app's allowed paths.
+export const RedirectRefusedError = createError('MPA_REDIRECT_REFUSED', 'The redirect target is not an allowed path of this site', 400)
+
 // The platform failed us (any platform, an app's own provider's too).
 export const UpstreamRateLimitedError = createError('MPA_UPSTREAM_RATE_LIMITED', 'The platform rate-limited this request: retry later (%s)', 429)
 export const UpstreamError = createError('MPA_UPSTREAM_ERROR', 'The platform answered with an error: %s', 502)
