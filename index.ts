@@ -34,6 +34,11 @@ import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-option
 import type { SecretKey } from './lib/secret-box.js'
 import type { ResolveUser } from './types.js'
 import { kLoginRateLimit, type LoginRateLimitOptions } from './plugins/login-rate-limit.js'
+import webSessionsPlugin from './plugins/web-sessions.js'
+import scanLoginPlugin, { type ScanLoginOptions } from './plugins/scan-login.js'
+import scanRoutes from './routes/scan.js'
+import webviewPlugin, { type WebviewOptions } from './plugins/webview.js'
+import webviewRoutes from './routes/webview.js'
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -97,6 +102,13 @@ export interface MiniprogramAuthOptions {
   kuaishou?: KuaishouAppOptions | KuaishouAppOptions[]
   /** One Baidu smart program (its App Key as appId), or several. */
   baidu?: BaiduAppOptions | BaiduAppOptions[]
+  /**
+   * Scan login: a PC browser shows a mini-program code and logs in once the
+   * user confirms in the mini-program (docs/wechat-scan.md). Needs `wechat`.
+   */
+  scanLogin?: ScanLoginOptions | true
+  /** One-time tickets that open the mini-program's session in its web-view pages, as a cookie. */
+  webview?: WebviewOptions | true
 }
 
 type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu'
@@ -124,7 +136,7 @@ const PROVIDERS = [
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
   'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
-  'errorReply',
+  'errorReply', 'scanLogin', 'webview',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
   'logLevel', 'logSerializers'
@@ -141,6 +153,8 @@ export function redactPathsFor (header: string): string[] {
   return [
     `req.headers[${JSON.stringify(header.toLowerCase())}]`,
     'req.headers.authorization',
+    // A browser's session cookie is its skey (scan login, web-view pages).
+    'req.headers.cookie',
     // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
     'err.rawPacket'
   ]
@@ -167,6 +181,10 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (options.rateLimit !== undefined) fastify.decorate(kLoginRateLimit, { rateLimit: options.rateLimit })
   const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
   for (const { register } of providers) await register(fastify, options)
+  if (options.scanLogin !== undefined && options.wechat === undefined) throw new TypeError('scanLogin needs the wechat option: the code the PC shows is a WeChat mini-program code')
+  if (options.scanLogin !== undefined || options.webview !== undefined) await fastify.register(webSessionsPlugin)
+  if (options.scanLogin !== undefined) await fastify.register(scanLoginPlugin, options.scanLogin === true ? {} : options.scanLogin)
+  if (options.webview !== undefined) await fastify.register(webviewPlugin, options.webview === true ? {} : options.webview)
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
   }
@@ -178,6 +196,8 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
     applyAppRouteOptions(routes, options.routes)
     await routes.register(sessionRoutes, { prefix })
     for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit })
+    if (options.scanLogin !== undefined) await routes.register(scanRoutes, { prefix, rateLimit: options.rateLimit })
+    if (options.webview !== undefined) await routes.register(webviewRoutes, { prefix })
   }, { ...(logLevel === undefined ? {} : { logLevel }), ...(logSerializers === undefined ? {} : { logSerializers }) })
 }
 
@@ -254,6 +274,9 @@ export type { KuaishouClient } from './providers/kuaishou/provider.js'
 export type { BaiduAppOptions } from './providers/baidu/options.js'
 export type { BaiduClient } from './providers/baidu/provider.js'
 export type { SessionKeyClient, SessionKeyLogin } from './providers/common/session-key-provider.js'
+export type { ScanLoginOptions } from './plugins/scan-login.js'
+export type { WebviewOptions } from './plugins/webview.js'
+export type { UnlimitedCodeRequest } from './providers/wechat/provider.js'
 export * as errors from './errors.js'
 // For documenting your own protected routes the way ours are.
 export { ErrorReply, errorReplies, User as UserSchema } from './routes/schemas.js'

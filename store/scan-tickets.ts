@@ -80,6 +80,7 @@ export class ScanTickets {
   readonly #waiters = new Map<string, Set<Waiter>>()
   #subscriber: Redis | Cluster | null = null
   #subscribed: Promise<void> | null = null
+  #closed = false
 
   constructor (private readonly gateway: RedisGateway) {
     this.#transition = gateway.script('ScanTransition', 1, TRANSITION)
@@ -124,34 +125,39 @@ export class ScanTickets {
   }
 
   /**
-   * `next` resolves at the ticket's next transition on any instance, at
-   * `deadline` (epoch ms), or when `signal` aborts, whichever comes first;
-   * `ready` once this instance is subscribed: a read of the ticket after it
-   * misses nothing.
+   * A watch on the ticket: `next` resolves at its next transition on any
+   * instance, at `deadline` (epoch ms), or at `stop()`, whichever comes
+   * first; `ready` once this instance is subscribed: a read of the ticket
+   * after it misses nothing. Once the store is closed, it resolves at once.
    */
-  changed (id: string, deadline: number, signal?: AbortSignal): { ready: Promise<void>, next: Promise<void> } {
+  watch (id: string, deadline: number): { ready: Promise<void>, next: Promise<void>, stop: () => void } {
+    if (this.#closed) return { ready: Promise.resolve(), next: Promise.resolve(), stop: () => {} }
     const messageId = this.#messageId(id)
-    let done!: Waiter
+    let stop!: Waiter
     const next = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => done(), Math.max(0, deadline - Date.now()))
-      done = () => {
+      const timer = setTimeout(() => stop(), Math.max(0, deadline - Date.now()))
+      stop = () => {
         clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
         const waiters = this.#waiters.get(messageId)
-        waiters?.delete(done)
+        waiters?.delete(stop)
         if (waiters?.size === 0) this.#waiters.delete(messageId)
         resolve()
       }
-      signal?.addEventListener('abort', done)
     })
     const waiters = this.#waiters.get(messageId) ?? new Set<Waiter>()
-    this.#waiters.set(messageId, waiters.add(done))
-    return { ready: this.#subscribe(), next }
+    this.#waiters.set(messageId, waiters.add(stop))
+    return { ready: this.#subscribe(), next, stop }
   }
 
-  /** Ends the subscription (the app is closing); waiters are let go. */
+  /** True once the app is closing: watches resolve at once, and waiting pages are answered. */
+  get closed (): boolean {
+    return this.#closed
+  }
+
+  /** Ends the subscription (the app is closing); every watch resolves. */
   close (): void {
-    for (const waiters of [...this.#waiters.values()]) for (const done of [...waiters]) done()
+    this.#closed = true
+    for (const waiters of [...this.#waiters.values()]) for (const stop of [...waiters]) stop()
     this.#subscriber?.disconnect()
     this.#subscriber = null
     this.#subscribed = null
@@ -165,7 +171,7 @@ export class ScanTickets {
     subscriber.on('error', () => {})
     subscriber.on('message', (_channel: string, message: string) => {
       const waiters = this.#waiters.get(message.slice(0, message.indexOf(' ')))
-      if (waiters) for (const done of [...waiters]) done()
+      if (waiters) for (const stop of [...waiters]) stop()
     })
     this.#subscriber = subscriber
     const subscribed = subscriber.subscribe(this.#channel).then(() => {}, () => {
