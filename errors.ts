@@ -24,6 +24,8 @@ export const BadEncryptedDataError = createError('MPA_BAD_ENCRYPTED_DATA', 'The 
 export const SignatureMismatchError = createError('MPA_SIGNATURE_MISMATCH', 'The rawData signature does not match', 400)
 export const WatermarkMismatchError = createError('MPA_WATERMARK_MISMATCH', 'The data was encrypted for another app', 403)
 export const WrongProviderError = createError('MPA_WRONG_PROVIDER', 'This route needs a %s session', 403)
+// A POST authenticated by the session cookie that a form of another site could have sent (docs/wechat-web.md, CSRF).
+export const CookieCsrfError = createError('MPA_CSRF_REFUSED', 'A request authenticated by the session cookie must send JSON or an X-Requested-With header', 403)
 export const CodeBlockedError = createError('MPA_CODE_BLOCKED', 'The platform refused this login: %s', 403)
 // Too many logins from this client (the login rate limit), or a 429 from another plugin.
 export const RateLimitedError = createError('MPA_RATE_LIMITED', 'Too many requests: retry in %s', 429)

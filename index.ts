@@ -34,11 +34,21 @@ import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-option
 import type { SecretKey } from './lib/secret-box.js'
 import type { ResolveUser } from './types.js'
 import { kLoginRateLimit, type LoginRateLimitOptions } from './plugins/login-rate-limit.js'
-import webSessionsPlugin from './plugins/web-sessions.js'
 import scanLoginPlugin, { type ScanLoginOptions } from './plugins/scan-login.js'
 import scanRoutes from './routes/scan.js'
 import webviewPlugin, { type WebviewOptions } from './plugins/webview.js'
 import webviewRoutes from './routes/webview.js'
+import webSessionsPlugin, { type WebCookieOptions } from './plugins/web-sessions.js'
+import webRoutes from './routes/web.js'
+import { allowedRedirectsOf } from './lib/redirects.js'
+
+/** The browser surfaces: the session cookie, and where a login may send the browser back to. */
+export interface WebOptions {
+  /** The session cookie (default `__Host-mpa_session`: HttpOnly, Secure, SameSite=Lax, Path=/). */
+  cookie?: WebCookieOptions
+  /** Where a browser login may redirect: absolute http(s) URLs, each an origin or a path prefix ('https://app.example.com/account/'). */
+  redirects?: string[]
+}
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -63,6 +73,11 @@ export interface MiniprogramAuthOptions {
    * beside a plugin that takes them (@fastify/jwt, @fastify/passport, @fastify/session).
    */
   decorators?: DecoratorNames
+  /**
+   * Browser sessions: `authenticate` also reads the session cookie (after the
+   * skey header and Bearer), `POST <prefix>/web/logout` ends it. See docs/wechat-web.md.
+   */
+  web?: WebOptions
   /** Hooks, config and documentation for every route of ours, or a function of the route that returns them. */
   routes?: AppRouteOptionsOption
   /** Finds or creates the application's user; what it returns becomes `request.user`. */
@@ -136,7 +151,7 @@ const PROVIDERS = [
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
   'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
-  'errorReply', 'scanLogin', 'webview',
+  'errorReply', 'web', 'scanLogin', 'webview',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
   'logLevel', 'logSerializers'
@@ -170,10 +185,22 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (options.errorReply !== undefined && typeof options.errorReply !== 'function') {
     throw new TypeError('errorReply must be a function (error, request) => body')
   }
+  const { web } = options
+  if (web !== undefined && (typeof web !== 'object' || web === null)) throw new TypeError('web must be an object { cookie?, redirects? }')
+  rejectUnknownKeys(web, ['cookie', 'redirects'], 'web')
+  // The browser surfaces set the session cookie: the web option says how.
+  for (const surface of ['scanLogin', 'webview'] as const) {
+    if (options[surface] !== undefined && web === undefined) throw new TypeError(`${surface} needs the web option (the browser's session cookie): add web: {} or web: { cookie, redirects }`)
+  }
+  if (options.scanLogin !== undefined && options.wechat === undefined) throw new TypeError('scanLogin needs the wechat option: the code the PC shows is a WeChat mini-program code')
+  // Checked here for every app with the web option, though only the browser logins redirect.
+  if (web?.redirects !== undefined) allowedRedirectsOf(web.redirects, 'web.redirects')
   const { header, ...session } = options.session ?? {}
   await fastify.register(sessionsPlugin, {
     ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
   })
+  // Before authenticate, which reads the session cookie it declares.
+  if (web !== undefined) await fastify.register(webSessionsPlugin, { cookie: web.cookie })
   await fastify.register(authenticatePlugin, { header, decorators: options.decorators })
   await fastify.register(loginPlugin, { resolveUser: options.resolveUser, codeReplayWindow: options.codeReplayWindow, onLogin: options.onLogin })
   // For the app's own routes on our login flow (docs/custom-provider.md): the same error shape and rate limit.
@@ -181,10 +208,8 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   if (options.rateLimit !== undefined) fastify.decorate(kLoginRateLimit, { rateLimit: options.rateLimit })
   const providers = PROVIDERS.filter(({ option }) => options[option] !== undefined)
   for (const { register } of providers) await register(fastify, options)
-  if (options.scanLogin !== undefined && options.wechat === undefined) throw new TypeError('scanLogin needs the wechat option: the code the PC shows is a WeChat mini-program code')
-  if (options.scanLogin !== undefined || options.webview !== undefined) await fastify.register(webSessionsPlugin)
   if (options.scanLogin !== undefined) await fastify.register(scanLoginPlugin, options.scanLogin === true ? {} : options.scanLogin)
-  if (options.webview !== undefined) await fastify.register(webviewPlugin, options.webview === true ? {} : options.webview)
+  if (options.webview !== undefined) await fastify.register(webviewPlugin, { ...(options.webview === true ? {} : options.webview), redirects: web?.redirects })
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
   }
@@ -195,6 +220,7 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   await fastify.register(async function miniprogramAuthRoutes (routes) {
     applyAppRouteOptions(routes, options.routes)
     await routes.register(sessionRoutes, { prefix })
+    if (web !== undefined) await routes.register(webRoutes, { prefix })
     for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit })
     if (options.scanLogin !== undefined) await routes.register(scanRoutes, { prefix, rateLimit: options.rateLimit })
     if (options.webview !== undefined) await routes.register(webviewRoutes, { prefix })
@@ -221,6 +247,8 @@ export type {
   LoginProvider, LoginResult, Provider, ResolveUser, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason, SessionSecrets
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
+export { default as webSessionsPlugin } from './plugins/web-sessions.js'
+export type { WebCookieOptions, WebSessionsPluginOptions } from './plugins/web-sessions.js'
 export type { AuthenticatePluginOptions, DecoratorNames } from './plugins/authenticate.js'
 export type { AppRouteOptions, AppRouteOptionsOption } from './routes/app-route-options.js'
 export type { OnLogin, OnRevoke } from './login/hooks.js'

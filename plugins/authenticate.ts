@@ -4,7 +4,8 @@ import { isWellFormedSkey } from '../lib/skey.js'
 import { rejectUnknownKeys } from '../lib/options.js'
 import { isCounted } from '../lib/our-errors.js'
 import { errorContract } from './error-contract.js'
-import { SessionBannedError, SessionExpiredError, SessionReplacedError, SessionRevokedError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import { CookieCsrfError, SessionBannedError, SessionExpiredError, SessionReplacedError, SessionRevokedError, SkeyMalformedError, SkeyMissingError } from '../errors.js'
+import { kSessionCookie } from './web-sessions.js'
 import type { SessionEnd } from '../store/sessions.js'
 import type { AuthUser, FastifyMiniprogramAuth, Session } from '../types.js'
 
@@ -77,6 +78,7 @@ export const kAuthentication = Symbol('mpa-authenticate')
 const DECORATOR_KEYS = ['user', 'session', 'authenticate'] as const
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+const JSON_TYPE = /^application\/json\s*(;|$)/i
 
 // The 401 of each way a session ends: an expired one logs in again, the others tell the app why.
 const ENDED = { revoked: SessionRevokedError, replaced: SessionReplacedError, banned: SessionBannedError } as const
@@ -95,14 +97,16 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   }
   const headerName = header.toLowerCase()
   const names = decoratorNamesOf(options.decorators, fastify)
+  // The web surfaces' session cookie (plugins/web-sessions.ts, registered before this one), if any.
+  const sessionCookieOf = fastify.hasDecorator(kSessionCookie) ? fastify[kSessionCookie] : null
 
-  // The skey a request carries (header, else Bearer), or null. Not validated.
+  // The skey a request carries (header, else Bearer, else the session cookie), or null. Not validated.
   function skeyOf (request: FastifyRequest): string | null {
     const value = request.headers[headerName]
     if (typeof value === 'string' && value !== '') return value
     const authorization = request.headers.authorization
     if (typeof authorization === 'string') return BEARER.exec(authorization)?.[1] ?? authorization
-    return null
+    return sessionCookieOf === null ? null : cookieSkeyOf(request, sessionCookieOf)
   }
 
   // Null until authenticate runs, for a stable object shape.
@@ -182,6 +186,23 @@ const REQUEST_MEMBERS = new Set([
   'originalUrl', 'routeOptions', 'is404', 'socket', 'signal', 'context', 'getValidationFunction', 'compileValidationSchema', 'validateInput',
   'getDecorator', 'setDecorator'
 ])
+
+/**
+ * The session cookie's skey. A browser sends the cookie on a cross-site
+ * request too: SameSite=Lax keeps it off cross-site POSTs, and a POST must
+ * also be one a cross-origin page cannot send without CORS's preflight (a
+ * JSON body or an X-Requested-With header), which covers sibling subdomains
+ * (same site, other origin) and browsers without SameSite. Other methods
+ * than GET, HEAD and POST are preflighted anyway.
+ */
+function cookieSkeyOf (request: FastifyRequest, sessionCookieOf: (request: FastifyRequest) => string | undefined): string | null {
+  const skey = sessionCookieOf(request)
+  if (skey === undefined || skey === '') return null
+  if (request.method === 'POST' && request.headers['x-requested-with'] === undefined && !JSON_TYPE.test(request.headers['content-type'] ?? '')) {
+    throw new CookieCsrfError()
+  }
+  return skey
+}
 
 /** The decorator names, checked: identifiers, each used once, none that Fastify's request or instance (or any object) already has. */
 function decoratorNamesOf (decorators: DecoratorNames | undefined, fastify: FastifyInstance): Required<DecoratorNames> {

@@ -4,6 +4,7 @@ import { RedirectRefusedError, SessionExpiredError, TicketUnknownError } from '.
 import { kAuthentication, liveSession } from '../plugins/authenticate.js'
 import { kWebSessions } from '../plugins/web-sessions.js'
 import { kWebview } from '../plugins/webview.js'
+import { webviewRedirect } from '../lib/redirects.js'
 import { routeScope } from './scope.js'
 import { AUTHENTICATED_ERRORS, VALIDATION_ERRORS, errorReplies } from './schemas.js'
 import * as errors from '../errors.js'
@@ -13,15 +14,12 @@ import * as errors from '../errors.js'
 // ticket becomes the same session's cookie (the skey never travels in a URL),
 // so ending the session ends the web-view's too.
 
-/** A same-origin path: '/' then no second '/' or '\' (which browsers read as another host), no control characters. */
-const SAME_ORIGIN_PATH = /^\/(?![/\\])[^\s\\]*$/
-
 const Ticket = Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: 'The one-time ticket from POST /webview/tickets.' })
 
 /** POST /webview/tickets (the mini-program) and GET /webview (the web-view). */
 const webviewRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   routeScope(fastify, 'web-view routes', ['sessions', kAuthentication, kWebview, kWebSessions])
-  const { sessions, [kAuthentication]: { authenticate, skeyOf }, [kWebview]: { tickets, ticketTtlMs }, [kWebSessions]: web } = fastify
+  const { sessions, [kAuthentication]: { authenticate, skeyOf }, [kWebview]: { tickets, ticketTtlMs, redirects }, [kWebSessions]: web } = fastify
 
   fastify.post('/webview/tickets', {
     preHandler: authenticate,
@@ -44,7 +42,7 @@ const webviewRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['webview'],
       querystring: Type.Object({
         ticket: Ticket,
-        redirect: Type.Optional(Type.String({ maxLength: 2048, description: 'A path of this site (\'/orders?id=1\'). Default \'/\'.' }))
+        redirect: Type.Optional(Type.String({ maxLength: 2048, description: 'A path of this site (\'/orders?id=1\'), or a URL the web.redirects option allows. Default \'/\'.' }))
       }),
       response: {
         302: Type.Null({ description: 'The cookie is set; Location is the redirect.' }),
@@ -53,16 +51,17 @@ const webviewRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       }
     }
   }, async (request, reply) => {
-    const { ticket, redirect = '/' } = request.query
     // Checked first: a refused redirect leaves the ticket unspent.
-    if (!SAME_ORIGIN_PATH.test(redirect)) throw new RedirectRefusedError()
+    const target = webviewRedirect(request.query.redirect ?? '/', redirects)
+    if (target === null) throw new RedirectRefusedError()
+    const { ticket } = request.query
     const skey = await tickets.redeem(ticket)
     if (skey === null) throw new TicketUnknownError()
     const session = liveSession(await sessions.lookup(skey))
     // The cookie lives as long as the session can; the session's own expiry still decides.
     web.start(reply, { skey, expiresAt: session.absoluteExpiresAt })
     reply.header('cache-control', 'no-store')
-    return reply.redirect(redirect, 302)
+    return reply.redirect(target, 302)
   })
 }
 

@@ -17,12 +17,13 @@ export class Browser {
 
   constructor (readonly userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36') {}
 
-  async call (base: string, method: 'GET' | 'POST' | 'DELETE', path: string, extra: { skey?: string, signal?: AbortSignal } = {}): Promise<Answer> {
+  /** A request with the browser's cookies; `json` sends an empty JSON body (what a page's fetch sends to a cookie-authenticated POST). */
+  async call (base: string, method: 'GET' | 'POST' | 'DELETE', path: string, extra: { json?: boolean } = {}): Promise<Answer> {
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ')
     const response = await request(`${base}${path}`, {
       method,
-      headers: { 'user-agent': this.userAgent, ...(cookie ? { cookie } : {}), ...(extra.skey ? { 'x-skey': extra.skey } : {}) },
-      ...(extra.signal ? { signal: extra.signal } : {})
+      headers: { 'user-agent': this.userAgent, ...(cookie ? { cookie } : {}), ...(extra.json ? { 'content-type': 'application/json' } : {}) },
+      ...(extra.json ? { body: '{}' } : {})
     })
     this.keep(response.headers['set-cookie'])
     const text = await response.body.text()
@@ -60,7 +61,7 @@ export class Browser {
       const [pair] = line.split(';')
       const at = pair!.indexOf('=')
       const value = pair!.slice(at + 1)
-      if (value === '' || /max-age=0|expires=thu, 01 jan 1970/i.test(line)) this.cookies.delete(pair!.slice(0, at))
+      if (value === '' || /max-age=0\b|expires=thu, 01 jan 1970/i.test(line)) this.cookies.delete(pair!.slice(0, at))
       else this.cookies.set(pair!.slice(0, at), value)
     }
   }

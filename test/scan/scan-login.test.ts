@@ -12,7 +12,7 @@ const SCAN = { page: 'pages/scan/scan' }
 
 async function scanWorld (t: Parameters<typeof WechatWorld.create>[0], name: string, scanLogin: object = SCAN) {
   const world = await WechatWorld.create(t, name, { pages: ['pages/index/index', 'pages/scan/scan'] })
-  const apps = [await world.build({ scanLogin }), await world.build({ scanLogin })]
+  const apps = [await world.build({ web: {}, scanLogin }), await world.build({ web: {}, scanLogin })]
   const bases = await Promise.all(apps.map(listening))
   return { world, apps, bases }
 }
@@ -38,7 +38,7 @@ test('a ticket goes waiting → scanned → confirmed → claimed; the browser g
   // The code WeChat drew carries the ticket id as its scene.
   t.match(code, /^data:image\/png;base64,/)
   t.equal(scanned(code), id)
-  t.ok(pc.cookies.has('mpa_browser'), 'the browser got its binding cookie')
+  t.ok(pc.cookies.has('__Host-mpa_browser'), 'the browser got its binding cookie')
   t.same((await pc.call(base!, 'GET', poll)).json, { state: 'waiting', expiresAt: ticket.json.expiresAt })
 
   const skey = await phone(world, app!, 'o-scan-user')
@@ -66,11 +66,11 @@ test('a ticket goes waiting → scanned → confirmed → claimed; the browser g
   t.equal(claim.status, 200)
   t.equal(claim.json.user.id, (await world.call(app!, 'GET', '/auth/session', undefined, skey)).json.user.id)
   t.notOk('skey' in claim.json, 'the skey is in the HttpOnly cookie only')
-  const cookie = [claim.headers['set-cookie']].flat().find((line) => line?.startsWith('mpa_session='))!
+  const cookie = [claim.headers['set-cookie']].flat().find((line) => line?.startsWith('__Host-mpa_session='))!
   t.match(cookie, /HttpOnly/)
   t.match(cookie, /Secure/)
   t.match(cookie, /SameSite=Lax/)
-  const webSkey = pc.cookies.get('mpa_session')!
+  const webSkey = pc.cookies.get('__Host-mpa_session')!
   t.not(webSkey, skey, 'a session of its own')
   const web = await world.call(app!, 'GET', '/auth/session', undefined, webSkey)
   const mobile = await world.call(app!, 'GET', '/auth/session', undefined, skey)
@@ -85,8 +85,10 @@ test('a ticket goes waiting → scanned → confirmed → claimed; the browser g
   t.equal(again.status, 409)
   t.equal(again.json.code, 'MPA_TICKET_STATE')
   t.equal((await pc.call(base!, 'GET', poll)).json.state, 'claimed')
-  // Logging the browser out leaves the phone logged in.
-  t.equal((await world.call(app!, 'DELETE', '/auth/session', undefined, webSkey)).statusCode, 204)
+  // The cookie is the browser's session; logging it out leaves the phone logged in.
+  t.equal((await pc.call(base!, 'GET', '/auth/session')).json.session.id, web.json.session.id)
+  t.equal((await pc.call(base!, 'POST', '/auth/web/logout', { json: true })).status, 204)
+  t.equal((await world.call(app!, 'GET', '/auth/session', undefined, webSkey)).statusCode, 401)
   t.equal((await world.call(app!, 'GET', '/auth/session', undefined, skey)).statusCode, 200)
   world.assertNoSecrets(t, [webSkey])
 })
@@ -187,7 +189,7 @@ test('a ticket id taken to another browser is of no use there', async (t) => {
   const stolen = await thief.call(base!, 'POST', session)
   t.equal(stolen.status, 403)
   t.equal(stolen.json.code, 'MPA_TICKET_BROWSER')
-  t.notOk(thief.cookies.has('mpa_session'))
+  t.notOk(thief.cookies.has('__Host-mpa_session'))
   t.equal((await pc.call(base!, 'POST', session)).status, 200, 'the ticket is still the owner\'s to claim')
   // Unknown and malformed ids.
   t.equal((await pc.call(base!, 'GET', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA')).json.code, 'MPA_TICKET_UNKNOWN')
@@ -226,8 +228,9 @@ test('the scanLogin option is checked at register, naming it', async (t) => {
     [{ appId: 'wx-unknown' }, /scanLogin.appId must be the AppID of one of the wechat apps/],
     [{ colour: 'red' }, /unknown option scanLogin.colour/]
   ]
-  for (const [scanLogin, message] of cases) await t.rejects(world.build({ scanLogin }), message)
-  await t.rejects(world.build({ wechat: undefined, alipay: undefined, scanLogin: true }), /scanLogin needs the wechat option/)
-  const app = await world.build({ scanLogin: true })
+  for (const [scanLogin, message] of cases) await t.rejects(world.build({ web: {}, scanLogin }), message)
+  await t.rejects(world.build({ wechat: undefined, web: {}, scanLogin: true }), /scanLogin needs the wechat option/)
+  await t.rejects(world.build({ scanLogin: true }), /scanLogin needs the web option/)
+  const app = await world.build({ web: {}, scanLogin: true })
   t.ok(app.hasRoute({ method: 'POST', url: '/auth/scan/tickets' }))
 })

@@ -8,7 +8,7 @@ import { Browser, listening } from './helpers.js'
 
 async function webviewWorld (t: Parameters<typeof WechatWorld.create>[0], name: string, webview: object | true = true) {
   const world = await WechatWorld.create(t, name)
-  const app = await world.build({ webview })
+  const app = await world.build({ web: { redirects: ['https://shop.example/account/'] }, webview })
   return { world, app, base: await listening(app) }
 }
 
@@ -29,8 +29,8 @@ test('a ticket opens the same session as a cookie, once, and redirects within th
   const opened = await view.call(base, 'GET', `/auth/webview?ticket=${ticket}&redirect=${encodeURIComponent('/orders?id=1')}`)
   t.equal(opened.status, 302)
   t.equal(opened.headers.location, '/orders?id=1')
-  t.equal(view.cookies.get('mpa_session'), skey, 'the same session')
-  const cookie = [opened.headers['set-cookie']].flat().find((line) => line?.startsWith('mpa_session='))!
+  t.equal(view.cookies.get('__Host-mpa_session'), skey, 'the same session')
+  const cookie = [opened.headers['set-cookie']].flat().find((line) => line?.startsWith('__Host-mpa_session='))!
   t.match(cookie, /HttpOnly/)
   t.match(cookie, /Secure/)
   const again = await new Browser().call(base, 'GET', `/auth/webview?ticket=${ticket}`)
@@ -51,6 +51,12 @@ test('only same-origin paths: a refused redirect leaves the ticket unspent', asy
     t.equal(refused.status, 400, redirect)
     t.equal(refused.json.code, 'MPA_REDIRECT_REFUSED')
   }
+  const allowed = await world.call(app, 'POST', '/auth/webview/tickets', undefined, skey)
+  const elsewhere = await new Browser().call(base, 'GET', `/auth/webview?ticket=${allowed.json.ticket}&redirect=${encodeURIComponent('https://shop.example/account/orders')}`)
+  t.equal(elsewhere.headers.location, 'https://shop.example/account/orders', 'an absolute URL the web.redirects allow-list allows')
+  for (const redirect of ['https://shop.example/admin', 'https://shop.example.evil/account/']) {
+    t.equal((await new Browser().call(base, 'GET', `/auth/webview?ticket=${ticket}&redirect=${encodeURIComponent(redirect)}`)).json.code, 'MPA_REDIRECT_REFUSED', redirect)
+  }
   t.equal((await new Browser().call(base, 'GET', `/auth/webview?ticket=${ticket}&redirect=/ok`)).status, 302)
   t.equal((await new Browser().call(base, 'GET', '/auth/webview?ticket=short')).status, 400)
   t.equal((await world.call(app, 'POST', '/auth/webview/tickets')).json.code, 'MPA_SKEY_MISSING')
@@ -67,11 +73,13 @@ test('a ticket expires; ending the session ends the web-view\'s cookie and any t
   const { json: { ticket } } = await world.call(app, 'POST', '/auth/webview/tickets', undefined, skey)
   const pending = await world.call(app, 'POST', '/auth/webview/tickets', undefined, skey)
   t.equal((await view.call(base, 'GET', `/auth/webview?ticket=${ticket}`)).status, 302)
-  const cookieSkey = view.cookies.get('mpa_session')!
-  t.equal((await world.call(app, 'GET', '/auth/session', undefined, cookieSkey)).statusCode, 200)
+  // The cookie authenticates the web-view's requests, as the skey header does the mini-program's.
+  const mine = await view.call(base, 'GET', '/auth/session')
+  t.equal(mine.status, 200)
+  t.equal(mine.json.user.id, (await world.call(app, 'GET', '/auth/session', undefined, skey)).json.user.id)
   t.equal((await world.call(app, 'DELETE', '/auth/session', undefined, skey)).statusCode, 204)
-  const ended = await world.call(app, 'GET', '/auth/session', undefined, cookieSkey)
-  t.equal(ended.statusCode, 401)
+  const ended = await view.call(base, 'GET', '/auth/session')
+  t.equal(ended.status, 401)
   t.equal(ended.json.code, 'MPA_SESSION_REVOKED', 'the cookie is the same skey: revoked with it')
   const afterwards = await new Browser().call(base, 'GET', `/auth/webview?ticket=${pending.json.ticket}`)
   t.equal(afterwards.status, 401)
@@ -80,7 +88,7 @@ test('a ticket expires; ending the session ends the web-view\'s cookie and any t
 
 test('the webview option is checked at register, naming it', async (t) => {
   const world = await WechatWorld.create(t, 'webview-options')
-  await t.rejects(world.build({ webview: { ticketTtl: '6m' } }), /webview.ticketTtl must be at most 5 minutes/)
-  await t.rejects(world.build({ webview: { ticketTtl: -1 } }), /webview.ticketTtl must be a positive number/)
-  await t.rejects(world.build({ webview: { lifetime: 1 } as object }), /unknown option webview.lifetime/)
+  await t.rejects(world.build({ web: {}, webview: { ticketTtl: '6m' } }), /webview.ticketTtl must be at most 5 minutes/)
+  await t.rejects(world.build({ web: {}, webview: { ticketTtl: -1 } }), /webview.ticketTtl must be a positive number/)
+  await t.rejects(world.build({ web: {}, webview: { lifetime: 1 } as object }), /unknown option webview.lifetime/)
 })
