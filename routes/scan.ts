@@ -26,7 +26,7 @@ const Requester = Type.Object({
   device: Type.Optional(Type.String({ description: 'The platform part of the browser\'s User-Agent.' })),
   ip: Type.Optional(Type.String())
 }, { description: 'Who asked for the ticket: what the phone shows before the user confirms.' })
-const TicketReply = Type.Object({ state: State, expiresAt: Type.Number({ description: 'Epoch ms.' }) })
+const TicketReply = Type.Object({ state: State, expiresAt: Type.Number({ description: 'Epoch ms.' }) }, { description: 'The ticket\'s state (the next one, for a long poll that saw it change).' })
 
 /** Longest long poll, in seconds: under the usual 60 s proxy timeouts. */
 const MAX_WAIT_S = 30
@@ -84,7 +84,7 @@ function closedSignal (request: FastifyRequest): AbortSignal {
   return controller.signal
 }
 
-export interface ScanRoutesOptions {
+interface ScanRoutesOptions {
   /** The login rate limit, which also counts ticket requests (each costs a WeChat call). */
   rateLimit?: LoginRateLimitOptions | false
 }
@@ -128,7 +128,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
           poll: Type.String({ description: 'GET it with ?wait=seconds&state=<the state the page knows> for the next state.' }),
           events: Type.String({ description: 'The same as Server-Sent Events.' }),
           session: Type.String({ description: 'POST it once the ticket is confirmed: the browser\'s session cookie.' })
-        }),
+        }, { description: 'A ticket bound to this browser (its binding cookie is set), and its code to show.' }),
         ...errorReplies(errors.RateLimitedError, errors.StoreUnavailableError, errors.UpstreamError, errors.UpstreamTimeoutError, errors.UpstreamRateLimitedError, errors.MisconfiguredError)
       }
     }
@@ -168,8 +168,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
       description: 'Each event\'s data is `{ state, expiresAt }`; the stream ends after confirmed, refused, claimed or expired.',
       tags: ['scan'],
       params: Params,
-      produces: ['text/event-stream'],
-      response: { 200: Type.String({ description: 'text/event-stream' }), ...errorReplies(...BROWSER_ERRORS) }
+      response: { 200: Type.String({ description: 'A text/event-stream: one event per state, ending once the ticket is settled.' }), ...errorReplies(...BROWSER_ERRORS) }
     }
   }, async (request, reply) => {
     const { id } = request.params
@@ -226,7 +225,10 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
       summary: 'The mini-program read this ticket\'s code: what asks to log in',
       tags: ['scan'],
       params: Params,
-      response: { 200: Type.Object({ state: State, expiresAt: Type.Number(), requester: Requester }), ...errorReplies(...PHONE_ERRORS) }
+      response: {
+        200: Type.Object({ state: State, expiresAt: Type.Number(), requester: Requester }, { description: 'Scanned by this session: show who asks, then confirm or refuse.' }),
+        ...errorReplies(...PHONE_ERRORS)
+      }
     }
   }, async (request) => {
     const { id } = request.params
@@ -244,7 +246,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
         summary: action === 'confirm' ? 'Log the browser in as this user' : 'Refuse the browser\'s login',
         tags: ['scan'],
         params: Params,
-        response: { 200: Type.Object({ state: State }), ...errorReplies(...PHONE_ERRORS) }
+        response: { 200: Type.Object({ state: State }, { description: action === 'confirm' ? 'Confirmed: the browser may claim its session.' : 'Refused: the browser is told.' }), ...errorReplies(...PHONE_ERRORS) }
       }
     }, async (request) => {
       const session = sessionOf(request)

@@ -30,7 +30,7 @@ const webviewRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         200: Type.Object({
           ticket: Ticket,
           expiresAt: Type.Number({ description: 'Epoch ms: redeem it before, once.' })
-        }),
+        }, { description: 'A one-time ticket: open {prefix}/webview?ticket=…&redirect=… in the web-view.' }),
         ...errorReplies(...AUTHENTICATED_ERRORS)
       }
     }

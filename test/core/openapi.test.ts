@@ -43,6 +43,9 @@ const app: FastifyInstance = await world.build({
   kuaishou: { ...KUAISHOU_APP, baseUrl: kuaishouSandbox.url },
   baidu: { ...BAIDU_APP, baseUrl: baiduSandbox.url },
   wecom: { ...WECOM_APP, baseUrl: wecomSandbox.url },
+  web: {},
+  scanLogin: true,
+  webview: true,
   before: async (app) => {
     await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -70,7 +73,7 @@ test('every route of ours is documented with a described success reply', async (
   t.ok(ours.some(({ path }) => path === '/auth/douyin/phone') && ours.some(({ path }) => path === '/auth/qq/login'), 'Douyin and QQ included')
   for (const path of ['/auth/wecom/login', '/auth/kuaishou/login', '/auth/kuaishou/phone', '/auth/baidu/login', '/auth/baidu/userinfo']) t.ok(paths[path], `${path} included`)
   for (const { path, method, operation } of ours) {
-    const success = operation.responses['200'] ?? operation.responses['204']
+    const success = operation.responses['200'] ?? operation.responses['204'] ?? operation.responses['302']
     t.ok(success, `${method} ${path} has a success reply`)
     t.ok(success!.description && success!.description !== 'Default Response', `${method} ${path}: "${success!.description}"`)
   }
@@ -122,7 +125,16 @@ test('what the routes answer is what the document lists', async (t) => {
     ['POST', '/auth/wecom/login', { code: 'bad-code-0006' }, undefined],
     ['POST', '/auth/kuaishou/phone', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
     ['POST', '/auth/baidu/userinfo', { encryptedData: 'AAAA', iv: 'AAAA' }, kuaishou],
-    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin]
+    ['POST', '/auth/douyin/phone', { code: 'a-phone-code' }, douyin],
+    ['GET', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA', undefined, undefined],
+    ['GET', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/events', undefined, undefined],
+    ['POST', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/session', undefined, undefined],
+    ['POST', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/scanned', undefined, wechat],
+    ['POST', '/auth/scan/tickets/not-a-ticket/confirm', undefined, wechat],
+    ['POST', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/refuse', undefined, undefined],
+    ['POST', '/auth/webview/tickets', undefined, undefined],
+    ['GET', '/auth/webview?ticket=AAAAAAAAAAAAAAAAAAAAAA', undefined, undefined],
+    ['GET', '/auth/webview?ticket=AAAAAAAAAAAAAAAAAAAAAA&redirect=%2F%2Fevil.example', undefined, undefined]
   ]
   for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
   t.ok(answered.length >= requests.length, `${answered.length} error replies`)
@@ -135,6 +147,9 @@ test('what the routes answer is what the document lists', async (t) => {
   t.ok(seen('/auth/kuaishou/phone', 400, 'MPA_BAD_ENCRYPTED_DATA'), 'Kuaishou\'s phone route refused a bad payload')
   t.ok(seen('/auth/baidu/userinfo', 403, 'MPA_WRONG_PROVIDER'), 'Baidu\'s route refused a Kuaishou session')
   t.ok(seen('/auth/douyin/phone', 500, 'MPA_MISCONFIGURED'), 'a Douyin phone code for an app without phonePrivateKey')
+  t.ok(seen('/auth/scan/tickets/:id/scanned', 404, 'MPA_TICKET_UNKNOWN'), 'an unknown ticket')
+  t.ok(answered.some((answer) => answer.url === '/auth/scan/tickets/:id/events' && answer.code === 'MPA_TICKET_BROWSER'), 'a ticket read without its browser')
+  t.ok(answered.some((answer) => answer.url === '/auth/webview' && answer.code === 'MPA_REDIRECT_REFUSED'), 'a web-view redirect elsewhere')
   for (const { method, url, status, code } of answered) {
     const operation = paths[url.replace(/:(\w+)/g, '{$1}')]![method.toLowerCase()]!
     t.ok(codesOf(operation, status).includes(code), `${method} ${url} answered ${status} ${code}: documented`)
