@@ -213,8 +213,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
     const { identity, user } = result.grant as { identity: Identity, user: Record<string, unknown> & { id: string | number } }
     const userAgent = request.headers['user-agent']
     const created = await sessions.create(identity, { user, ...(userAgent ? { device: deviceLabel(userAgent) } : {}) })
-    // The cookie lives as long as the session can; the session's own expiry still decides.
-    web.start(reply, { skey: created.skey, expiresAt: created.session.absoluteExpiresAt })
+    web.start(reply, created)
     return { user: created.session.user, expiresAt: created.expiresAt }
   })
 

@@ -58,8 +58,8 @@ const webviewRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const skey = await tickets.redeem(ticket)
     if (skey === null) throw new TicketUnknownError()
     const session = liveSession(await sessions.lookup(skey))
-    // The cookie lives as long as the session can; the session's own expiry still decides.
-    web.start(reply, { skey, expiresAt: session.absoluteExpiresAt })
+    // The cookie's lifetime is the session's idle one, as every web login's (docs/wechat-web.md).
+    web.start(reply, { skey, expiresAt: session.expiresAt })
     reply.header('cache-control', 'no-store')
     return reply.redirect(target, 302)
   })

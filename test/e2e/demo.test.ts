@@ -100,7 +100,7 @@ if (!existsSync(CHROMIUM)) {
       t.match(await pcStatus.innerText(), /^Logged in as wechat:wxd0000000000demo1:oDemoPanda\S* \(wechat, this browser's own session\)$/, 'the phone\'s user')
       const cookie = (await page.context().cookies()).find(({ name }) => name === 'mpa_session')
       t.ok(cookie?.httpOnly, 'an HttpOnly cookie')
-      t.equal(await page.evaluate(() => document.cookie.includes('mpa_session')), false, 'the page cannot read it')
+      t.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie.includes('mpa_session')), false, 'the page cannot read it')
       t.notOk((await wechat.log()).some((entry) => entry.includes(cookie!.value.slice(0, 6) + '…')), 'a session of its own: not the phone\'s skey')
       t.match(await wechat.run('confirmPc'), /^409 MPA_TICKET_STATE/, 'confirmed once')
       await pc.getByTestId('pc-logout').click()
