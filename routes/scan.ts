@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { TicketBrowserError, TicketExpiredError, TicketStateError, TicketUnknownError } from '../errors.js'
+import {
+  MisconfiguredError, RateLimitedError, StoreUnavailableError, TicketBrowserError, TicketExpiredError, TicketStateError, TicketUnknownError,
+  UpstreamError, UpstreamRateLimitedError, UpstreamTimeoutError, UserBannedError
+} from '../errors.js'
 import { deviceLabel } from '../lib/device.js'
 import { sha256Base64url } from '../lib/hash.js'
 import { kAuthentication } from '../plugins/authenticate.js'
@@ -12,7 +15,6 @@ import { TICKET_ID_PATTERN, type ScanTickets, type TicketAction, type TicketStat
 import type { Identity } from '../types.js'
 import { routeScope } from './scope.js'
 import { AUTHENTICATED_ERRORS, User, VALIDATION_ERRORS, errorReplies } from './schemas.js'
-import * as errors from '../errors.js'
 
 // Scan login: a PC browser asks for a ticket and shows its mini-program code;
 // the user, logged in on the phone, scans it, sees what asks, and confirms or
@@ -37,7 +39,7 @@ const OPEN = new Set<TicketState>(['waiting', 'scanned'])
 const FINAL = new Set<TicketState>(['confirmed', 'refused', 'claimed', 'expired'])
 const PAST: Record<TicketAction, string> = { scan: 'scanned', confirm: 'confirmed', refuse: 'refused', claim: 'claimed' }
 
-const BROWSER_ERRORS = [TicketUnknownError, TicketBrowserError, errors.StoreUnavailableError, ...VALIDATION_ERRORS]
+const BROWSER_ERRORS = [TicketUnknownError, TicketBrowserError, StoreUnavailableError, ...VALIDATION_ERRORS]
 const PHONE_ERRORS = [...AUTHENTICATED_ERRORS, TicketUnknownError, TicketExpiredError, TicketStateError, ...VALIDATION_ERRORS]
 
 /** The error of a refused transition. */
@@ -77,10 +79,10 @@ async function nextView (tickets: ScanTickets, id: string, read: () => Promise<T
   return view
 }
 
-/** An AbortSignal that aborts when the reply's connection closes (the page went away). */
-function closedSignal (request: FastifyRequest): AbortSignal {
+/** An AbortSignal that aborts when the reply is closed: sent, or its connection gone (the page went away). */
+function closedSignal (reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
-  request.raw.socket.once('close', () => controller.abort())
+  reply.raw.once('close', () => controller.abort())
   return controller.signal
 }
 
@@ -129,7 +131,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
           events: Type.String({ description: 'The same as Server-Sent Events.' }),
           session: Type.String({ description: 'POST it once the ticket is confirmed: the browser\'s session cookie.' })
         }, { description: 'A ticket bound to this browser (its binding cookie is set), and its code to show.' }),
-        ...errorReplies(errors.RateLimitedError, errors.StoreUnavailableError, errors.UpstreamError, errors.UpstreamTimeoutError, errors.UpstreamRateLimitedError, errors.MisconfiguredError)
+        ...errorReplies(RateLimitedError, StoreUnavailableError, UpstreamError, UpstreamTimeoutError, UpstreamRateLimitedError, MisconfiguredError)
       }
     }
   }, async (request, reply) => {
@@ -159,7 +161,10 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
     const first = await read()
     const known = request.query.state ?? first.state
     reply.header('cache-control', 'no-store')
-    return stateOf(await nextView(tickets, id, read, known, untilOf(first, (request.query.wait ?? 0) * 1000), closedSignal(request)))
+    const view = await nextView(tickets, id, read, known, untilOf(first, (request.query.wait ?? 0) * 1000), closedSignal(reply))
+    // Answered because the app is closing: the connection goes with it (kept alive, it would hold the close for the keep-alive timeout).
+    if (tickets.closed) reply.header('connection', 'close')
+    return stateOf(view)
   })
 
   fastify.get('/scan/tickets/:id/events', {
@@ -175,9 +180,10 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
     const read = () => ownTicket(request, id)
     // Refusals are answered before the stream starts, in the error contract.
     let view = await read()
-    const signal = closedSignal(request)
+    const signal = closedSignal(reply)
     reply.hijack()
     const stream = reply.raw
+    const { socket } = request.raw
     stream.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' })
     const send = (state: TicketView) => stream.write(`data: ${JSON.stringify(stateOf(state))}\n\n`)
     send(view)
@@ -194,7 +200,8 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
       stream.write(`event: error\ndata: ${JSON.stringify({ code })}\n\n`)
       if (!(err as { statusCode?: number }).statusCode) request.log.error({ err }, 'scan login event stream failed')
     }
-    stream.end()
+    // The app is closing: the connection goes too (as a long poll's does); kept alive, it would hold the close.
+    stream.end(() => { if (tickets.closed) socket.end() })
   })
 
   fastify.post('/scan/tickets/:id/session', {
@@ -204,7 +211,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
       params: Params,
       response: {
         200: Type.Object({ user: User, expiresAt: Type.Number({ description: 'Epoch ms: when the session lapses if unused.' }) }, { description: 'Logged in: the session cookie is set.' }),
-        ...errorReplies(...BROWSER_ERRORS, TicketExpiredError, TicketStateError, errors.UserBannedError)
+        ...errorReplies(...BROWSER_ERRORS, TicketExpiredError, TicketStateError, UserBannedError)
       }
     }
   }, async (request, reply) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { PNG } from 'pngjs'
 import jsqr from 'jsqr'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 
 // A browser for the scan-login and web-view tests: real HTTP to a listening
 // app, with its own cookie jar (its binding nonce, its session).
@@ -14,6 +14,8 @@ export interface Answer {
 
 export class Browser {
   readonly cookies = new Map<string, string>()
+  /** Its own connections, so a test can end them (`close`). */
+  private readonly agent = new Agent()
 
   constructor (readonly userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36') {}
 
@@ -23,7 +25,8 @@ export class Browser {
     const response = await request(`${base}${path}`, {
       method,
       headers: { 'user-agent': this.userAgent, ...(cookie ? { cookie } : {}), ...(extra.json ? { 'content-type': 'application/json' } : {}) },
-      ...(extra.json ? { body: '{}' } : {})
+      ...(extra.json ? { body: '{}' } : {}),
+      dispatcher: this.agent
     })
     this.keep(response.headers['set-cookie'])
     const text = await response.body.text()
@@ -37,7 +40,7 @@ export class Browser {
   /** Server-Sent Events: each event's data, parsed, until the stream ends (or `signal` aborts it). */
   async events (base: string, path: string, onEvent: (data: Record<string, any>, event: string) => void, signal?: AbortSignal): Promise<number> {
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    const response = await request(`${base}${path}`, { headers: { cookie, accept: 'text/event-stream' }, ...(signal ? { signal } : {}) })
+    const response = await request(`${base}${path}`, { headers: { cookie, accept: 'text/event-stream' }, ...(signal ? { signal } : {}), dispatcher: this.agent })
     if (response.statusCode !== 200) {
       await response.body.dump()
       return response.statusCode
@@ -54,6 +57,11 @@ export class Browser {
       }
     }
     return 200
+  }
+
+  /** Ends its connections (after an aborted request, undici may hold one open that never sends a request). */
+  close (): Promise<void> {
+    return this.agent.destroy()
   }
 
   private keep (setCookie: string | string[] | undefined): void {

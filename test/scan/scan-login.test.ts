@@ -151,6 +151,27 @@ test('long poll and event stream on one instance hear transitions made on anothe
   t.ok(Date.now() - before >= 950)
 })
 
+test('a page that goes away ends its wait; closing the app answers the pages still waiting', async (t) => {
+  const { apps: [app], bases: [base] } = await scanWorld(t, 'scan-away')
+  const pc = new Browser()
+  const { json: { poll, events } } = await pc.call(base!, 'POST', '/auth/scan/tickets')
+  // The same browser in another tab, which leaves after the first event.
+  const tab = new Browser()
+  for (const [name, value] of pc.cookies) tab.cookies.set(name, value)
+  const away = new AbortController()
+  const gone = await tab.events(base!, events, () => away.abort(), away.signal).catch((error: Error) => error.name)
+  t.equal(gone, 'AbortError', 'the page left after the first event')
+  await tab.close()
+  const waiting = pc.call(base!, 'GET', `${poll}?wait=30&state=waiting`)
+  const streaming = pc.events(base!, events, () => {})
+  await sleep(300)
+  const started = Date.now()
+  await app!.close()
+  t.equal((await waiting).json.state, 'waiting', 'the long poll is answered with the state it has')
+  t.equal(await streaming, 200, 'the stream ends')
+  t.ok(Date.now() - started < 3000, `closed in ${Date.now() - started} ms, not at the end of the waits`)
+})
+
 test('expiry: a long poll and a stream hear it at the expiry, the phone gets 410', async (t) => {
   const { world, apps: [app], bases: [base] } = await scanWorld(t, 'scan-expiry', { ...SCAN, ticketTtl: '1s' })
   const pc = new Browser()
