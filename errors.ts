@@ -29,6 +29,7 @@ export const WrongProviderError = createError('MPA_WRONG_PROVIDER', 'This route 
 // web.redirects allow-list; consent the user refused on WeChat's page.
 export const OAuthStateInvalidError = createError('MPA_OAUTH_STATE_INVALID', 'The login state is invalid, expired or already used: start the login again', 400)
 export const OAuthStateForeignError = createError('MPA_OAUTH_STATE_INVALID', 'The login was started in another browser: start it again here', 403)
+// A browser login's or web-view's target that is neither a path of this site (web-view) nor on web.redirects.
 export const RedirectRefusedError = createError('MPA_REDIRECT_REFUSED', 'The redirect target is not on this server\'s allow-list', 400)
 export const OAuthRefusedError = createError('MPA_OAUTH_REFUSED', 'The user did not allow the login', 403)
 // A POST authenticated by the session cookie that a form of another site could have sent (docs/wechat-web.md, CSRF).
@@ -47,6 +48,14 @@ export const PhoneRefusedError = createError('MPA_PHONE_REFUSED', 'Alipay gave n
 export const UserBannedError = createError('MPA_USER_BANNED', 'This account is banned%s', 403)
 // Douyin: a login with only tt.login's anonymousCode, for an app that does not accept them (the option anonymousLogin).
 export const AnonymousLoginRefusedError = createError('MPA_ANONYMOUS_LOGIN_REFUSED', 'This app needs a logged-in user: call tt.login with force: true and send its code', 403)
+
+// Scan login (a PC browser logged in from the mini-program) and web-view tickets: what the ticket's holder must know.
+export const TicketUnknownError = createError('MPA_TICKET_UNKNOWN', 'No such ticket: it was never issued, or is long gone', 404)
+export const TicketExpiredError = createError('MPA_TICKET_EXPIRED', 'The ticket has expired: ask for a new one', 410)
+// The transition asked for is not the ticket's next one (already scanned by another session, already confirmed, refused…).
+export const TicketStateError = createError('MPA_TICKET_STATE', 'The ticket is %s: it cannot be %s', 409)
+// The ticket was issued to another browser (its binding cookie differs): a ticket id copied elsewhere is of no use.
+export const TicketBrowserError = createError('MPA_TICKET_BROWSER', 'This ticket was issued to another browser', 403)
 
 // The platform failed us (any platform, an app's own provider's too).
 export const UpstreamRateLimitedError = createError('MPA_UPSTREAM_RATE_LIMITED', 'The platform rate-limited this request: retry later (%s)', 429)

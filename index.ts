@@ -35,6 +35,10 @@ import { SESSION_OPTION_KEYS, type SessionOptions } from './store/session-option
 import type { SecretKey } from './lib/secret-box.js'
 import type { ResolveUser } from './types.js'
 import { kLoginRateLimit, type LoginRateLimitOptions } from './plugins/login-rate-limit.js'
+import scanLoginPlugin, { type ScanLoginOptions } from './plugins/scan-login.js'
+import scanRoutes from './routes/scan.js'
+import webviewPlugin, { type WebviewOptions } from './plugins/webview.js'
+import webviewRoutes from './routes/webview.js'
 import webSessionsPlugin, { type WebCookieOptions } from './plugins/web-sessions.js'
 import webRoutes from './routes/web.js'
 import { allowedRedirectsOf } from './lib/redirects.js'
@@ -131,6 +135,13 @@ export interface MiniprogramAuthOptions {
   wechatWeb?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
   /** A mobile app's WeChat login (open platform 移动应用): the SDK's code posted to `/wechat-app/login`. */
   wechatApp?: WechatOAuthAppOptions | WechatOAuthAppOptions[]
+  /**
+   * Scan login: a PC browser shows a mini-program code and logs in once the
+   * user confirms in the mini-program (docs/wechat-scan.md). Needs `wechat`.
+   */
+  scanLogin?: ScanLoginOptions | true
+  /** One-time tickets that open the mini-program's session in its web-view pages, as a cookie. */
+  webview?: WebviewOptions | true
 }
 
 type ProviderOption = 'wechat' | 'alipay' | 'douyin' | 'qq' | 'wecom' | 'kuaishou' | 'baidu' | 'wechatOa' | 'wechatWeb' | 'wechatApp'
@@ -162,7 +173,7 @@ const PROVIDERS = [
 /** Every option the umbrella takes: a key not listed here is refused at register time (a typo would go unnoticed). */
 const OPTION_KEYS = [
   'prefix', 'redis', 'keyPrefix', 'secretKeys', 'session', 'decorators', 'routes', 'resolveUser', 'linkIdentity', 'onLogin', 'onRevoke', 'hookTimeout', 'codeReplayWindow', 'rateLimit',
-  'errorReply', 'web',
+  'errorReply', 'web', 'scanLogin', 'webview',
   ...PROVIDERS.map(({ option }) => option),
   // Fastify's own options of register(), which it hands the plugin too.
   'logLevel', 'logSerializers'
@@ -179,7 +190,7 @@ export function redactPathsFor (header: string): string[] {
   return [
     `req.headers[${JSON.stringify(header.toLowerCase())}]`,
     'req.headers.authorization',
-    // The web option's session cookie is the skey.
+    // The web option's session cookie is the skey (browser logins, scan login, web-view pages).
     'req.headers.cookie',
     // Fastify logs a malformed request at trace level with its raw bytes, headers and body included.
     'err.rawPacket'
@@ -201,6 +212,11 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   rejectUnknownKeys(web, ['cookie', 'redirects', 'stateTtl'], 'web')
   const redirects = web?.redirects === undefined ? [] : allowedRedirectsOf(web.redirects, 'web.redirects')
   const stateTtlMs = parseDuration(web?.stateTtl ?? '10m', 'web.stateTtl')
+  // The browser surfaces set the session cookie: the web option says how.
+  for (const surface of ['scanLogin', 'webview'] as const) {
+    if (options[surface] !== undefined && web === undefined) throw new TypeError(`${surface} needs the web option (the browser's session cookie): add web: {} or web: { cookie, redirects }`)
+  }
+  if (options.scanLogin !== undefined && options.wechat === undefined) throw new TypeError('scanLogin needs the wechat option: the code the PC shows is a WeChat mini-program code')
   const { header, ...session } = options.session ?? {}
   await fastify.register(sessionsPlugin, {
     ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
@@ -221,6 +237,8 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
     await fastify.register(oauthStates, { ttlMs: stateTtlMs })
   }
   for (const { register } of providers) await register(fastify, options)
+  if (options.scanLogin !== undefined) await fastify.register(scanLoginPlugin, options.scanLogin === true ? {} : options.scanLogin)
+  if (options.webview !== undefined) await fastify.register(webviewPlugin, { ...(options.webview === true ? {} : options.webview), redirects: web?.redirects })
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
   }
@@ -233,6 +251,8 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
     await routes.register(sessionRoutes, { prefix })
     if (web !== undefined) await routes.register(webRoutes, { prefix })
     for (const provider of providers) await routes.register(provider.routes, { prefix, rateLimit: options.rateLimit, redirects })
+    if (options.scanLogin !== undefined) await routes.register(scanRoutes, { prefix, rateLimit: options.rateLimit })
+    if (options.webview !== undefined) await routes.register(webviewRoutes, { prefix })
   }, { ...(logLevel === undefined ? {} : { logLevel }), ...(logSerializers === undefined ? {} : { logSerializers }) })
 }
 
@@ -314,6 +334,9 @@ export type { KuaishouClient } from './providers/kuaishou/provider.js'
 export type { BaiduAppOptions } from './providers/baidu/options.js'
 export type { BaiduClient } from './providers/baidu/provider.js'
 export type { SessionKeyClient, SessionKeyLogin } from './providers/common/session-key-provider.js'
+export type { ScanLoginOptions } from './plugins/scan-login.js'
+export type { WebviewOptions } from './plugins/webview.js'
+export type { UnlimitedCodeRequest } from './providers/wechat/provider.js'
 export * as errors from './errors.js'
 // For documenting your own protected routes the way ours are.
 export { ErrorReply, errorReplies, User as UserSchema } from './routes/schemas.js'

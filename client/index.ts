@@ -21,7 +21,7 @@ import { sessionStore } from './storage.js'
 import { createTransport } from './transport.js'
 import type {
   AlipayScope, AuthClient, DownloadOptions, DownloadResult, LoginOptions, LoginReply,
-  LogoutOptions, PhoneNumberDetail, Reply, ReplyError, ReplyReading, RequestOptions, SessionEnd, UploadOptions
+  LogoutOptions, PhoneNumberDetail, Reply, ReplyError, ReplyReading, RequestOptions, ScannedTicket, ScanTicketState, SceneSource, SessionEnd, UploadOptions
 } from './types.js'
 
 export interface AuthClientOptions<P extends Platform = Platform> {
@@ -92,7 +92,8 @@ export function createAuthClient<P extends Platform> (options: AuthClientOptions
   const force = options.force ?? true
   const readReply = options.readReply ?? readContractReply
   const store = sessionStore(adapter.storage, options.storageKey ?? 'mpa:skey')
-  const transport = createTransport(adapter, options.baseUrl.replace(/\/+$/, ''), options.header ?? 'x-skey')
+  const baseUrl = options.baseUrl.replace(/\/+$/, '')
+  const transport = createTransport(adapter, baseUrl, options.header ?? 'x-skey')
   const logins = loginQueue()
   // Counts logouts: a call that left before one must not log the device back in.
   let logouts = 0
@@ -222,7 +223,49 @@ export function createAuthClient<P extends Platform> (options: AuthClientOptions
     }
   }
 
-  return { login, request, uploadFile, downloadFile, phoneNumber, logout, skey: store.skey, sessionEnd: store.ended }
+  function scanCall<T> (ticket: string, step: 'scanned' | 'confirm' | 'refuse'): Promise<T> {
+    if (!TICKET.test(ticket)) return Promise.reject(new TypeError(`${step}: not a scan-login ticket (got ${JSON.stringify(ticket)})`))
+    return request<T>({ url: `${prefix}/scan/tickets/${ticket}/${step}`, method: 'POST', data: {} })
+  }
+
+  async function webviewUrl (path = '/'): Promise<string> {
+    const { ticket } = await request<{ ticket: string }>({ url: `${prefix}/webview/tickets`, method: 'POST', data: {} })
+    return `${baseUrl}${prefix}/webview?ticket=${encodeURIComponent(ticket)}&redirect=${encodeURIComponent(path)}`
+  }
+
+  return {
+    login,
+    request,
+    uploadFile,
+    downloadFile,
+    phoneNumber,
+    logout,
+    scanTicket,
+    scanned: (ticket) => scanCall<ScannedTicket>(ticket, 'scanned'),
+    confirm: (ticket) => scanCall<{ state: ScanTicketState }>(ticket, 'confirm'),
+    refuse: (ticket) => scanCall<{ state: ScanTicketState }>(ticket, 'refuse'),
+    webviewUrl,
+    skey: store.skey,
+    sessionEnd: store.ended
+  }
+}
+
+// A scan-login ticket id: 22 base64url characters (the code's scene).
+const TICKET = /^[A-Za-z0-9_-]{22}$/
+
+/** The ticket in a page's onLoad query (`scene`, URL-encoded by WeChat) or in launch options (`query.scene`), else null. */
+function scanTicket (source: SceneSource | null | undefined): string | null {
+  if (typeof source !== 'object' || source === null) return null
+  const query = source.query
+  const scene = typeof source.scene === 'string' ? source.scene : typeof query === 'object' && query !== null ? (query as { scene?: unknown }).scene : undefined
+  if (typeof scene !== 'string') return null
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(scene)
+  } catch {
+    return null
+  }
+  return TICKET.test(decoded) ? decoded : null
 }
 
 /** The adapter the options name: an app's own, or a built-in platform bound to its object. */

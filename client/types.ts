@@ -105,6 +105,28 @@ export interface PhoneNumberReply {
   mobile?: string
 }
 
+/** Scan login: what the mini-program reads of a ticket the PC asks about. */
+export type ScanTicketState = 'waiting' | 'scanned' | 'confirmed' | 'refused' | 'claimed' | 'expired'
+
+/** POST {prefix}/scan/tickets/:id/scanned: who asks to log in, to show before the user confirms. */
+export interface ScannedTicket {
+  state: ScanTicketState
+  expiresAt: number
+  requester: {
+    /** The platform part of the browser's User-Agent ('Windows NT 10.0; Win64; x64'). */
+    device?: string
+    /** The browser's address, as the server saw it. */
+    ip?: string
+  }
+}
+
+/**
+ * Where a scanned code's `scene` is: the page's onLoad query (`{ scene }`,
+ * URL-encoded as WeChat hands it), or the launch options of
+ * wx.getLaunchOptionsSync() / onLaunch / onShow (`{ query: { scene } }`).
+ */
+export type SceneSource = { scene?: unknown, query?: unknown }
+
 export interface AuthClient {
   /**
    * The platform's login call, the login route, the skey stored. Concurrent
@@ -133,6 +155,24 @@ export interface AuthClient {
    * forgets the skey (forgotten even when the server cannot be reached).
    */
   logout: (options?: LogoutOptions) => Promise<void>
+  /**
+   * Scan login: the ticket id a scanned code carries, from the page's onLoad
+   * query or the launch options (see SceneSource); null when there is none.
+   */
+  scanTicket: (source: SceneSource | null | undefined) => string | null
+  /** Scan login: tells the server this user scanned the ticket; resolves with who asks (the PC's device and address). */
+  scanned: (ticket: string) => Promise<ScannedTicket>
+  /** Scan login: logs the PC in as this user. Only the session that scanned the ticket may. */
+  confirm: (ticket: string) => Promise<{ state: ScanTicketState }>
+  /** Scan login: refuses the PC's login. */
+  refuse: (ticket: string) => Promise<{ state: ScanTicketState }>
+  /**
+   * The URL of a web-view page of the server's site that opens with this
+   * session: a one-time ticket (about a minute) is fetched and put in the
+   * URL, never the skey. `path` is a path of that site ('/orders?id=1'), or a
+   * URL its web.redirects option allows.
+   */
+  webviewUrl: (path?: string) => Promise<string>
   /** The stored skey, or null. */
   skey: () => string | null
   /** Why the server ended the last session, until the next login; null otherwise. Kept in storage across launches. */

@@ -40,3 +40,12 @@ function isUnder (pathname: string, prefix: string): boolean {
   if (prefix.endsWith('/')) return pathname.startsWith(prefix)
   return pathname === prefix || pathname.startsWith(prefix + '/')
 }
+
+// A path of this site: '/' then neither a second '/' nor '\' (another host to a browser), no whitespace or control characters.
+const SAME_SITE_PATH = /^\/(?![/\\])[^\s\p{Cc}\\]*$/u
+
+/** Where a web-view ticket may send the browser: a path of this site, or an absolute URL the allow-list allows; else null. */
+export function webviewRedirect (target: string, allowed: readonly AllowedRedirect[]): string | null {
+  if (target.length <= MAX_TARGET_LENGTH && SAME_SITE_PATH.test(target)) return target
+  return allowedRedirect(target, allowed)
+}

@@ -68,6 +68,8 @@ interface Authentication {
   authenticateToEnd: (request: FastifyRequest) => Promise<void>
   /** The session `authenticate` set on a request. */
   sessionOf: (request: FastifyRequest) => Session
+  /** The skey the request carries (not validated), or null: for a route that hands the same session on (web-view tickets). */
+  skeyOf: (request: FastifyRequest) => string | null
 }
 
 /** Internal, hence a symbol: our routes' way to the authentication. */
@@ -81,7 +83,8 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i
 // The 401 of each way a session ends: an expired one logs in again, the others tell the app why.
 const ENDED = { revoked: SessionRevokedError, replaced: SessionReplacedError, banned: SessionBannedError } as const
 
-function live (found: Session | SessionEnd | null): Session {
+/** The live session of a lookup, or the 401 that says why there is none. */
+export function liveSession (found: Session | SessionEnd | null): Session {
   if (found === null) throw new SessionExpiredError()
   if ('ended' in found) throw new ENDED[found.ended]()
   return found
@@ -139,7 +142,7 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     // Reject what cannot be an skey before it costs a Redis call.
     if (!isWellFormedSkey(skey)) throw new SkeyMalformedError()
     const found = fastify.sessions.lookup(skey)
-    return found instanceof Promise ? found.then(live) : live(found)
+    return found instanceof Promise ? found.then(liveSession) : liveSession(found)
   }
 
   // As a preHandler Fastify passes `done`: a cache hit then calls it at once,
@@ -185,7 +188,8 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   fastify.decorate(kAuthentication, {
     authenticate,
     authenticateToEnd,
-    sessionOf: (request: FastifyRequest) => (request as unknown as Record<string, Session>)[names.session]!
+    sessionOf: (request: FastifyRequest) => (request as unknown as Record<string, Session>)[names.session]!,
+    skeyOf
   })
 }
 

@@ -68,7 +68,8 @@ export interface SandboxReply {
   /** Default 200. */
   status?: number
   headers?: Record<string, string>
-  body: string
+  /** Text, or bytes (an image). */
+  body: string | Buffer
 }
 
 export type SandboxHandler = (request: SandboxRequest) => SandboxReply | Promise<SandboxReply>

@@ -14,6 +14,10 @@ export interface WechatStateOptions {
   now?: () => number
   /** Seconds. Default 7200, as WeChat's. */
   accessTokenTtl?: number
+  /** The pages of the released version, which wxacode's check_path accepts. Default ['pages/index/index']. */
+  pages?: string[]
+  /** wxacode.getUnlimited calls an AppID may make a minute (45009 past it). Default 5000, as WeChat's. */
+  wxacodesPerMinute?: number
 }
 
 const CODE_TTL_MS = 5 * 60_000
@@ -85,12 +89,31 @@ export class WechatState {
   private readonly stableTokens = new Map<string, string>()
   private readonly classicTokens = new Map<string, string>()
   private readonly forced = new Map<string, ForcedRefreshes>()
+  private readonly pages: Set<string>
+  private readonly wxacodesPerMinute: number
+  private readonly wxacodes = new Map<string, { minute: number, count: number }>()
 
   /** `remember` notes each secret handed out, for leak checks, and returns it. */
   constructor (options: WechatStateOptions, private readonly remember: (secret: string) => string) {
     this.now = options.now ?? Date.now
     this.tokenTtlMs = (options.accessTokenTtl ?? 7200) * 1000
     this.users = new OpenDataUsers('WeChat', 'issueCode', options.apps, this.now, remember)
+    this.pages = new Set(options.pages ?? ['pages/index/index'])
+    this.wxacodesPerMinute = options.wxacodesPerMinute ?? 5000
+  }
+
+  /** Whether the released version of the app has this page (every app of the sandbox has the same pages). */
+  released (page: string): boolean {
+    return this.pages.has(page)
+  }
+
+  /** Counts a wxacode.getUnlimited call: false past the minute's quota. */
+  spendWxacode (appId: string): boolean {
+    const minute = Math.floor(this.now() / 60_000)
+    const spent = this.wxacodes.get(appId)
+    const count = spent?.minute === minute ? spent.count + 1 : 1
+    this.wxacodes.set(appId, { minute, count })
+    return count <= this.wxacodesPerMinute
   }
 
   // --- what the mini-program side gets ---------------------------------------

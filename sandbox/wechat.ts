@@ -26,6 +26,10 @@ export interface WechatSandboxFault extends JsonSandboxFault {
 export interface WechatSandboxOptions extends SandboxOptions {
   /** Access token lifetime in seconds. Default 7200, as WeChat's. */
   accessTokenTtl?: number
+  /** The pages of the released version, which wxacode.getUnlimited's check_path accepts. Default ['pages/index/index']. */
+  pages?: string[]
+  /** wxacode.getUnlimited calls an AppID may make a minute (errcode 45009 past it). Default 5000. */
+  wxacodesPerMinute?: number
 }
 
 export interface WechatSandbox extends Sandbox<WechatSandboxEndpoint, WechatSandboxFault> {
@@ -71,7 +75,10 @@ export async function wechatLikeSandbox (name: string, routes: WechatRouteTable,
     if (method !== route.method) return jsonReply(errorAnswer(WRONG_METHOD[route.method]), undefined)
     const fault = server.takeFault(endpoint)
     // A used code then gets 40163 on a retry, as on WeChat.
-    return server.answer(fault, () => jsonReply(fault?.errcode !== undefined ? errorAnswer(fault.errcode, fault.errmsg) : answer(endpoint, method, url, body), fault))
+    return server.answer(fault, () => {
+      const answered = fault?.errcode !== undefined ? errorAnswer(fault.errcode, fault.errmsg) : answer(endpoint, method, url, body)
+      return Buffer.isBuffer(answered) ? { headers: { 'content-type': 'image/png' }, body: answered } : jsonReply(answered, fault)
+    })
   }
 
   await server.listen(handle, options.host, options.port)

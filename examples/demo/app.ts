@@ -10,6 +10,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import miniprogramAuth, { defaultResolveUser, errorReplies, type ResolveUser } from '../../index.js'
@@ -201,7 +202,12 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       keyPrefix: options.keyPrefix ?? 'mpa-demo:',
       codeReplayWindow,
       resolveUser,
-      ...pluck(upstreams, 'app')
+      ...pluck(upstreams, 'app'),
+      // The "PC website" pane: scan login from the WeChat phone, and the browser's cookie session.
+      // The demo is plain http on this machine: cookies without Secure, so without the __Host- prefix.
+      web: { cookie: { secure: false, name: 'mpa_session', browserName: 'mpa_browser' } },
+      scanLogin: true,
+      webview: true
     })
     await app.register(demoRoutes)
 
@@ -210,6 +216,9 @@ export async function startDemo (options: DemoOptions = {}): Promise<Demo> {
       const module = client.get(request.params['*'])
       return module === undefined ? reply.callNotFound() : reply.type('text/javascript; charset=utf-8').send(module)
     })
+    // The QR reader the pages use to read the PC pane's code (the sandbox draws the scene as a QR code).
+    const jsqr = readFileSync(createRequire(import.meta.url).resolve('jsqr'), 'utf8')
+    app.get('/vendor/jsqr.js', { schema: { hide: true } }, async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(jsqr))
     await app.register(fastifyStatic, { root: join(root, 'examples', 'demo', 'public') })
 
     await app.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' })

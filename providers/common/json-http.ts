@@ -24,9 +24,17 @@ export interface JsonCall {
   form?: Record<string, string>
   /** More request headers (Douyin's access-token). */
   headers?: Record<string, string>
+  /**
+   * The call answers a picture when it succeeds (wxacode): an image/* body is
+   * then the reply `{ image, contentType }` (bytes, up to 1 MiB); an error
+   * is still JSON.
+   */
+  image?: boolean
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024
+// A wxacode is a PNG of up to 1280 px square: well under this.
+const MAX_IMAGE_BYTES = 1024 * 1024
 // Platform messages go into errors: long enough to explain, too short to carry a payload.
 const MAX_MESSAGE_LENGTH = 200
 
@@ -40,7 +48,8 @@ export class JsonHttp<Config extends HttpTarget> {
     for (const { origin } of configs) {
       if (pools.has(origin)) continue
       const connectMs = Math.min(...configs.filter((c) => c.origin === origin).map((c) => c.timeoutMs))
-      pools.set(origin, new Pool(origin, { connect: { timeout: connectMs }, maxResponseSize: MAX_RESPONSE_BYTES, keepAliveTimeout: 10_000 }))
+      // Bodies are bounded per call (readBounded); the pool only bounds the largest kind.
+      pools.set(origin, new Pool(origin, { connect: { timeout: connectMs }, maxResponseSize: MAX_IMAGE_BYTES, keepAliveTimeout: 10_000 }))
     }
     this.pools = [...pools.values()]
     this.apps = configs.map((config) => ({ ...config, pool: pools.get(config.origin)! }))
@@ -51,7 +60,8 @@ export class JsonHttp<Config extends HttpTarget> {
     const query = call.query ? `?${new URLSearchParams(call.query)}` : ''
     const content = contentOf(call)
     let status: number
-    let text: string
+    let contentType: string
+    let bytes: Buffer | null
     try {
       const response = await app.pool.request({
         method: call.method,
@@ -64,7 +74,9 @@ export class JsonHttp<Config extends HttpTarget> {
         signal: AbortSignal.timeout(app.timeoutMs)
       })
       status = response.statusCode
-      text = await response.body.text()
+      contentType = String(response.headers['content-type'] ?? '')
+      const image = call.image === true && contentType.startsWith('image/')
+      bytes = await readBounded(response.body, image ? MAX_IMAGE_BYTES : MAX_RESPONSE_BYTES)
     } catch (err) {
       // Only the error code: undici messages are harmless today, but the cause stays out of replies and logs.
       const { code, name } = err as { code?: string, name?: string }
@@ -74,10 +86,12 @@ export class JsonHttp<Config extends HttpTarget> {
       throw new UpstreamError(`${endpoint}: ${code ?? name ?? 'network error'}`)
     }
     if (status >= 500) throw new UpstreamError(`${endpoint} answered HTTP ${status}`)
+    if (bytes === null) throw new UpstreamError(`${endpoint} answered a body too large`)
+    if (call.image === true && contentType.startsWith('image/') && status >= 200 && status <= 299) return { status, reply: { image: bytes, contentType } }
     let reply: unknown
     try {
       // By content: WeChat has served JSON as text/plain.
-      reply = JSON.parse(text)
+      reply = JSON.parse(bytes.toString('utf8'))
     } catch {
       reply = null
     }
@@ -90,6 +104,21 @@ export class JsonHttp<Config extends HttpTarget> {
   async close (): Promise<void> {
     await Promise.all(this.pools.map((pool) => pool.close()))
   }
+}
+
+/** The body, or null past `limit` bytes (the rest is not read). */
+async function readBounded (body: AsyncIterable<Buffer> & { destroy: () => unknown }, limit: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.length
+    if (size > limit) {
+      body.destroy()
+      return null
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
 }
 
 /** The request body of a call, and its content type. */

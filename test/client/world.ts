@@ -127,6 +127,10 @@ export async function clientWorld (name: string) {
     const app = await world.build({
       keyPrefix: world.subPrefix('client'),
       session,
+      // The browser surfaces the helper hands on to: scan login and web-view pages.
+      web: {},
+      scanLogin: true,
+      webview: true,
       alipay: alipayApp,
       douyin: { ...DOUYIN_APP, baseUrl: douyinSandbox.url, anonymousLogin: true, phonePrivateKey: douyinKeys.privateKey, openApiBaseUrl: douyinSandbox.url },
       qq: { ...QQ_APP, baseUrl: qqSandbox.url },

@@ -51,6 +51,8 @@ const app: FastifyInstance = await world.build({
   wechatOa: { ...OAUTH_APP, appId: 'wx0000000000oapioa', callbackUrl: 'https://api.example.com/auth/wechat-oa/callback' },
   wechatWeb: { ...OAUTH_APP, appId: 'wx000000000oapiweb', callbackUrl: 'https://api.example.com/auth/wechat-web/callback' },
   wechatApp: { appSecret: OAUTH_APP.appSecret, baseUrl: OAUTH_APP.baseUrl, appId: 'wx000000000oapiapp' },
+  scanLogin: true,
+  webview: true,
   before: async (app) => {
     await app.register(fastifySwagger, { openapi: { info: { title: 'test', version: '0.0.0' } } })
     app.addHook('onSend', async (request, reply, payload) => {
@@ -151,7 +153,16 @@ test('what the routes answer is what the document lists', async (t) => {
     ['GET', '/auth/wechat-oa/authorize?redirect=https%3A%2F%2Fevil.example%2F', undefined, undefined],
     ['GET', '/auth/wechat-web/callback?code=abc&state=' + 'A'.repeat(22), undefined, undefined],
     ['GET', '/auth/wechat-oa/callback', undefined, undefined],
-    ['POST', '/auth/wechat-app/login', { code: 7 }, undefined]
+    ['POST', '/auth/wechat-app/login', { code: 7 }, undefined],
+    ['GET', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA', undefined, undefined],
+    ['GET', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/events', undefined, undefined],
+    ['POST', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/session', undefined, undefined],
+    ['POST', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/scanned', undefined, wechat],
+    ['POST', '/auth/scan/tickets/not-a-ticket/confirm', undefined, wechat],
+    ['POST', '/auth/scan/tickets/AAAAAAAAAAAAAAAAAAAAAA/refuse', undefined, undefined],
+    ['POST', '/auth/webview/tickets', undefined, undefined],
+    ['GET', '/auth/webview?ticket=AAAAAAAAAAAAAAAAAAAAAA', undefined, undefined],
+    ['GET', '/auth/webview?ticket=AAAAAAAAAAAAAAAAAAAAAA&redirect=%2F%2Fevil.example', undefined, undefined]
   ]
   for (const [method, url, body, skey] of requests) await world.call(app, method as 'GET', url, body, skey)
   t.ok(answered.length >= requests.length, `${answered.length} error replies`)
@@ -164,6 +175,9 @@ test('what the routes answer is what the document lists', async (t) => {
   t.ok(seen('/auth/kuaishou/phone', 400, 'MPA_BAD_ENCRYPTED_DATA'), 'Kuaishou\'s phone route refused a bad payload')
   t.ok(seen('/auth/baidu/userinfo', 403, 'MPA_WRONG_PROVIDER'), 'Baidu\'s route refused a Kuaishou session')
   t.ok(seen('/auth/douyin/phone', 500, 'MPA_MISCONFIGURED'), 'a Douyin phone code for an app without phonePrivateKey')
+  t.ok(seen('/auth/scan/tickets/:id/scanned', 404, 'MPA_TICKET_UNKNOWN'), 'an unknown ticket')
+  t.ok(answered.some((answer) => answer.url === '/auth/scan/tickets/:id/events' && answer.code === 'MPA_TICKET_BROWSER'), 'a ticket read without its browser')
+  t.ok(answered.some((answer) => answer.url === '/auth/webview' && answer.code === 'MPA_REDIRECT_REFUSED'), 'a web-view redirect elsewhere')
   for (const { method, url, status, code } of answered) {
     const operation = paths[url.replace(/:(\w+)/g, '{$1}')]![method.toLowerCase()]!
     t.ok(codesOf(operation, status).includes(code), `${method} ${url} answered ${status} ${code}: documented`)

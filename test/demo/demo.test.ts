@@ -19,6 +19,10 @@ const API = [
   'POST /auth/wecom/login', 'POST /auth/kuaishou/login', 'POST /auth/kuaishou/userinfo', 'POST /auth/kuaishou/phone',
   'POST /auth/baidu/login', 'POST /auth/baidu/userinfo', 'POST /auth/baidu/phone',
   'GET /auth/session', 'DELETE /auth/session', 'GET /auth/sessions', 'DELETE /auth/sessions', 'DELETE /auth/sessions/{id}',
+  // The browser surfaces: the web logout, scan login and web-view tickets.
+  'POST /auth/web/logout', 'POST /auth/scan/tickets', 'GET /auth/scan/tickets/{id}', 'GET /auth/scan/tickets/{id}/events', 'POST /auth/scan/tickets/{id}/session',
+  'POST /auth/scan/tickets/{id}/scanned', 'POST /auth/scan/tickets/{id}/confirm', 'POST /auth/scan/tickets/{id}/refuse',
+  'POST /auth/webview/tickets', 'GET /auth/webview',
   'GET /api/profile', 'POST /api/orders'
 ]
 

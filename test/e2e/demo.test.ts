@@ -84,6 +84,36 @@ if (!existsSync(CHROMIUM)) {
       t.match(await wechat.run('phone'), /"phoneNumber": "\+85291234567"/)
     })
 
+    await t.test('WeChat scan login: the PC pane\'s code scanned and confirmed on the phone, the PC logged in by its own cookie session', async (t) => {
+      const pc = page.locator('#pc')
+      const pcStatus = pc.getByTestId('pc-status')
+      const until = (text: RegExp) => pcStatus.filter({ hasText: text }).waitFor()
+      t.equal(await pcStatus.innerText(), 'Not logged in')
+      t.match(await wechat.run('scanPc'), /^No code on the PC/, 'nothing to scan yet')
+      await pc.getByTestId('pc-login').click()
+      await until(/^Waiting for the phone/)
+      // The phone reads the code off the PC's picture, as WeChat's scanner would.
+      t.match(await wechat.run('scanPc'), /"asks": "a browser on .+ at 127\.0\.0\.1"/)
+      await until(/^Scanned: confirm on the phone$/)
+      t.match(await wechat.run('confirmPc'), /"state": "confirmed"/)
+      await until(/^Logged in as /)
+      t.match(await pcStatus.innerText(), /^Logged in as wechat:wxd0000000000demo1:oDemoPanda\S* \(wechat, this browser's own session\)$/, 'the phone\'s user')
+      const cookie = (await page.context().cookies()).find(({ name }) => name === 'mpa_session')
+      t.ok(cookie?.httpOnly, 'an HttpOnly cookie')
+      t.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie.includes('mpa_session')), false, 'the page cannot read it')
+      t.notOk((await wechat.log()).some((entry) => entry.includes(cookie!.value.slice(0, 6) + '…')), 'a session of its own: not the phone\'s skey')
+      t.match(await wechat.run('confirmPc'), /^409 MPA_TICKET_STATE/, 'confirmed once')
+      await pc.getByTestId('pc-logout').click()
+      await until(/^Not logged in$/)
+      // Again, refused this time.
+      await pc.getByTestId('pc-login').click()
+      await until(/^Waiting for the phone/)
+      await wechat.run('scanPc')
+      t.match(await wechat.run('refusePc'), /"state": "refused"/)
+      await until(/^Refused on the phone$/)
+      t.match((await pc.getByTestId('pc-log').locator('li').allInnerTexts()).join('\n'), /event: refused/)
+    })
+
     await t.test('Alipay: the phone number; auth_user login with the profile, protected calls', async (t) => {
       await alipay.pickUser('alice')
       await alipay.run('login')

@@ -39,6 +39,16 @@ const CASES: Case[] = [
     module: 'commonjs',
     code: `export const auth = createAuthClient({ baseUrl, platform: 'wechat', api: wx })
 export const qq = createAuthClient({ baseUrl, platform: 'qq', api: wx })
+// Scan login and web-view URLs, from what WeChat hands a page and the app.
+export const fromLaunch: string | null = auth.scanTicket(wx.getLaunchOptionsSync())
+Page({
+  async onLoad (query) {
+    const ticket = auth.scanTicket(query)
+    if (ticket !== null && (await auth.scanned(ticket)).requester.device !== undefined) await auth.confirm(ticket)
+    this.setData({ url: await auth.webviewUrl('/orders') })
+  }
+})
+App({ onShow (options) { auth.scanTicket(options) } })
 // @ts-expect-error wx is no my: it has no getAuthCode
 createAuthClient({ baseUrl, platform: 'alipay', api: wx })
 `

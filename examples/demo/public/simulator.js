@@ -25,7 +25,9 @@ const PLATFORMS = {
     code: async (api) => (await call(api.login)).code,
     headers: 'header',
     userInfo: true,
-    phone: (api) => call(api.getPhoneNumber)
+    phone: (api) => call(api.getPhoneNumber),
+    // Scan login: this phone scans the PC pane's code and confirms.
+    scan: true
   },
   alipay: {
     title: 'Alipay',
@@ -80,10 +82,29 @@ function element (tag, attributes = {}, ...children) {
   return node
 }
 
+/**
+ * What WeChat's scanner hands the page a code opens: the scene (URL-encoded,
+ * as in onLoad's query). The sandbox's code is a QR code of the scene, which
+ * jsQR (/vendor/jsqr.js) reads off the PC pane's picture.
+ */
+async function scanPcCode () {
+  const image = document.querySelector('#pc [data-testid="qr"]')
+  if (!image || image.closest('[hidden]') || !image.src) throw new Error('No code on the PC: click "Log in with the WeChat mini-program" in the PC website pane first.')
+  await image.decode()
+  const canvas = document.createElement('canvas')
+  canvas.width = image.naturalWidth
+  canvas.height = image.naturalHeight
+  const context = canvas.getContext('2d')
+  context.drawImage(image, 0, 0)
+  const read = window.jsQR(context.getImageData(0, 0, canvas.width, canvas.height).data, canvas.width, canvas.height)
+  if (!read) throw new Error('The code could not be read.')
+  return { scene: encodeURIComponent(read.data) }
+}
+
 const show = (value) => shorten(typeof value === 'string' ? value : JSON.stringify(value, null, 2))
 
 function phonePanel (platform, config) {
-  const { title, app, codeStep, code, headers, userInfo, phone, scopes } = PLATFORMS[platform]
+  const { title, app, codeStep, code, headers, userInfo, phone, scopes, scan } = PLATFORMS[platform]
   const sandboxed = config.mode === 'sandbox'
   const userSelect = element('select', { 'data-testid': 'user' }, ...config.users.map(({ key, label }) => element('option', { value: key }, label)))
   const scopeSelect = element('select', { 'data-testid': 'scope' },
@@ -107,6 +128,8 @@ function phonePanel (platform, config) {
   // What the buttons "replay an old code" and "use a revoked skey" replay.
   let lastLogin = null
   let revokedSkey = null
+  // The scan-login ticket this phone scanned last.
+  let scannedTicket = null
   let loggedInAs = null
   const { api, storage } = createPlatform(platform, { user: () => userSelect.value, log: addLog })
   const client = createAuthClient({
@@ -153,6 +176,15 @@ function phonePanel (platform, config) {
       const { sessions } = await client.request({ url: '/auth/sessions' })
       return sessions.map(({ id, current, createdAt }) => `${current ? '▶ this device' : '  other device'} ${id.slice(0, 8)}… since ${new Date(createdAt).toLocaleTimeString()}`).join('\n')
     },
+    scanPc: async () => {
+      const ticket = client.scanTicket(await scanPcCode())
+      if (!ticket) throw new Error('This code is not a scan-login code.')
+      const { requester, expiresAt } = await client.scanned(ticket)
+      scannedTicket = ticket
+      return { asks: `a browser on ${requester.device ?? 'an unknown device'} at ${requester.ip ?? 'an unknown address'}`, until: new Date(expiresAt).toLocaleTimeString(), next: 'Confirm or Refuse' }
+    },
+    confirmPc: () => scannedTicket ? client.confirm(scannedTicket) : Promise.reject(new Error('Scan the PC\'s code first.')),
+    refusePc: () => scannedTicket ? client.refuse(scannedTicket) : Promise.reject(new Error('Scan the PC\'s code first.')),
     logout: () => forget(false),
     logoutAll: () => forget(true),
     replay: async () => {
@@ -179,6 +211,7 @@ function phonePanel (platform, config) {
     ['code', `1 · ${codeStep}`], ['login', '2 · Log in'], ['profile', 'GET /api/profile'], ['order', 'POST /api/orders'],
     ...(userInfo ? [['userinfo', 'Decrypt user info']] : []),
     ...(phone ? [['phone', 'Get phone number']] : []),
+    ...(scan ? [['scanPc', 'Scan the PC\'s code'], ['confirmPc', 'Confirm PC login'], ['refusePc', 'Refuse PC login']] : []),
     ['devices', 'List devices'], ['logout', 'Log out'], ['logoutAll', 'Log out everywhere'],
     ['replay', 'Replay an old code'], ['revoked', 'Use a revoked skey']
   ].map(([action, label]) => {
