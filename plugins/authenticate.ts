@@ -118,12 +118,17 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
   // A browser's session lives on while it is used (the store renews its idle
   // lifetime): a reply to a request the cookie authenticated sets the cookie
   // again, with Max-Age to the session's expiry, or the cookie would lapse at
-  // the idle lifetime it had at login. (Awaited by the app, without a reply: not.)
+  // the idle lifetime it had at login. Once per session object: a renewal
+  // reads a new one, a cache hit answers the same (a Set-Cookie on every
+  // reply doubled the cookie path's CPU). (Awaited by the app, without a reply: not.)
+  const cookieSent = new WeakSet<Session>()
   function attachTo (request: FastifyRequest, reply: FastifyReply | undefined, session: Session): void {
     attach(request, session)
     if (web === null || reply === undefined) return
     const skey = cookieSkeys.get(request)
-    if (skey !== undefined) web.start(reply, { skey, expiresAt: session.expiresAt })
+    if (skey === undefined || cookieSent.has(session)) return
+    cookieSent.add(session)
+    web.start(reply, { skey, expiresAt: session.expiresAt })
   }
 
   // Null until authenticate runs, for a stable object shape.
