@@ -12,7 +12,7 @@ import { limitLogins, type LoginRateLimitOptions } from '../plugins/login-rate-l
 import { kScanLogin } from '../plugins/scan-login.js'
 import { kWebSessions } from '../plugins/web-sessions.js'
 import { TICKET_ID_PATTERN, type ScanTickets, type TicketAction, type TicketState, type TicketView, type TransitionResult } from '../store/scan-tickets.js'
-import type { Identity } from '../types.js'
+import type { AuthUser, Identity } from '../types.js'
 import { routeScope } from './scope.js'
 import { AUTHENTICATED_ERRORS, User, VALIDATION_ERRORS, errorReplies } from './schemas.js'
 
@@ -220,7 +220,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
   }, async (request, reply) => {
     const result = await tickets.transition(request.params.id, 'claim', browserHashOf(request))
     if (!result.ok) throw refusal(result, 'claim')
-    const { identity, user } = result.grant as { identity: Identity, user: Record<string, unknown> & { id: string | number } }
+    const { identity, user } = result.grant as { identity: Identity, user: AuthUser }
     const userAgent = request.headers['user-agent']
     // A browser's session, not the phone's: its own provider name, so it has its own session rules
     // (session.platforms['wechat-scan']), the phone's one-per-platform rule does not replace it, and
