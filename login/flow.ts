@@ -5,7 +5,7 @@ import { isOurError } from '../lib/our-errors.js'
 import { defaultUserIdOf } from '../store/session-record.js'
 import type { ClaimedCode, CodeClaims, LoginFailure } from '../store/code-claims.js'
 import type { SessionStore } from '../store/sessions.js'
-import type { AuthUser, Exchange, Identity, LoginProvider, LoginResult, Provider, ResolveUser } from '../types.js'
+import type { AuthUser, Exchange, Identity, LoginProvider, LoginResult, Provider, ResolveUser, Session } from '../types.js'
 import type { AppHooks } from './hooks.js'
 
 export interface LoginOptions {
@@ -51,6 +51,12 @@ export interface MiniprogramLogin {
   link: (request: FastifyRequest, provider: Provider, code: string, user: AuthUser, options?: LoginOptions) => Promise<LinkResult>
   /** Whether the app gave linkIdentity (the link routes exist only then). */
   readonly linking: boolean
+  /**
+   * A session made without a code of its own (a scan login's browser, for the
+   * user who confirmed it), reported as a login is: the login event, then
+   * `onLogin` beside the reply. `startedAt`: the request's performance.now().
+   */
+  loggedIn: (request: FastifyRequest, identity: Identity, session: Session, startedAt: number) => void
 }
 
 // An app that augments the user type passes its own resolveUser. (AuthUser is
@@ -157,6 +163,11 @@ export class LoginFlow implements MiniprogramLogin {
     // After the claim is settled, beside the reply: the login stands whatever the hook does.
     finished.after()
     return { result: finished.result, replay: false }
+  }
+
+  loggedIn (request: FastifyRequest, identity: Identity, session: Session, startedAt: number): void {
+    publishLogin({ provider: identity.provider, appId: identity.appId, outcome: 'success', replay: false, durationMs: performance.now() - startedAt })
+    this.hooks.login(identity, session, request)
   }
 
   /** The first post of a login code: resolveUser, the session, the claim settled with the answer in the same round trip. */

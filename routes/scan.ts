@@ -96,8 +96,8 @@ interface ScanRoutesOptions {
 
 /** POST /scan/tickets and the ticket's routes: the browser's (poll, events, session) and the phone's (scanned, confirm, refuse). */
 const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify, options) => {
-  routeScope(fastify, 'scan login routes', ['sessions', 'wechat', kAuthentication, kScanLogin, kWebSessions])
-  const { sessions, wechat, [kAuthentication]: { authenticate, sessionOf }, [kScanLogin]: scan, [kWebSessions]: web } = fastify
+  routeScope(fastify, 'scan login routes', ['sessions', 'wechat', 'miniprogramLogin', kAuthentication, kScanLogin, kWebSessions])
+  const { sessions, wechat, miniprogramLogin, [kAuthentication]: { authenticate, sessionOf }, [kScanLogin]: scan, [kWebSessions]: web } = fastify
   const { tickets, appId } = scan
 
   /** The hash of the binding the request's browser carries, or the 403. */
@@ -218,6 +218,7 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
       }
     }
   }, async (request, reply) => {
+    const startedAt = performance.now()
     const result = await tickets.transition(request.params.id, 'claim', browserHashOf(request))
     if (!result.ok) throw refusal(result, 'claim')
     const { identity, user } = result.grant as { identity: Identity, user: AuthUser }
@@ -228,6 +229,8 @@ const scanRoutes: FastifyPluginAsyncTypebox<ScanRoutesOptions> = async (fastify,
     const browser: Identity = { ...identity, provider: SCAN_PROVIDER, surface: 'web' }
     const created = await sessions.create(browser, { user, ...(userAgent ? { device: deviceLabel(userAgent) } : {}) })
     web.start(reply, created)
+    // A login as any other: the login event and onLogin.
+    miniprogramLogin.loggedIn(request, browser, created.session, startedAt)
     return { user: created.session.user, expiresAt: created.expiresAt }
   })
 

@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import diagnostics from 'node:diagnostics_channel'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WechatWorld } from '../helpers/wechat.js'
 import { Browser, listening, scanned } from './helpers.js'
@@ -269,4 +270,24 @@ test('one session per platform: the browser\'s session does not replace the phon
   t.ok(claimed.json.expiresAt <= Date.now() + 2 * 3600_000 && claimed.json.expiresAt > Date.now() + 2 * 3600_000 - 60_000, 'the wechat-scan rule: 2 hours')
   t.equal((await world.call(app, 'GET', '/auth/session', undefined, skey)).statusCode, 200, 'the phone is still logged in')
   t.equal((await pc.call(base, 'GET', '/auth/session')).json.session.provider, 'wechat-scan')
+})
+
+test('a claimed browser session is a login as any other: the login event and onLogin', async (t) => {
+  const world = await WechatWorld.create(t, 'scan-login-events', { pages: ['pages/index/index', 'pages/scan/scan'] })
+  const onLogin: Array<{ provider: string, surface?: string, user: unknown }> = []
+  const app = await world.build({ web: {}, scanLogin: SCAN, onLogin: (identity, session) => { onLogin.push({ provider: identity.provider, surface: identity.surface, user: session.user }) } })
+  const base = await listening(app)
+  const events: Array<{ provider: string, outcome: string }> = []
+  const listen = (event: unknown) => { events.push(event as { provider: string, outcome: string }) }
+  diagnostics.subscribe('fastify-miniprogram-auth:login', listen)
+  t.teardown(() => diagnostics.unsubscribe('fastify-miniprogram-auth:login', listen))
+  const pc = new Browser()
+  const { poll, session } = (await pc.call(base, 'POST', '/auth/scan/tickets')).json
+  const skey = await phone(world, app, 'o-events')
+  for (const step of ['scanned', 'confirm']) await world.call(app, 'POST', `${poll}/${step}`, undefined, skey)
+  t.equal((await pc.call(base, 'POST', session)).status, 200)
+  await app.close()
+  t.same(events.map(({ provider, outcome }) => [provider, outcome]), [['wechat', 'success'], ['wechat-scan', 'success']], 'the phone\'s login, then the browser\'s')
+  t.same(onLogin.map(({ provider, surface }) => [provider, surface]), [['wechat', 'miniprogram'], ['wechat-scan', 'web']])
+  t.same(onLogin[1]!.user, onLogin[0]!.user, 'the same user')
 })
