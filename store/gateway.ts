@@ -18,6 +18,8 @@ const PROBE_MS = 250
 interface InFlight {
   deadline: number
   abandoned: boolean
+  /** Work that writes nothing: it may be answered before its deadline. */
+  readOnly: boolean
   reject: (err: Error) => void
 }
 
@@ -97,7 +99,7 @@ export class RedisGateway {
    * `checkpoint()` between steps, so what was abandoned at the deadline goes
    * no further. One shared timer checks every deadline, not one timer a call.
    */
-  run<T> (operation: string, work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
+  run<T> (operation: string, work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>, { readOnly = false } = {}): Promise<T> {
     // A client reconnecting to a lost Redis opens the circuit too: said once, then counted, until a probe is answered.
     if (!this.#circuit.open && this.redis.status === 'reconnecting') this.#open('the connection to Redis was lost')
     if (this.#circuit.open) {
@@ -105,7 +107,7 @@ export class RedisGateway {
       return Promise.reject(counted(new StoreUnavailableError()))
     }
     if (LOST_STATUS.has(this.redis.status)) return Promise.reject(new StoreUnavailableError())
-    return traceStore(operation, () => this.#deadline(work))
+    return traceStore(operation, () => this.#deadline(work, readOnly))
   }
 
   #open (reason: string): void {
@@ -114,16 +116,20 @@ export class RedisGateway {
   }
 
   /**
-   * The circuit has just opened: the work still waiting for Redis is answered
-   * now, as refused, rather than each at its own deadline; then the probes.
+   * The circuit has just opened: the reads still waiting for Redis are
+   * answered now, as refused, rather than each at its own deadline; then the
+   * probes. Work that writes waits for its deadline: what it sent may still
+   * run when Redis goes on, and its scripts refuse to write only past that
+   * deadline, so a 503 before it could be a write that lands.
    */
   #opened (): void {
     for (const call of this.#inFlight) {
+      if (!call.readOnly) continue
       call.abandoned = true
       this.#circuit.refused()
       call.reject(counted(new StoreUnavailableError()))
+      this.#inFlight.delete(call)
     }
-    this.#inFlight.clear()
     void this.#probe()
   }
 
@@ -148,9 +154,9 @@ export class RedisGateway {
     }
   }
 
-  #deadline<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>): Promise<T> {
+  #deadline<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>, readOnly: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const call: InFlight = { deadline: Date.now() + this.timeoutMs, abandoned: false, reject }
+      const call: InFlight = { deadline: Date.now() + this.timeoutMs, abandoned: false, readOnly, reject }
       this.#inFlight.add(call)
       this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(SWEEP_MS, this.timeoutMs)).unref()
       const checkpoint = () => {

@@ -230,7 +230,7 @@ export class SessionStore {
     let bytes = 0
     try {
       const sentAt = Date.now()
-      const { read, raw, mark, size } = await this.#gateway.run('session.read', (redis) => this.#read(redis, id, knownMark === null))
+      const { read, raw, mark, size } = await this.#gateway.run('session.read', (redis) => this.#read(redis, id, knownMark === null), { readOnly: true })
       const issuedBefore = mark ?? knownMark ?? 0
       if (mark !== null) coherence?.sawMark(mark)
       if (read === null) return null

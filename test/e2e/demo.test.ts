@@ -97,7 +97,7 @@ if (!existsSync(CHROMIUM)) {
       await until(/^Scanned: confirm on the phone$/)
       t.match(await wechat.run('confirmPc'), /"state": "confirmed"/)
       await until(/^Logged in as /)
-      t.match(await pcStatus.innerText(), /^Logged in as wechat:wxd0000000000demo1:oDemoPanda\S* \(wechat, this browser's own session\)$/, 'the phone\'s user')
+      t.match(await pcStatus.innerText(), /^Logged in as wechat:wxd0000000000demo1:oDemoPanda\S* \(wechat-scan, this browser's own session\)$/, 'the phone\'s user, in a browser session of its own kind')
       const cookie = (await page.context().cookies()).find(({ name }) => name === 'mpa_session')
       t.ok(cookie?.httpOnly, 'an HttpOnly cookie')
       t.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie.includes('mpa_session')), false, 'the page cannot read it')
