@@ -168,30 +168,23 @@ test('the browser nonce: 128 random bits in its own cookie, set once, read back'
   }
 })
 
-test('web.cookie for local http: secure false with names without __Host-', async (t) => {
-  const world = new World(t, 'web-dev')
-  const app = await world.build({ web: { cookie: { name: 'dev_session', browserName: 'dev_browser', secure: false, sameSite: 'strict' } } }, (app) => {
-    app.post('/test/start', async (_request, reply) => {
-      app[kWebSessions].start(reply, await app.sessions.create(identity, { user: { id: 'dev' } }))
-      return null
+test('web.cookie for local http: secure false, with names of its own or the defaults without the __Host- prefix', async (t) => {
+  const cases = [
+    { cookie: { name: 'dev_session', browserName: 'dev_browser', secure: false, sameSite: 'strict' as const }, name: 'dev_session', sameSite: 'Strict' },
+    { cookie: { secure: false }, name: 'mpa_session', sameSite: 'Lax' }
+  ]
+  for (const [i, { cookie, name, sameSite }] of cases.entries()) {
+    const world = new World(t, `web-dev-${i}`)
+    const app = await world.build({ web: { cookie } }, (app) => {
+      app.post('/test/start', async (_request, reply) => {
+        app[kWebSessions].start(reply, await app.sessions.create(identity, { user: { id: 'dev' } }))
+        return null
+      })
     })
-  })
-  const res = await app.inject({ method: 'POST', url: '/test/start' })
-  t.match(String(res.headers['set-cookie']), /^dev_session=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict$/)
-  t.equal((await app.inject({ url: '/me', headers: { cookie: `dev_session=${res.cookies[0]!.value}` } })).statusCode, 200)
-})
-
-test('web.cookie secure false alone: the default names lose the __Host- prefix', async (t) => {
-  const world = new World(t, 'web-dev-defaults')
-  const app = await world.build({ web: { cookie: { secure: false } } }, (app) => {
-    app.post('/test/start', async (_request, reply) => {
-      app[kWebSessions].start(reply, await app.sessions.create(identity, { user: { id: 'dev' } }))
-      return null
-    })
-  })
-  const res = await app.inject({ method: 'POST', url: '/test/start' })
-  t.match(String(res.headers['set-cookie']), /^mpa_session=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/)
-  t.equal((await app.inject({ url: '/me', headers: { cookie: `mpa_session=${res.cookies[0]!.value}` } })).statusCode, 200)
+    const res = await app.inject({ method: 'POST', url: '/test/start' })
+    t.match(String(res.headers['set-cookie']), new RegExp(`^${name}=[A-Za-z0-9_-]{43}; Max-Age=\\d+; Path=/; HttpOnly; SameSite=${sameSite}$`), JSON.stringify(cookie))
+    t.equal((await app.inject({ url: '/me', headers: { cookie: `${name}=${res.cookies[0]!.value}` } })).statusCode, 200)
+  }
 })
 
 test('bad web options fail at register, naming the option', async (t) => {
