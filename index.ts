@@ -1,3 +1,8 @@
+// The umbrella plugin: its options (one interface, every platform's among
+// them), the providers as a table (a platform is a row), the order the pieces
+// are registered in, and the public exports. One job, wiring, hence its size:
+// every option is checked by the plugin that owns it (the web option by
+// plugins/web-sessions.ts), none here but the prefix and errorReply.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RegisterOptions } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
@@ -21,7 +26,6 @@ import baiduRoutes from './routes/baidu.js'
 import { applyAppRouteOptions, type AppRouteOptionsOption } from './routes/app-route-options.js'
 import { kErrorReply, type ErrorReplyShaper } from './plugins/error-contract.js'
 import { rejectUnknownKeys } from './lib/options.js'
-import { parseDuration } from './lib/duration.js'
 import type { OnLogin, OnRevoke } from './login/hooks.js'
 import type { LinkIdentity } from './login/flow.js'
 import type { AlipayAppOptions } from './providers/alipay/options.js'
@@ -39,22 +43,11 @@ import scanLoginPlugin, { type ScanLoginOptions } from './plugins/scan-login.js'
 import scanRoutes from './routes/scan.js'
 import webviewPlugin, { type WebviewOptions } from './plugins/webview.js'
 import webviewRoutes from './routes/webview.js'
-import webSessionsPlugin, { type WebCookieOptions } from './plugins/web-sessions.js'
+import webSessionsPlugin, { webOptionsOf, type WebOptions } from './plugins/web-sessions.js'
 import webRoutes from './routes/web.js'
-import { allowedRedirectsOf } from './lib/redirects.js'
 import { oauthStates, wechatAppPlugin, wechatOaPlugin, wechatWebPlugin } from './plugins/wechat-oauth.js'
 import { browserLoginRoutes, wechatAppRoutes, type BrowserRoutesOptions } from './routes/wechat-oauth.js'
 import { MOBILE_APP, OA, WEBSITE, type WechatOAuthAppOptions } from './providers/wechat-oauth/options.js'
-
-/** The browser surfaces: the session cookie, and where a login may send the browser back to. */
-export interface WebOptions {
-  /** The session cookie (default `__Host-mpa_session`: HttpOnly, Secure, SameSite=Lax, Path=/). */
-  cookie?: WebCookieOptions
-  /** Where a browser login may redirect: absolute http(s) URLs, each an origin or a path prefix ('https://app.example.com/account/'). */
-  redirects?: string[]
-  /** How long a browser login's state lives, from the authorize redirect to the callback. Default '10m'. */
-  stateTtl?: number | string
-}
 
 export interface MiniprogramAuthOptions {
   /** Prefix of the login and session routes. Default '/auth'. */
@@ -208,15 +201,7 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
     throw new TypeError('errorReply must be a function (error, request) => body')
   }
   const { web } = options
-  if (web !== undefined && (typeof web !== 'object' || web === null)) throw new TypeError('web must be an object { cookie?, redirects? }')
-  rejectUnknownKeys(web, ['cookie', 'redirects', 'stateTtl'], 'web')
-  const redirects = web?.redirects === undefined ? [] : allowedRedirectsOf(web.redirects, 'web.redirects')
-  const stateTtlMs = parseDuration(web?.stateTtl ?? '10m', 'web.stateTtl')
-  // The browser surfaces set the session cookie: the web option says how.
-  for (const surface of ['scanLogin', 'webview'] as const) {
-    if (options[surface] !== undefined && web === undefined) throw new TypeError(`${surface} needs the web option (the browser's session cookie): add web: {} or web: { cookie, redirects }`)
-  }
-  if (options.scanLogin !== undefined && options.wechat === undefined) throw new TypeError('scanLogin needs the wechat option: the code the PC shows is a WeChat mini-program code')
+  const { redirects, stateTtlMs } = webOptionsOf(options)
   const { header, ...session } = options.session ?? {}
   await fastify.register(sessionsPlugin, {
     ...session, redis: options.redis, keyPrefix: options.keyPrefix, secretKeys: options.secretKeys, onRevoke: options.onRevoke, hookTimeout: options.hookTimeout
@@ -238,7 +223,7 @@ const miniprogramAuth: FastifyPluginAsync<MiniprogramAuthOptions> = async (fasti
   }
   for (const { register } of providers) await register(fastify, options)
   if (options.scanLogin !== undefined) await fastify.register(scanLoginPlugin, options.scanLogin === true ? {} : options.scanLogin)
-  if (options.webview !== undefined) await fastify.register(webviewPlugin, { ...(options.webview === true ? {} : options.webview), redirects: web?.redirects })
+  if (options.webview !== undefined) await fastify.register(webviewPlugin, { webview: options.webview, redirects })
   if (providers.length === 0) {
     fastify.log.info(`fastify-miniprogram-auth: no login routes were added (no ${PROVIDERS.map(({ option }) => option).join(', ')} option): sessions and authenticate only`)
   }
@@ -277,7 +262,7 @@ export type {
 } from './types.js'
 export { default as authenticatePlugin } from './plugins/authenticate.js'
 export { default as webSessionsPlugin } from './plugins/web-sessions.js'
-export type { WebCookieOptions, WebSessionsPluginOptions } from './plugins/web-sessions.js'
+export type { WebCookieOptions, WebOptions, WebSessionsPluginOptions } from './plugins/web-sessions.js'
 export type { AuthenticatePluginOptions, DecoratorNames } from './plugins/authenticate.js'
 export type { AppRouteOptions, AppRouteOptionsOption } from './routes/app-route-options.js'
 export type { OnLogin, OnRevoke } from './login/hooks.js'

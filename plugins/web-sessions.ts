@@ -2,7 +2,9 @@ import fp from 'fastify-plugin'
 import fastifyCookie from '@fastify/cookie'
 import { randomBytes } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { parseDuration } from '../lib/duration.js'
 import { rejectUnknownKeys } from '../lib/options.js'
+import { allowedRedirectsOf, type AllowedRedirect } from '../lib/redirects.js'
 
 export interface WebCookieOptions {
   /** The session cookie's name. Default '__Host-mpa_session' (Secure, Path=/, no Domain: this host only). */
@@ -11,8 +13,36 @@ export interface WebCookieOptions {
   browserName?: string
   /** Default 'lax': 'strict' would drop the cookie on the redirect back from WeChat; 'none' would send it on cross-site posts. */
   sameSite?: 'lax' | 'strict'
-  /** Default true. false only for local http development, and then the names must not use the __Host- prefix. */
+  /** Default true. false only for local http development: the default names are then without the __Host- prefix, and yours must be too. */
   secure?: boolean
+}
+
+/** The browser surfaces: the session cookie, and where a login may send the browser back to. */
+export interface WebOptions {
+  /** The session cookie (default `__Host-mpa_session`: HttpOnly, Secure, SameSite=Lax, Path=/). */
+  cookie?: WebCookieOptions
+  /** Where a browser login may redirect: absolute http(s) URLs, each an origin or a path prefix ('https://app.example.com/account/'). */
+  redirects?: string[]
+  /** How long a browser login's state lives, from the authorize redirect to the callback. Default '10m'. */
+  stateTtl?: number | string
+}
+
+/**
+ * The umbrella's `web` option, checked with what needs it (scan login and
+ * web-view tickets set the session cookie; scan login shows a WeChat code):
+ * its redirect allow-list and the states' lifetime, each message naming the option.
+ */
+export function webOptionsOf ({ web, scanLogin, webview, wechat }: { web?: WebOptions, scanLogin?: unknown, webview?: unknown, wechat?: unknown }): { redirects: AllowedRedirect[], stateTtlMs: number } {
+  if (web !== undefined && (typeof web !== 'object' || web === null)) throw new TypeError('web must be an object { cookie?, redirects?, stateTtl? }')
+  rejectUnknownKeys(web, ['cookie', 'redirects', 'stateTtl'], 'web')
+  for (const [surface, option] of [['scanLogin', scanLogin], ['webview', webview]] as const) {
+    if (option !== undefined && web === undefined) throw new TypeError(`${surface} needs the web option (the browser's session cookie): add web: {} or web: { cookie, redirects }`)
+  }
+  if (scanLogin !== undefined && wechat === undefined) throw new TypeError('scanLogin needs the wechat option: the code the PC shows is a WeChat mini-program code')
+  return {
+    redirects: web?.redirects === undefined ? [] : allowedRedirectsOf(web.redirects, 'web.redirects'),
+    stateTtlMs: parseDuration(web?.stateTtl ?? '10m', 'web.stateTtl')
+  }
 }
 
 export interface WebSessionsPluginOptions {

@@ -16,6 +16,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 // writer that waits `lease` after its write's reply before it acknowledges
 // (store/sessions.ts) therefore knows no instance answers from a copy the
 // write outdated, however busy or cut off that instance is.
+//
+// One job, the tracking connections (one per node, followed as a Cluster's
+// nodes come and go, each with its lease pings): the size is the failure
+// handling each connection needs, not a second job.
 const CHANNEL = '__redis__:invalidate'
 
 export interface InvalidationHandlers {

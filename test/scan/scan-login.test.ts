@@ -253,6 +253,7 @@ test('the scanLogin option is checked at register, naming it', async (t) => {
   for (const [scanLogin, message] of cases) await t.rejects(world.build({ web: {}, scanLogin }), message)
   await t.rejects(world.build({ wechat: undefined, web: {}, scanLogin: true }), /scanLogin needs the wechat option/)
   await t.rejects(world.build({ scanLogin: true }), /scanLogin needs the web option/)
+  await t.rejects(world.build({ web: {}, scanLogin: 'on' as never }), /scanLogin must be an object or true/)
   const app = await world.build({ web: {}, scanLogin: true })
   t.ok(app.hasRoute({ method: 'POST', url: '/auth/scan/tickets' }))
 })

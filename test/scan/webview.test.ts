@@ -91,4 +91,5 @@ test('the webview option is checked at register, naming it', async (t) => {
   await t.rejects(world.build({ web: {}, webview: { ticketTtl: '6m' } }), /webview.ticketTtl must be at most 5 minutes/)
   await t.rejects(world.build({ web: {}, webview: { ticketTtl: -1 } }), /webview.ticketTtl must be a positive number/)
   await t.rejects(world.build({ web: {}, webview: { lifetime: 1 } as object }), /unknown option webview.lifetime/)
+  await t.rejects(world.build({ web: {}, webview: 'yes' as never }), /^webview must be an object or true \(got "yes"\)/)
 })
