@@ -82,11 +82,9 @@ export class SessionCache {
   /** Ends a read; keeps its session unless it was invalidated meanwhile. `session` null: there was none. */
   endRead (read: PendingRead, session: Session | null, expiresAt: number, bytes: number): void {
     const reads = this.#pending.get(read.id)
-    if (reads !== undefined) {
-      const remaining = reads.filter((other) => other !== read)
-      if (remaining.length === 0) this.#pending.delete(read.id)
-      else this.#pending.set(read.id, remaining)
-    }
+    // Nearly always the only read of its id: no new array for it.
+    if (reads?.length === 1 && reads[0] === read) this.#pending.delete(read.id)
+    else if (reads !== undefined) this.#pending.set(read.id, reads.filter((other) => other !== read))
     if (session === null || read.invalidated || read.generation !== this.#generation || bytes > MAX_ENTRY_BYTES) return
     this.#store(read.skey, { session, expiresAt, bytes })
   }
@@ -113,6 +111,7 @@ export class SessionCache {
     this.#entries.set(skey, entry)
     this.#skeys.set(entry.session.id, skey)
     this.#bytes += entry.bytes
+    if (this.#entries.size <= this.options.maxEntries && this.#bytes <= this.options.maxBytes) return
     for (const [oldSkey, oldest] of this.#entries) { // least recently used first
       if (this.#entries.size <= this.options.maxEntries && this.#bytes <= this.options.maxBytes) break
       this.#drop(oldSkey, oldest)
