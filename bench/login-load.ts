@@ -1,7 +1,9 @@
 // The login load worker, a process of its own:
 //   node --import tsx bench/login-load.ts '{"url":…,"platform":"wechat","codes":[…],"inFlight":50}'
 // POSTs every code to the platform's login route, `inFlight` at a time, and
-// sends { type: 'result', result: LoginLoadResult } over IPC.
+// sends { type: 'result', result: LoginLoadResult } over IPC. With `sandboxApp`
+// (WeChat only) it asks the sandbox's jscode2session itself instead, without
+// the server: the yardstick a login's throughput is read against.
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import type { LoginPlatform } from './sandboxes.js'
@@ -11,6 +13,8 @@ export interface LoginLoadOptions {
   platform: LoginPlatform
   codes: string[]
   inFlight: number
+  /** The WeChat sandbox app to exchange the codes with directly (`url` is then the sandbox's). */
+  sandboxApp?: { appId: string, appSecret: string }
 }
 
 export interface LoginLoadResult {
@@ -26,6 +30,7 @@ export interface LoginLoadResult {
 const options = JSON.parse(process.argv[2] ?? '{}') as LoginLoadOptions
 const pool = new Pool(options.url, { connections: options.inFlight })
 const path = `/auth/${options.platform}/login`
+const app = options.sandboxApp
 const latencies: number[] = []
 let failures = 0
 let firstFailure: string | undefined
@@ -36,10 +41,13 @@ async function loop (): Promise<void> {
     const code = options.codes[next++]!
     const body = options.platform === 'alipay' ? { authCode: code, scope: 'auth_base' } : { code }
     const sentAt = performance.now()
-    const response = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const response = await pool.request(app === undefined
+      ? { method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+      : { method: 'GET', path: `/sns/jscode2session?${new URLSearchParams({ appid: app.appId, secret: app.appSecret, js_code: code, grant_type: 'authorization_code' })}` })
     const text = await response.body.text()
     latencies.push(performance.now() - sentAt)
-    if (response.statusCode !== 200) {
+    // WeChat answers its errors with 200 and an errcode.
+    if (response.statusCode !== 200 || (app !== undefined && !('openid' in (JSON.parse(text) as object)))) {
       failures++
       firstFailure ??= `${response.statusCode} ${text}`
     }

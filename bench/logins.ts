@@ -5,8 +5,11 @@
 // from the one-at-a-time run) and Redis commands per login (INFO commandstats),
 // on a redis-server of the bench's own.
 // Knobs: BENCH_LOGINS (per platform and run, default 2000), BENCH_LOGINS_IN_FLIGHT
-// (default 50), BENCH_LOGIN_PLATFORMS (default wechat,alipay), BENCH_REDIS_URL;
-// BENCH_LOGINS_PROFILE=1 runs the server under node --cpu-prof and prints, per
+// (default 50), BENCH_LOGIN_PLATFORMS (default wechat,alipay), BENCH_REDIS_URL.
+// WeChat's rows are also read against the sandbox's jscode2session asked
+// directly in the same run (× the sandbox alone), the yardstick that makes a
+// run comparable with one on another machine or day.
+// Knob: BENCH_LOGINS_PROFILE=1 runs the server under node --cpu-prof and prints, per
 // platform, where the CPU of its in-flight run went (the profile stays in
 // bench/profiles/, git-ignored).
 import { mkdir, readdir, readFile } from 'node:fs/promises'
@@ -54,12 +57,23 @@ try {
   }, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=250'] : [])
   console.log(`Node ${process.version}, ${availableParallelism()} CPUs, Redis ${redis.version} (${redis.kind}), load average ${load()} at the start; ` +
     `${LOGINS} logins per platform and run, each a new user; the sandboxes in a process of their own\n`)
-  console.log('| platform | in flight | logins/s | p50 ms | p99 ms | server CPU µs/login | Redis round trips/login | Redis commands/login | Redis CPU µs/login |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+  console.log('| platform | in flight | logins/s | p50 ms | p99 ms | server CPU µs/login | Redis round trips/login | Redis commands/login | Redis CPU µs/login | × the sandbox alone |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+  const sandboxAlone = new Map<number, number>()
   const details: string[] = []
   for (const platform of PLATFORMS) {
     // Warm-up: JIT, connections, scripts loaded.
     await runWorker<LoginLoadResult>('./login-load.ts', { url: server.url, platform, codes: await codes(platform, 200), inFlight: 4 } satisfies LoginLoadOptions)
+    if (platform === 'wechat') {
+      // The yardstick, same run: the sandbox's jscode2session asked directly, without the server.
+      const { appId, appSecret, baseUrl } = platforms.wechat as { appId: string, appSecret: string, baseUrl: string }
+      for (const inFlight of [1, IN_FLIGHT]) {
+        const result = await runWorker<LoginLoadResult>('./login-load.ts', { url: baseUrl, platform, codes: await codes(platform, LOGINS), inFlight, sandboxApp: { appId, appSecret } } satisfies LoginLoadOptions)
+        if (result.failures > 0) throw new Error(`the sandbox alone: ${result.failures} of ${result.total} exchanges failed, the first: ${result.firstFailure}`)
+        sandboxAlone.set(inFlight, result.loginsPerSecond)
+        console.log(`| wechat: the sandbox's jscode2session alone, no server | ${inFlight} | ${Math.round(result.loginsPerSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(1)} | ${result.p99Ms.toFixed(1)} | – | – | – | – | 1.00 |`)
+      }
+    }
     for (const inFlight of [1, IN_FLIGHT]) {
       const batch = await codes(platform, LOGINS)
       const before = await server.mark('from')
@@ -74,7 +88,8 @@ try {
       const cpuUs = (after.cpu.user + after.cpu.system) - (before.cpu.user + before.cpu.system)
       console.log(`| ${platform} | ${inFlight} | ${Math.round(result.loginsPerSecond).toLocaleString('en-US')} | ${result.p50Ms.toFixed(1)} | ${result.p99Ms.toFixed(1)} | ` +
         `${Math.round(cpuUs / result.total)} | ${inFlight === 1 ? ((after.roundTrips - before.roundTrips) / result.total).toFixed(2) : '–'} | ` +
-        `${((activity.total - pings) / result.total).toFixed(2)} | ${(activity.cpuUs / result.total).toFixed(1)} |`)
+        `${((activity.total - pings) / result.total).toFixed(2)} | ${(activity.cpuUs / result.total).toFixed(1)} | ` +
+        `${sandboxAlone.has(inFlight) ? (result.loginsPerSecond / sandboxAlone.get(inFlight)!).toFixed(2) : '–'} |`)
       if (inFlight === 1) {
         const perLogin = [...activity.calls].filter(([name]) => name !== 'ping').sort((x, y) => y[1] - x[1])
           .map(([name, count]) => `${name} ${(count / result.total).toFixed(2)}`).join(', ')

@@ -140,44 +140,52 @@ const authenticatePlugin: FastifyPluginAsync<AuthenticatePluginOptions> = async 
     target[names.user] = session.user
   }
 
-  // The session of the request's skey: at once on a cache hit, else a promise. Throws the 401s.
-  function sessionOfSkey (request: FastifyRequest): Session | Promise<Session> {
+  // What the store knows of the request's skey: at once on a cache hit, else a promise. Throws the 401s of a missing or malformed skey.
+  function lookupOf (request: FastifyRequest): Session | SessionEnd | null | Promise<Session | SessionEnd | null> {
     const skey = skeyOf(request)
     if (skey === null) throw new SkeyMissingError(headerName)
     // Reject what cannot be an skey before it costs a Redis call.
     if (!isWellFormedSkey(skey)) throw new SkeyMalformedError()
-    const found = fastify.sessions.lookup(skey)
-    return found instanceof Promise ? found.then(liveSession) : liveSession(found)
+    return fastify.sessions.lookup(skey)
   }
 
   // As a preHandler Fastify passes `done`: a cache hit then calls it at once,
-  // without a promise (this runs on every authenticated request). Awaited
-  // by the app, `authenticate(request)`, it returns a promise.
+  // without a promise (this runs on every authenticated request), and a miss
+  // with one callback on the store's promise. Awaited by the app,
+  // `authenticate(request)`, it returns a promise.
   function authenticate (request: FastifyRequest): Promise<void>
   function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
   function authenticate (request: FastifyRequest, reply?: FastifyReply, done?: HookHandlerDoneFunction): Promise<void> | undefined {
-    let session: Session | Promise<Session>
+    let found: ReturnType<typeof lookupOf>
     try {
-      session = sessionOfSkey(request)
+      found = lookupOf(request)
+      if (!(found instanceof Promise)) attachTo(request, reply, liveSession(found))
     } catch (error) {
       if (done === undefined) return Promise.reject(error)
       done(error as Error)
       return
     }
-    if (session instanceof Promise) {
-      const attached = session.then((found) => attachTo(request, reply, found))
-      if (done === undefined) return attached
-      attached.then(() => done(), (error: Error) => {
-        // While Redis is known to be down, the 503 is answered here, in our
-        // contract: the app's error handler would log a line per request.
-        if (isCounted(error)) errorContract(error as FastifyError, request, reply!)
-        else done(error)
-      })
+    if (!(found instanceof Promise)) {
+      if (done === undefined) return Promise.resolve()
+      done()
       return
     }
-    attachTo(request, reply, session)
-    if (done === undefined) return Promise.resolve()
-    done()
+    if (done === undefined) return found.then((value) => { attachTo(request, reply, liveSession(value)) })
+    // While Redis is known to be down, the 503 is answered here, in our
+    // contract: the app's error handler would log a line per request.
+    const failed = (error: Error) => {
+      if (isCounted(error)) errorContract(error as FastifyError, request, reply!)
+      else done(error)
+    }
+    found.then((value) => {
+      try {
+        attachTo(request, reply, liveSession(value))
+      } catch (error) {
+        failed(error as Error)
+        return
+      }
+      done()
+    }, failed)
   }
   // Both a preHandler (it calls `done`) and awaited by apps (it returns a promise): by design.
   // eslint-disable-next-line @typescript-eslint/no-misused-promises

@@ -1,0 +1,3 @@
+import { runTestsOf } from '../helpers/test-group.js'
+
+await runTestsOf('unit')
