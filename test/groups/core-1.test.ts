@@ -1,0 +1,3 @@
+import { runPartOf } from '../helpers/test-group.js'
+
+await runPartOf('core', 1, 6)

@@ -1,0 +1,3 @@
+import { runPartOf } from '../helpers/test-group.js'
+
+await runPartOf('core', 5, 6)
