@@ -17,7 +17,6 @@ const PROBE_MS = 250
 
 interface InFlight {
   deadline: number
-  abandoned: boolean
   /** Work that writes nothing: it may be answered before its deadline. */
   readOnly: boolean
   reject: (err: Error) => void
@@ -95,11 +94,12 @@ export class RedisGateway {
    * Runs Redis work with a deadline: a Redis that is down or slow becomes a 503
    * within the store timeout instead of a hanging request. A client that lost
    * its connection gets no command at all: ioredis would queue it and send it
-   * when Redis is back, long after we answered. Multi-step work calls
-   * `checkpoint()` between steps, so what was abandoned at the deadline goes
-   * no further. One shared timer checks every deadline, not one timer a call.
+   * when Redis is back, long after we answered. (Work of several steps goes
+   * on past its deadline: what the store does in several steps reads, or
+   * prunes index entries already dead.) One shared timer checks every
+   * deadline, not one timer a call.
    */
-  run<T> (operation: string, work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>, { readOnly = false } = {}): Promise<T> {
+  run<T> (operation: string, work: (redis: Redis | Cluster) => Promise<T>, { readOnly = false } = {}): Promise<T> {
     // A client reconnecting to a lost Redis opens the circuit too: said once, then counted, until a probe is answered.
     if (!this.#circuit.open && this.redis.status === 'reconnecting') this.#open('the connection to Redis was lost')
     if (this.#circuit.open) {
@@ -125,7 +125,6 @@ export class RedisGateway {
   #opened (): void {
     for (const call of this.#inFlight) {
       if (!call.readOnly) continue
-      call.abandoned = true
       this.#circuit.refused()
       call.reject(counted(new StoreUnavailableError()))
       this.#inFlight.delete(call)
@@ -154,17 +153,14 @@ export class RedisGateway {
     }
   }
 
-  #deadline<T> (work: (redis: Redis | Cluster, checkpoint: () => void) => Promise<T>, readOnly: boolean): Promise<T> {
+  #deadline<T> (work: (redis: Redis | Cluster) => Promise<T>, readOnly: boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const call: InFlight = { deadline: Date.now() + this.timeoutMs, abandoned: false, readOnly, reject }
+      const call: InFlight = { deadline: Date.now() + this.timeoutMs, readOnly, reject }
       this.#inFlight.add(call)
       this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(SWEEP_MS, this.timeoutMs)).unref()
-      const checkpoint = () => {
-        if (call.abandoned) throw new StoreUnavailableError()
-      }
       let running: Promise<T>
       try {
-        running = work(this.redis, checkpoint)
+        running = work(this.redis)
       } catch (err) {
         running = Promise.reject(err)
       }
@@ -185,7 +181,6 @@ export class RedisGateway {
     for (const call of this.#inFlight) {
       if (call.deadline > now) break
       this.#inFlight.delete(call)
-      call.abandoned = true
       publishStoreTimeout(this.timeoutMs)
       call.reject(new StoreUnavailableError())
       if (this.#circuit.timedOut()) this.#opened()

@@ -1,3 +1,4 @@
-import { runPartOf } from '../helpers/test-group.js'
+import { runFilesOf } from '../helpers/test-group.js'
+import { CORE_GROUPS } from './core.js'
 
-await runPartOf('core', 5, 6)
+await runFilesOf('core', CORE_GROUPS[4], CORE_GROUPS)

@@ -31,7 +31,15 @@ export async function runTestsOf (...folders: string[]): Promise<void> {
   await importAll(folders.flatMap(testsIn))
 }
 
-/** Runs part `part` (1-based) of `parts` of a folder's test files, dealt in name order: a large folder in several processes. */
-export async function runPartOf (folder: string, part: number, parts: number): Promise<void> {
-  await importAll(testsIn(folder).filter((_file, i) => i % parts === part - 1))
+/**
+ * Runs the named files of a folder (`'admin'` for admin.test.ts), in order:
+ * a large folder in several processes. `all` names every group of the
+ * folder: a file in none of them, or in two, fails every group at once.
+ */
+export async function runFilesOf (folder: string, names: readonly string[], all: ReadonlyArray<readonly string[]>): Promise<void> {
+  const files = testsIn(folder)
+  const grouped = all.flat()
+  const stray = files.map((file) => file.pathname.split('/').pop()!.replace(/\.test\.ts$/, '')).filter((name) => grouped.filter((other) => other === name).length !== 1)
+  if (stray.length > 0 || grouped.length !== files.length) throw new Error(`test/${folder}: every test file must be in exactly one group of its test/groups/ files (check ${stray.join(', ') || 'the names'})`)
+  await importAll(names.map((name) => files.find((file) => file.pathname.endsWith(`/${name}.test.ts`))!))
 }

@@ -1,0 +1,4 @@
+import { runFilesOf } from '../helpers/test-group.js'
+import { CORE_GROUPS } from './core.js'
+
+await runFilesOf('core', CORE_GROUPS[6], CORE_GROUPS)
