@@ -28,18 +28,24 @@ async function setUp (t: Test) {
   return { sentinel, a, b, sessions }
 }
 
-/** Logs the sessions out one after another, each retried on a 503 until acknowledged; counts the 503s. */
-function logOutAll (app: FastifyInstance, skeys: string[]) {
+/**
+ * Logs the sessions out one after another, each retried on a 503 until
+ * acknowledged; counts the 503s. `stuck` says what the set-up looks like
+ * when a minute of retries of one logout were all refused.
+ */
+function logOutAll (app: FastifyInstance, skeys: string[], stuck: () => Promise<string>) {
   const acknowledged: string[] = []
   let refused = 0
   const done = (async () => {
     for (const skey of skeys) {
+      const since = Date.now()
       for (;;) {
         const reply = await app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } })
         // A retry after a 503 may find the first attempt's tombstone: its 401 is acknowledged too.
         if (reply.statusCode === 204 || reply.json().code === 'MPA_SESSION_REVOKED') break
         if (reply.statusCode !== 503) throw new Error(`a logout answered ${reply.statusCode} ${reply.body}`)
         refused++
+        if (Date.now() - since > 60_000) throw new Error(`one logout was refused for a minute (${refused} 503s in all): ${await stuck()}`)
         await sleep(100)
       }
       acknowledged.push(skey)
@@ -47,6 +53,12 @@ function logOutAll (app: FastifyInstance, skeys: string[]) {
     }
   })()
   return { acknowledged, refused: () => refused, done }
+}
+
+/** The sentinels' master and each node's replication role: what a logout refused for a minute ran into. */
+async function stateOf (sentinel: TestSentinel): Promise<string> {
+  const role = async (port: number) => (await sentinel.cli(port, 'info', 'replication')).match(/^(role|master_port|master_link_status|connected_slaves):.*$/gm)?.join(' ') ?? 'no answer'
+  return `the sentinels name ${await sentinel.masterAddress()} as master; ${sentinel.master.port}: ${await role(sentinel.master.port)}; ${sentinel.replica.port}: ${await role(sentinel.replica.port)}`
 }
 
 /** Every acknowledged logout, after the failover: no live record on the new master, a 401 from both instances. */
@@ -65,7 +77,7 @@ async function assertRevoked (t: Test, sentinel: TestSentinel, apps: FastifyInst
 test('a manual failover (SENTINEL FAILOVER) during continuous logouts loses no acknowledged revocation', async (t) => {
   const { sentinel, a, b, sessions } = await setUp(t)
   const oldMaster = sentinel.master.port
-  const logouts = logOutAll(a, sessions.map(({ skey }) => skey))
+  const logouts = logOutAll(a, sessions.map(({ skey }) => skey), () => stateOf(sentinel))
   await waitFor(async () => logouts.acknowledged.length >= 20, 'no logout was acknowledged')
   await sentinel.cli(sentinel.sentinels[0]!.port, 'sentinel', 'failover', 'mpa-master')
   await waitFor(async () => (await sentinel.masterAddress()).endsWith(`:${sentinel.replica.port}`), 'the replica was not promoted')
@@ -79,7 +91,7 @@ test('a manual failover (SENTINEL FAILOVER) during continuous logouts loses no a
 
 test('a crashed master (SIGKILL) during continuous logouts: the promoted replica has every acknowledged revocation', async (t) => {
   const { sentinel, a, b, sessions } = await setUp(t)
-  const logouts = logOutAll(a, sessions.map(({ skey }) => skey))
+  const logouts = logOutAll(a, sessions.map(({ skey }) => skey), () => stateOf(sentinel))
   await waitFor(async () => logouts.acknowledged.length >= 20, 'no logout was acknowledged')
   await sentinel.master.stop('SIGKILL')
   await waitFor(async () => (await sentinel.masterAddress()).endsWith(`:${sentinel.replica.port}`), 'the replica was not promoted')
