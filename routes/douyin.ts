@@ -3,7 +3,7 @@ import { kAuthentication } from '../plugins/authenticate.js'
 import { Type, type Static } from 'typebox'
 import { AnonymousLoginRefusedError } from '../errors.js'
 import { loginRoute } from './login-route.js'
-import { phoneCodeRoute, userInfoRoute } from './open-data.js'
+import { codePhoneRoutes } from './open-data.js'
 import { AppId } from './schemas.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
 
@@ -31,12 +31,12 @@ const douyinRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
   // logins that ended (the login event).
   const code = ({ appId, ...codes }: Static<typeof DouyinLoginBody>) => ({ code: douyin.loginCode(codes), options: { appId } })
   await loginRoute(fastify, { provider: 'douyin', call: 'tt.login', body: DouyinLoginBody, code, errors: [AnonymousLoginRefusedError], rateLimit: options.rateLimit })
-  userInfoRoute(fastify, { provider: 'douyin', call: 'tt.getUserInfo', userInfo: (session, payload) => douyin.userInfo(session, payload) })
-  phoneCodeRoute(fastify, {
+  codePhoneRoutes(fastify, {
     provider: 'douyin',
-    summary: 'The user\'s phone number, from the getPhoneNumber button\'s code (base library 3.51.0+) or its encrypted data',
-    code: PhoneCode,
-    phoneNumber: (session, payload) => douyin.phoneNumber(session, payload)
+    call: 'tt.getUserInfo',
+    phoneSummary: 'The user\'s phone number, from the getPhoneNumber button\'s code (base library 3.51.0+) or its encrypted data',
+    phoneCode: PhoneCode,
+    platform: douyin
   })
 }
 

@@ -95,18 +95,25 @@ export function phoneRoute<Body extends TSchema> (fastify: FastifyInstance, { pr
 }
 
 /**
- * POST /<provider>/phone of the platforms whose button gives a code (the
- * current way, exchanged with the platform) or encrypted data (the legacy
- * way): one shape or the other, never both (a body with both is a client bug,
- * not a choice for us to make).
+ * POST /<provider>/userinfo, and POST /<provider>/phone of the platforms whose
+ * button gives a code (the current way, exchanged with the platform) or
+ * encrypted data (the legacy way): one shape or the other, never both (a body
+ * with both is a client bug, not a choice for us to make). WeChat and Douyin.
  */
-export function phoneCodeRoute (fastify: FastifyInstance, { provider, summary, code, phoneNumber }: {
+export function codePhoneRoutes (fastify: FastifyInstance, { provider, call, phoneSummary, phoneCode, platform }: {
   provider: Provider
-  summary: string
-  /** The button's code, as the platform documents it. */
-  code: TString
-  phoneNumber: (session: Session, payload: { code: string } | Static<typeof EncryptedPhoneBody>) => Promise<Static<typeof PhoneReply>>
+  /** The platform call that gave the user info ('wx.getUserInfo'). */
+  call: string
+  phoneSummary: string
+  /** The phone button's code, as the platform documents it. */
+  phoneCode: TString
+  /** The platform's decorator: it decrypts the user info and answers both kinds of phone payload. */
+  platform: {
+    userInfo: (session: Session, payload: UserInfoPayload) => Promise<Record<string, unknown>>
+    phoneNumber: (session: Session, payload: { code: string } | Static<typeof EncryptedPhoneBody>) => Promise<Static<typeof PhoneReply>>
+  }
 }): void {
-  const body = Type.Union([Type.Object({ code }, { additionalProperties: false }), EncryptedPhoneBody])
-  phoneRoute(fastify, { provider, summary, body, errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError], phoneNumber })
+  userInfoRoute(fastify, { provider, call, userInfo: (session, payload) => platform.userInfo(session, payload) })
+  const body = Type.Union([Type.Object({ code: phoneCode }, { additionalProperties: false }), EncryptedPhoneBody])
+  phoneRoute(fastify, { provider, summary: phoneSummary, body, errors: [...UPSTREAM_ERRORS, PhoneCodeInvalidError], phoneNumber: (session, payload) => platform.phoneNumber(session, payload) })
 }

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { CodeBlockedError } from '../errors.js'
 import { kAuthentication } from '../plugins/authenticate.js'
 import { codeBody, fromCodeBody, loginRoute } from './login-route.js'
-import { phoneCodeRoute, userInfoRoute } from './open-data.js'
+import { codePhoneRoutes } from './open-data.js'
 import { routeScope, type LoginRoutesOptions } from './scope.js'
 
 // Lengths: wx.login codes are 32 characters, AppIDs 18; user-info payloads are
@@ -20,12 +20,12 @@ const wechatRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (fasti
   const { wechat } = fastify
 
   await loginRoute(fastify, { provider: 'wechat', call: 'wx.login', body: codeBody(Code), code: fromCodeBody, errors: [CodeBlockedError], rateLimit: options.rateLimit })
-  userInfoRoute(fastify, { provider: 'wechat', call: 'wx.getUserInfo', userInfo: (session, payload) => wechat.userInfo(session, payload) })
-  phoneCodeRoute(fastify, {
+  codePhoneRoutes(fastify, {
     provider: 'wechat',
-    summary: 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)',
-    code: PhoneCode,
-    phoneNumber: (session, payload) => wechat.phoneNumber(session, payload)
+    call: 'wx.getUserInfo',
+    phoneSummary: 'The user\'s phone number, from a getPhoneNumber code (current) or encrypted data (legacy)',
+    phoneCode: PhoneCode,
+    platform: wechat
   })
 }
 
