@@ -7,7 +7,8 @@
 // bench/profiles/ (git-ignored) for Chrome DevTools or speedscope.
 // Redis: a redis-server of its own (bench/private-redis.ts), or BENCH_REDIS_URL.
 //   Knobs: BENCH_PROFILE_SYSTEM (a system of bench/systems.ts: cached, miss, uncached, naive-get, naive-hash, bare, jwt, session; default cached),
-//   BENCH_PROFILE_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS, BENCH_REDIS_URL.
+//   BENCH_PROFILE_SECONDS, BENCH_PROFILE_CACHE_MAX (session.cache { max } of the library systems: smaller than
+//   BENCH_USERS, the cache of an instance among many), BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS, BENCH_REDIS_URL.
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { config, runPrefix } from './config.js'
@@ -25,8 +26,9 @@ const dir = fileURLToPath(new URL(folder, import.meta.url))
 await mkdir(dir, { recursive: true })
 
 const redis = await startBenchRedis()
+const cacheMax = process.env.BENCH_PROFILE_CACHE_MAX === undefined ? {} : { cacheMax: Number(process.env.BENCH_PROFILE_CACHE_MAX) }
 const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${SAMPLING_US}`]
-const server = await Server.start({ system: config.profileSystem, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}profile:`, fromDist: true }, nodeArgs)
+const server = await Server.start({ system: config.profileSystem, redisUrl: config.redisUrl, keyPrefix: `${runPrefix}profile:`, fromDist: true, ...cacheMax }, nodeArgs)
 let load: LoadResult
 let window: { fromUs: number, toUs: number }
 let cpu: { user: number, system: number }

@@ -66,9 +66,13 @@ export interface StoreSpan {
   operation: string
 }
 
-/** Runs a piece of Redis work inside a store span (when anyone listens). */
+/** Whether anyone listens to the store spans: checked by the caller, so an untraced read allocates nothing for them. */
+export function storeTraced (): boolean {
+  return storeTracing.hasSubscribers
+}
+
+/** Runs a piece of Redis work inside a store span. */
 export function traceStore<T> (operation: string, run: () => Promise<T>): Promise<T> {
-  if (!storeTracing.hasSubscribers) return run()
   return storeTracing.tracePromise(run, { operation })
 }
 

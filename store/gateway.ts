@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Cluster, type Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
-import { publishStoreTimeout, traceStore } from '../lib/diagnostics.js'
+import { publishStoreTimeout, storeTraced, traceStore } from '../lib/diagnostics.js'
 import { Circuit, type CircuitLog } from './circuit.js'
 import { counted } from '../lib/our-errors.js'
 
@@ -107,7 +107,7 @@ export class RedisGateway {
       return Promise.reject(counted(new StoreUnavailableError()))
     }
     if (LOST_STATUS.has(this.redis.status)) return Promise.reject(new StoreUnavailableError())
-    return traceStore(operation, () => this.#deadline(work, readOnly))
+    return storeTraced() ? traceStore(operation, () => this.#deadline(work, readOnly)) : this.#deadline(work, readOnly)
   }
 
   #open (reason: string): void {

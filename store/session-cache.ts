@@ -41,7 +41,8 @@ export class SessionCache {
   readonly #entries = new Map<string, Entry>()
   /** The skey of each cached session id. */
   readonly #skeys = new Map<string, string>()
-  readonly #pending = new Map<string, PendingRead[]>()
+  /** The reads in flight of each id: nearly always one, held as itself (no array per read). */
+  readonly #pending = new Map<string, PendingRead | PendingRead[]>()
   #bytes = 0
   // A flush outdates every read in flight.
   #generation = 0
@@ -74,17 +75,20 @@ export class SessionCache {
   beginRead (id: string, skey: string): PendingRead {
     const read: PendingRead = { id, skey, generation: this.#generation, invalidated: false }
     const reads = this.#pending.get(id)
-    if (reads === undefined) this.#pending.set(id, [read])
-    else reads.push(read)
+    if (reads === undefined) this.#pending.set(id, read)
+    else if (Array.isArray(reads)) reads.push(read)
+    else this.#pending.set(id, [reads, read])
     return read
   }
 
   /** Ends a read; keeps its session unless it was invalidated meanwhile. `session` null: there was none. */
   endRead (read: PendingRead, session: Session | null, expiresAt: number, bytes: number): void {
     const reads = this.#pending.get(read.id)
-    // Nearly always the only read of its id: no new array for it.
-    if (reads?.length === 1 && reads[0] === read) this.#pending.delete(read.id)
-    else if (reads !== undefined) this.#pending.set(read.id, reads.filter((other) => other !== read))
+    if (reads === read) this.#pending.delete(read.id)
+    else if (Array.isArray(reads)) {
+      const others = reads.filter((other) => other !== read)
+      this.#pending.set(read.id, others.length === 1 ? others[0]! : others)
+    }
     if (session === null || read.invalidated || read.generation !== this.#generation || bytes > MAX_ENTRY_BYTES) return
     this.#store(read.skey, { session, expiresAt, bytes })
   }
@@ -94,7 +98,9 @@ export class SessionCache {
     const skey = this.#skeys.get(id)
     const entry = skey === undefined ? undefined : this.#entries.get(skey)
     if (entry !== undefined) this.#drop(skey!, entry)
-    for (const read of this.#pending.get(id) ?? []) read.invalidated = true
+    const reads = this.#pending.get(id)
+    if (Array.isArray(reads)) for (const read of reads) read.invalidated = true
+    else if (reads !== undefined) reads.invalidated = true
   }
 
   /** Forgets everything, and every read in flight. */
@@ -112,9 +118,10 @@ export class SessionCache {
     this.#skeys.set(entry.session.id, skey)
     this.#bytes += entry.bytes
     if (this.#entries.size <= this.options.maxEntries && this.#bytes <= this.options.maxBytes) return
-    for (const [oldSkey, oldest] of this.#entries) { // least recently used first
+    // Least recently used first: the first key (keys(), not entries(): no [key, value] pair per step).
+    for (const oldSkey of this.#entries.keys()) {
       if (this.#entries.size <= this.options.maxEntries && this.#bytes <= this.options.maxBytes) break
-      this.#drop(oldSkey, oldest)
+      this.#drop(oldSkey, this.#entries.get(oldSkey)!)
     }
   }
 

@@ -141,16 +141,17 @@ export function sessionConfigOf (options: SessionStoreOptions, cacheByDefault: b
   const platforms = rulesOf(options.platforms, 'session.platforms', { ...defaults, platformCap: onePerPlatform ? 1 : Infinity })
   const apps = options.apps
   if (apps !== undefined && (typeof apps !== 'object' || apps === null)) throw new TypeError('session.apps must be { [appId]: { ttl, maxAge, maxPerUser } }')
-  // Asked on every cache hit: each provider and app resolved once.
-  const resolved = new Map<string, ResolvedRule>()
+  // Asked on every read: each provider and app resolved once (by provider, then app: no string built per read).
+  const resolved = new Map<Provider, Map<string, ResolvedRule>>()
   const ruleOf = (provider: Provider, appId: string): ResolvedRule => {
-    const name = `${provider}\n${appId}`
-    let rule = resolved.get(name)
+    let ofProvider = resolved.get(provider)
+    if (ofProvider === undefined) resolved.set(provider, ofProvider = new Map())
+    let rule = ofProvider.get(appId)
     if (rule === undefined) {
       const platform = platforms.get(provider) ?? { ...defaults, platformCap: onePerPlatform ? 1 : Infinity }
       const app = apps?.[appId]
       rule = app === undefined ? platform : ruleConfigOf(app, `session.apps.${appId}`, platform)
-      resolved.set(name, rule)
+      ofProvider.set(appId, rule)
     }
     return rule
   }

@@ -82,10 +82,10 @@ export function defaultUserIdOf (identity: Pick<Identity, 'provider' | 'appId' |
   return `${identity.provider}:${identity.appId}:${identity.openId ?? identity.alipayUserId}`
 }
 
+/** The default user (frozen: it is built here, nothing else holds it), whatever type the app declared for AuthUser. */
 function defaultUserOf (fields: Pick<Fields, 'p' | 'a' | 'o' | 'i'>): AuthUser {
-  // The default user, whatever type the app declared for AuthUser.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-  return { id: defaultUserIdOf({ provider: fields.p, appId: fields.a, openId: fields.o, alipayUserId: fields.i }) } as unknown as AuthUser
+  return Object.freeze({ id: defaultUserIdOf({ provider: fields.p, appId: fields.a, openId: fields.o, alipayUserId: fields.i }) }) as unknown as AuthUser
 }
 
 /** The record of a new session, live until `idleExpiresAt`; its secrets sealed for session `id`. */
@@ -144,8 +144,7 @@ export function decodeRecord (id: string, record: string | null, box: SecretBox,
   // A renewal this read set off: the session as it will be stored.
   const idleExpiresAt = renewedUntil ?? Number(record.slice(EXPIRY_OFFSET, EXPIRY_OFFSET + EXPIRY_DIGITS))
   const fields = JSON.parse(record.slice(JSON_OFFSET)) as Fields
-  const user = fields.u ?? defaultUserOf(fields)
-  deepFreeze(user)
+  const user = fields.u === undefined ? defaultUserOf(fields) : deepFrozen(fields.u)
   return { state: 'live', session: Object.freeze(new StoredSession(id, fields, user, Math.min(idleExpiresAt, fields.x), box)), idleExpiresAt }
 }
 
@@ -229,10 +228,11 @@ export function decodeLegacyRecord (id: string, hash: Record<string, string>, pt
   return decodeRecord(id, recordOf(now + pttl, JSON.stringify(fields)), box)
 }
 
-function deepFreeze (value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
+function deepFrozen<T> (value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
   Object.freeze(value)
-  for (const inner of Object.values(value)) deepFreeze(inner)
+  for (const inner of Object.values(value)) deepFrozen(inner)
+  return value
 }
 
 /** About what a record costs in memory once read: its characters (UTF-16, two bytes each). */

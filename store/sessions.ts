@@ -13,6 +13,7 @@ import type {
   AuthUser, CreatedSession, CreateSessionOptions, Identity, RevokeEvent, RevokeOptions, RevokeReason, RevokeTarget, Session, SessionEndReason
 } from '../types.js'
 import { Coherence } from './coherence.js'
+import type { PendingRead } from './session-cache.js'
 import { DurableWrites, type Write } from './durable-writes.js'
 import { RedisGateway, type Script } from './gateway.js'
 import { latestSessionKeyOf } from './latest-session-keys.js'
@@ -31,6 +32,8 @@ const STALE_SLACK_MS = 5000
 const USER_UPDATE_TRIES = 5
 // What a cached 0.1 record is counted as (its fields are no longer at hand).
 const LEGACY_RECORD_BYTES = 512
+// A session read writes nothing (the gateway may answer it before its deadline).
+const READ_ONLY = { readOnly: true }
 
 /** A record as read: decoded, as stored (for a renewal), the issued-before mark if it was read, its size for the cache. */
 interface StoredRead { read: RecordRead, raw: string | null, mark: number | null, size: number }
@@ -94,6 +97,8 @@ export class SessionStore {
   readonly #durable: DurableWrites
   readonly #coherence: Coherence | null = null
   readonly #renewing = new Set<string>()
+  // Every read builds a session key: the prefix once.
+  readonly #sessionKeyPrefix: string
   readonly #scripts: Record<'index' | 'create' | 'end' | 'renew' | 'setUser' | 'raiseMark', Script>
 
   /**
@@ -114,6 +119,7 @@ export class SessionStore {
     this.#box = wiring.secrets ?? secretBoxOf(options)
     this.#wiring = { cacheByDefault: false, gateway: this.#gateway, log, onBackgroundError: wiring.onBackgroundError ?? (() => {}), report: wiring.report ?? (() => {}) }
     const gateway = this.#gateway
+    this.#sessionKeyPrefix = gateway.key('s', '')
     this.#scripts = {
       index: gateway.script('IndexSession', 2, INDEX_SESSION),
       create: gateway.script('CreateSession', 1, CREATE_SESSION),
@@ -220,40 +226,47 @@ export class SessionStore {
     return this.#load(sessionIdOf(skey), skey)
   }
 
-  /** One Redis round trip for session `id` (with the issued-before mark when it is not known fresh); fills the cache. */
-  async #load (id: string, skey: string): Promise<Session | SessionEnd | null> {
+  /** One Redis round trip for session `id` (with the issued-before mark when it is not known fresh); fills the cache. (Not async: see #read.) */
+  #load (id: string, skey: string): Promise<Session | SessionEnd | null> {
     const coherence = this.#coherence
     const pending = coherence?.beginRead(id, skey) ?? null
     const knownMark = coherence?.issuedBefore ?? null
+    const sentAt = Date.now()
+    return this.#gateway.run('session.read', (redis) => this.#read(redis, id, knownMark === null), READ_ONLY).then(
+      (stored) => this.#loaded(id, stored, knownMark, sentAt, pending),
+      (err: unknown) => {
+        if (pending !== null) coherence!.endRead(pending, null, 0, 0)
+        throw err
+      })
+  }
+
+  /** What #load read, as lookup answers it; a live session fills the cache, cacheable until Redis's own expiry of the key, reckoned from `sentAt`. */
+  #loaded (id: string, { read, raw, mark, size }: StoredRead, knownMark: number | null, sentAt: number, pending: PendingRead | null): Session | SessionEnd | null {
     let session: Session | null = null
     let cacheUntil = 0
-    let bytes = 0
     try {
-      const sentAt = Date.now()
-      const { read, raw, mark, size } = await this.#gateway.run('session.read', (redis) => this.#read(redis, id, knownMark === null), { readOnly: true })
       const issuedBefore = mark ?? knownMark ?? 0
-      if (mark !== null) coherence?.sawMark(mark)
+      if (mark !== null) this.#coherence?.sawMark(mark)
       if (read === null) return null
       if (read.state === 'ended') return ENDS[read.reason]
       const now = Date.now()
       if (read.session.createdAt < issuedBefore) return ENDS.revoked
       if (read.session.absoluteExpiresAt <= now || read.idleExpiresAt <= now) return null
-      session = read.session
+      let live = read.session
       let idleExpiresAt = read.idleExpiresAt
-      if (this.#renewalDue(session, idleExpiresAt - now, now)) {
-        const { ttlMs } = this.#config.ruleOf(session.provider, session.appId)
-        idleExpiresAt = Math.min(now + ttlMs, session.absoluteExpiresAt)
+      if (this.#renewalDue(live, idleExpiresAt - now, now)) {
+        const { ttlMs } = this.#config.ruleOf(live.provider, live.appId)
+        idleExpiresAt = Math.min(now + ttlMs, live.absoluteExpiresAt)
         this.#renew(id, idleExpiresAt)
         // The reply shows the renewed expiry (a 0.1 record keeps showing its own).
         const renewed = raw === null ? null : decodeRecord(id, raw, this.#box, idleExpiresAt)
-        if (renewed?.state === 'live') session = renewed.session
+        if (renewed?.state === 'live') live = renewed.session
       }
-      // Cacheable until Redis's own expiry of the key, reckoned from when the read left.
-      cacheUntil = Math.min(idleExpiresAt - (now - sentAt), session.absoluteExpiresAt)
-      bytes = size
+      cacheUntil = Math.min(idleExpiresAt - (now - sentAt), live.absoluteExpiresAt)
+      session = live
       return session
     } finally {
-      if (pending !== null) coherence!.endRead(pending, session, cacheUntil, bytes)
+      if (pending !== null) this.#coherence!.endRead(pending, session, cacheUntil, size)
     }
   }
 
@@ -569,7 +582,7 @@ export class SessionStore {
   }
 
   #sessionKey (id: string): string {
-    return this.#gateway.key('s', id)
+    return this.#sessionKeyPrefix + id
   }
 
   #indexKey (uid: string): string {

@@ -43,6 +43,15 @@ test('a read that raced an invalidation of its session, or a flush, stores nothi
   cache.invalidate('e')
   cache.endRead(twice[1]!, session('e'), NOW + 30_000, 100)
   t.equal(cache.get(skeyOf('e'), NOW), null, 'the invalidation drops the stored copy and the read still in flight')
+
+  const thrice = [1, 2, 3].map(() => cache.beginRead('f', skeyOf('f')))
+  cache.endRead(thrice[1]!, session('f'), NOW + 30_000, 100)
+  cache.invalidate('f')
+  cache.endRead(thrice[0]!, session('f'), NOW + 30_000, 100)
+  cache.endRead(thrice[2]!, session('f'), NOW + 30_000, 100)
+  t.equal(cache.get(skeyOf('f'), NOW), null, 'every read still in flight at the invalidation is kept out, however many')
+  filled(cache, 'f')
+  t.ok(cache.get(skeyOf('f'), NOW), 'and a read begun after them is stored')
   t.end()
 })
 
