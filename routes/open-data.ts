@@ -25,23 +25,19 @@ const UserInfoBody = Type.Object({
   signature: Type.Optional(Type.String({ minLength: 40, maxLength: 40, description: 'sha1(rawData + session_key), hex.' }))
 }, { dependencies: { rawData: ['signature'], signature: ['rawData'] } })
 
-const Profile = Type.Object({
-  openId: Type.Optional(Type.String()),
-  unionId: Type.Optional(Type.String()),
-  nickName: Type.Optional(Type.String()),
-  gender: Type.Optional(Type.Integer()),
-  language: Type.Optional(Type.String()),
-  city: Type.Optional(Type.String()),
-  province: Type.Optional(Type.String()),
-  country: Type.Optional(Type.String()),
-  avatarUrl: Type.Optional(Type.String()),
+/** String fields, one per name (a decrypted profile has whichever of them the platform filled: Partial below). */
+function strings<Name extends string> (...names: Name[]): Record<Name, TString> {
+  return Object.fromEntries(names.map((name) => [name, Type.String()])) as Record<Name, TString>
+}
+
+const Profile = Type.Partial(Type.Object({
+  ...strings('openId', 'unionId', 'nickName', 'language', 'city', 'province', 'country', 'avatarUrl'),
+  gender: Type.Integer(),
   // Baidu's swan.getUserInfo names them its own way.
-  openid: Type.Optional(Type.String()),
-  nickname: Type.Optional(Type.String()),
-  headimgurl: Type.Optional(Type.String()),
-  sex: Type.Optional(Type.Integer()),
-  watermark: Type.Optional(Type.Object({ appid: Type.String(), timestamp: Type.Optional(Type.Number()) }))
-}, { description: 'The decrypted user info.' })
+  ...strings('openid', 'nickname', 'headimgurl'),
+  sex: Type.Integer(),
+  watermark: Type.Object({ appid: Type.String(), timestamp: Type.Optional(Type.Number()) })
+}), { description: 'The decrypted user info.' })
 
 export const EncryptedPhoneBody = Type.Object({ encryptedData: EncryptedData, iv: Iv }, { additionalProperties: false })
 
