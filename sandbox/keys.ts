@@ -1,19 +1,53 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Certificate } from '@fidm/x509'
 
 // RSA keys and certificate SNs as Alipay's tools and alipay-sdk see them.
 // Independent of the product's own key reading on purpose: a fake that reuses
 // the code under test cannot catch its bugs.
 
-/** A new RSA 2048 key pair in the shape Alipay's key tool or openssl gives. */
+/**
+ * A new RSA 2048 key pair in the shape Alipay's key tool or openssl gives.
+ * Each costs 0.1–1 s of CPU; with MPA_SANDBOX_KEY_POOL set to a folder, the
+ * pairs come from a pool kept there instead (see rsaKeyPair).
+ */
 export function generateRsaKeyPair (options: { format?: 'pkcs1' | 'pkcs8', bare?: boolean } = {}): { privateKey: string, publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const { privateKey, publicKey } = rsaKeyPair()
   const format = options.format ?? 'pkcs8'
   const pem = privateKey.export({ type: format, format: 'pem' }).toString()
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
   return options.bare
     ? { privateKey: bareBase64(pem), publicKey: bareBase64(publicPem) }
     : { privateKey: pem, publicKey: publicPem }
+}
+
+let pooled = 0
+
+/**
+ * An RSA 2048 key pair. With MPA_SANDBOX_KEY_POOL (the tests set it, to a
+ * folder under node_modules/.cache: they made 160 pairs a run, a quarter of the
+ * fast tier's CPU), the n-th pair a process asks for is the pool's n-th,
+ * made and stored there the first time: still a different pair for each call
+ * of one process, and no secret of anything but sandboxes.
+ */
+export function rsaKeyPair (): { privateKey: KeyObject, publicKey: KeyObject } {
+  const pool = process.env.MPA_SANDBOX_KEY_POOL
+  if (pool === undefined || pool === '') return generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const file = join(pool, `rsa-2048-${pooled++}.pem`)
+  let pem: string
+  try {
+    pem = readFileSync(file, 'utf8')
+  } catch {
+    pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    mkdirSync(pool, { recursive: true })
+    // Written aside, then renamed: a process beside this one never reads half a key.
+    const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`
+    writeFileSync(aside, pem, { mode: 0o600 })
+    renameSync(aside, file)
+  }
+  const privateKey = createPrivateKey(pem)
+  return { privateKey, publicKey: createPublicKey(privateKey) }
 }
 
 /** The base64 body of a PEM, as Alipay's console shows keys. */

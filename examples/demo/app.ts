@@ -67,8 +67,8 @@ export function projectRoot (from = dirname(fileURLToPath(import.meta.url))): st
 /**
  * The client helper's modules (index.js and the files it imports) as browser
  * ES modules, by path under /client/: under dist/ (npm start), the compiled
- * ones next to us; from the sources (tests), transpiled on the fly, so only
- * then is the typescript devDependency needed.
+ * ones next to us; from the sources (tests), transpiled on the fly by esbuild
+ * (what runs the sources anyway: tools/ts-loader), only then needed.
  */
 async function clientModules (): Promise<Map<string, string>> {
   const compiled = new URL('../../client/', import.meta.url)
@@ -79,12 +79,12 @@ async function clientModules (): Promise<Map<string, string>> {
     }
     return modules
   }
-  const { default: ts } = await import('typescript')
+  const { transform } = await import('esbuild')
   const sources = new URL('../../client/', import.meta.url)
-  for (const path of readdirSync(sources, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.ts') && !path.startsWith('dist'))) {
-    const source = readFileSync(new URL(path, sources), 'utf8')
-    modules.set(path.replace(/\.ts$/, '.js'), ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText)
-  }
+  await Promise.all(readdirSync(sources, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.ts') && !path.startsWith('dist')).map(async (path) => {
+    const { code } = await transform(readFileSync(new URL(path, sources), 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022' })
+    modules.set(path.replace(/\.ts$/, '.js'), code)
+  }))
   return modules
 }
 

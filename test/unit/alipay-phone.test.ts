@@ -1,6 +1,7 @@
 import { test } from 'tap'
-import { createCipheriv, createSecretKey, createSign, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createSecretKey, createSign, randomBytes } from 'node:crypto'
 import { openPhoneResponse, type PhoneAnswer, type PhoneKeys } from '../../providers/alipay/phone.js'
+import { rsaKeyPair } from '../../sandbox/keys.js'
 
 // openPhoneResponse without a server: payloads built here the way Alipay's
 // published Java sample reads them (AlipaySignature.rsaCheck over the
@@ -8,8 +9,9 @@ import { openPhoneResponse, type PhoneAnswer, type PhoneKeys } from '../../provi
 // written out step by step rather than through the sandbox.
 
 const APP_ID = '2021000000000001'
-const alipay = generateKeyPairSync('rsa', { modulusLength: 2048 })
-const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 })
+// From the sandbox's pool of 2048-bit pairs (MPA_SANDBOX_KEY_POOL): generating them is the slow part.
+const alipay = rsaKeyPair()
+const stranger = rsaKeyPair()
 const aesKey = randomBytes(16)
 const keys: PhoneKeys = { alipayPublicKey: alipay.publicKey, aesKey: createSecretKey(aesKey) }
 

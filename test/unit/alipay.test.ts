@@ -9,6 +9,7 @@ import { CERTIFICATE_PROBLEM, errorForNode } from '../../providers/alipay/sub-co
 // The sandbox computes certificate SNs its own way (docs/architecture.md: independent of the product code).
 import { certificateSn, rootCertificateSn } from '../../sandbox/index.js'
 import { makeCertificates } from '../helpers/alipay.js'
+import { rsaKeyPair as pooledRsaKeyPair } from '../../sandbox/keys.js'
 
 // Alipay's error table, key parsing and option checks, without a gateway:
 // what alipayAppOf builds is checked through the alipay-sdk client it
@@ -16,8 +17,9 @@ import { makeCertificates } from '../helpers/alipay.js'
 
 const APP_ID = '2021000000000001'
 
+// 2048-bit pairs from the sandbox's pool (MPA_SANDBOX_KEY_POOL): generating them is the slow part.
 function rsaKeyPair (modulusLength = 2048): { privateKey: KeyObject, publicKey: KeyObject } {
-  return generateKeyPairSync('rsa', { modulusLength })
+  return modulusLength === 2048 ? pooledRsaKeyPair() : generateKeyPairSync('rsa', { modulusLength })
 }
 const app = rsaKeyPair()
 const alipay = rsaKeyPair()
