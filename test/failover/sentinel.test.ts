@@ -58,7 +58,7 @@ function logOutAll (app: FastifyInstance, skeys: string[], stuck: () => Promise<
 /** The sentinels' master and each node's replication role: what a logout refused for a minute ran into. */
 async function stateOf (sentinel: TestSentinel): Promise<string> {
   const role = async (port: number) => (await sentinel.cli(port, 'info', 'replication')).match(/^(role|master_port|master_link_status|connected_slaves):.*$/gm)?.join(' ') ?? 'no answer'
-  return `the sentinels name ${await sentinel.masterAddress()} as master; ${sentinel.master.port}: ${await role(sentinel.master.port)}; ${sentinel.replica.port}: ${await role(sentinel.replica.port)}`
+  return `the sentinels name ${await sentinel.masterAddress()} as master; ${sentinel.master.port}: ${await role(sentinel.master.port)}; ${sentinel.replica.port}: ${await role(sentinel.replica.port)}; ${sentinel.clientStates()}`
 }
 
 /** Every acknowledged logout, after the failover: no live record on the new master, a 401 from both instances. */
@@ -75,16 +75,17 @@ async function assertRevoked (t: Test, sentinel: TestSentinel, apps: FastifyInst
   let served = 0
   let unavailable = 0
   const since = Date.now()
-  for (const app of apps) {
+  for (const [instance, app] of apps.entries()) {
     for (const skey of skeys) {
       for (;;) {
-        const { statusCode } = await app.inject({ url: '/me', headers: { 'x-skey': skey } })
+        const reply = await app.inject({ url: '/me', headers: { 'x-skey': skey } })
+        const { statusCode } = reply
         if (statusCode !== 503) {
           if (statusCode !== 401) served++
           break
         }
         unavailable++
-        if (Date.now() - since > 60_000) throw new Error(`an instance answered 503 for a minute after the failover: ${await stateOf(sentinel)}`)
+        if (Date.now() - since > 60_000) throw new Error(`instance ${instance + 1} answered 503 for a minute after the failover (${reply.body}): ${await stateOf(sentinel)}`)
         await sleep(100)
       }
     }

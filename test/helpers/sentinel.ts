@@ -21,6 +21,8 @@ export interface TestSentinel {
   sentinels: Array<{ host: string, port: number }>
   /** An ioredis client through the sentinels, as an app configures it. */
   client: () => Redis
+  /** Each client's status, the port it is connected to and its last error: what an instance that answers 503 is waiting on. */
+  clientStates: () => string
   /** The address the sentinels name as master now. */
   masterAddress: () => Promise<string>
   /** `redis-cli` on one port, its output. */
@@ -35,6 +37,7 @@ export async function startSentinel (): Promise<TestSentinel> {
   const replica = new RedisProcess(await freePort(), NO_SYNC_DELAY)
   const children: ChildProcess[] = []
   const clients: Redis[] = []
+  const lastErrors = new Map<Redis, string>()
   const stop = async () => {
     for (const client of clients) client.disconnect()
     for (const child of children) child.kill('SIGKILL')
@@ -77,10 +80,13 @@ export async function startSentinel (): Promise<TestSentinel> {
       sentinels,
       client: () => {
         const client = new Redis({ sentinels, name: MASTER_NAME, failoverDetector: true })
-        client.on('error', () => {}) // a failover drops connections on purpose
+        // A failover drops connections on purpose: the last error is kept for clientStates.
+        client.on('error', (err: Error) => { lastErrors.set(client, err.message) })
         clients.push(client)
         return client
       },
+      clientStates: () => clients.map((client, i) =>
+        `client ${i + 1}: ${client.status}, to port ${client.stream?.remotePort ?? 'none'}, last error ${lastErrors.get(client) ?? 'none'}`).join('; '),
       masterAddress: async () => (await cli(sentinels[0]!.port, 'sentinel', 'get-master-addr-by-name', MASTER_NAME)).trim().split('\n').join(':'),
       cli,
       stop
