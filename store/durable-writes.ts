@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, type Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
+import { isReadOnlyError } from './gateway.js'
 
 // The writes a revocation is acknowledged on (tombstones, bans, the
 // issued-before mark), made to survive a failover: Redis replicates
@@ -30,7 +31,10 @@ const RECHECK_MS = 30_000
 const WRITER_OPTIONS = {
   autoResendUnfulfilledCommands: false,
   enableOfflineQueue: false,
-  maxRetriesPerRequest: 0
+  maxRetriesPerRequest: 0,
+  // A writer on a node that has become a replica (a Sentinel client checks the
+  // role only as it connects) reconnects, asking the sentinels again; nothing is resent.
+  reconnectOnError: (err: Error) => isReadOnlyError(err) ? 1 : false
 } as const
 
 export class DurableWrites {

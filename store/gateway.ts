@@ -14,6 +14,13 @@ const LOST_STATUS = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
 const SWEEP_MS = 25
 // While the circuit is open, how often Redis is asked whether it is back.
 const PROBE_MS = 250
+// A write to a node that is a replica now.
+const READONLY = /\bREADONLY\b/
+
+/** True for the error of a write sent to a replica. */
+export function isReadOnlyError (err: unknown): boolean {
+  return err instanceof Error && READONLY.test(err.message)
+}
 
 interface InFlight {
   deadline: number
@@ -171,9 +178,26 @@ export class RedisGateway {
           resolve(value)
         },
         // The late failure of abandoned work is of no use: it was answered already.
-        (err: unknown) => { if (this.#inFlight.delete(call)) reject(storeErrorOf(err)) }
+        (err: unknown) => {
+          this.#followFailover(err)
+          if (this.#inFlight.delete(call)) reject(storeErrorOf(err))
+        }
       )
     })
+  }
+
+  /**
+   * ioredis checks a Sentinel master's role only as it connects: a client
+   * that connected to a restarted old master before Sentinel made it a
+   * replica stays there, and every write answers READONLY until something
+   * reconnects it (ioredis's own advice is `reconnectOnError`). We do: the
+   * reconnection asks the sentinels for the master again. (The app's client;
+   * our own writers reconnect on it by themselves, store/durable-writes.ts.)
+   */
+  #followFailover (err: unknown): void {
+    const redis = this.redis
+    if (!isReadOnlyError(err) || redis instanceof Cluster || redis.status !== 'ready') return
+    if ((redis.options.sentinels?.length ?? 0) > 0) redis.disconnect(true)
   }
 
   #sweep (): void {

@@ -30,3 +30,42 @@ test('two instances on ioredis\'s Sentinel configuration: both nodes tracked, a 
   t.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } })).statusCode, 204)
   t.equal((await me(b)).json().code, 'MPA_SESSION_REVOKED', 'B refuses it on its first request after the 204')
 })
+
+test('a client left on a node that became a replica: the first READONLY reconnects it, and it follows the sentinels', async (t) => {
+  const sentinel = await startSentinel()
+  t.teardown(() => sentinel.stop())
+  const { master, replica } = sentinel
+  const client = sentinel.client()
+  const app = await buildApp(client, { keyPrefix: uniquePrefix('sentinel-readonly') })
+  t.teardown(() => app.close())
+  const [first, { skey }] = [await app.sessions.create(identity, { user: { id: 'u-readonly-1' } }), await app.sessions.create(identity, { user: { id: 'u-readonly-2' } })]
+  // A logout before: the store's own connection for revocations is open, on the master of then.
+  t.equal((await app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': first.skey } })).statusCode, 204)
+
+  // The roles swap behind the client's back, as when a crashed master restarts on its port and
+  // Sentinel makes it a replica after a client reconnected to it: the client stays on the old node.
+  await sentinel.cli(replica.port, 'replicaof', 'no', 'one')
+  await sentinel.cli(master.port, 'replicaof', '127.0.0.1', String(replica.port))
+  for (const { port } of sentinel.sentinels) {
+    await sentinel.cli(port, 'sentinel', 'remove', 'mpa-master')
+    await sentinel.cli(port, 'sentinel', 'monitor', 'mpa-master', '127.0.0.1', String(replica.port), '2')
+  }
+  t.equal(client.stream?.remotePort, master.port, 'the client is still on the node that is a replica now')
+  t.equal(client.status, 'ready')
+
+  // A logout writes: READONLY on the old node, a 503, and the client reconnects to the master the sentinels name.
+  const since = Date.now()
+  let refused = 0
+  for (;;) {
+    const reply = await app.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } })
+    if (reply.statusCode === 204 || reply.json().code === 'MPA_SESSION_REVOKED') break
+    t.equal(reply.statusCode, 503, `a logout refused while the client moves: ${reply.body}`)
+    refused++
+    if (Date.now() - since > 30_000) throw new Error(`the logout was refused for 30 s (${refused} 503s): ${sentinel.clientStates()}`)
+    await sleep(100)
+  }
+  t.comment(`${refused} logout attempts answered 503 while the client moved`)
+  t.equal(client.stream?.remotePort, replica.port, 'the client now writes to the new master')
+  t.equal((await app.inject({ url: '/me', headers: { 'x-skey': skey } })).json().code, 'MPA_SESSION_REVOKED', 'and the session is over')
+  t.ok(await app.sessions.create(identity, { user: { id: 'u-readonly-3' } }), 'a login writes again')
+})
