@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, type Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
-import { isReadOnlyError } from './gateway.js'
+import { isReadOnlyError, nodeName, sentinelsOf } from './gateway.js'
 
 // The writes a revocation is acknowledged on (tombstones, bans, the
 // issued-before mark), made to survive a failover: Redis replicates
@@ -108,8 +108,7 @@ export class DurableWrites {
    */
   async #required (master: Redis): Promise<number> {
     if (this.#fixed !== null) return this.#fixed
-    const sentinels = (this.redis.options as { sentinels?: unknown[] | null }).sentinels
-    if (Array.isArray(sentinels) && sentinels.length > 0) return 1
+    if (sentinelsOf(this.redis) !== null) return 1
     const name = nodeName(master)
     const seen = this.#seen.get(name)
     if (seen !== undefined && (seen.replicas > 0 || performance.now() - seen.checkedAt < RECHECK_MS)) return seen.replicas
@@ -151,8 +150,4 @@ export class DurableWrites {
     if (node === undefined) throw new StoreUnavailableError({ cause: new Error('the Cluster does not know the node of this slot yet') })
     return node
   }
-}
-
-function nodeName (node: Redis): string {
-  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
 }

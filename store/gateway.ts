@@ -22,6 +22,17 @@ export function isReadOnlyError (err: unknown): boolean {
   return err instanceof Error && READONLY.test(err.message)
 }
 
+/** The sentinels of a client set up with ioredis's Sentinel options (it finds its master through them), else null. */
+export function sentinelsOf (redis: Redis | Cluster): Array<{ host?: string, port?: number }> | null {
+  const sentinels = (redis.options as { sentinels?: Array<{ host?: string, port?: number }> | null }).sentinels
+  return Array.isArray(sentinels) && sentinels.length > 0 ? sentinels : null
+}
+
+/** A node's address as its connection options say, `host:port`. */
+export function nodeName (node: Redis): string {
+  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
+}
+
 interface InFlight {
   deadline: number
   /** Work that writes nothing: it may be answered before its deadline. */
@@ -196,8 +207,7 @@ export class RedisGateway {
    */
   #followFailover (err: unknown): void {
     const redis = this.redis
-    if (!isReadOnlyError(err) || redis instanceof Cluster || redis.status !== 'ready') return
-    if ((redis.options.sentinels?.length ?? 0) > 0) redis.disconnect(true)
+    if (isReadOnlyError(err) && !(redis instanceof Cluster) && redis.status === 'ready' && sentinelsOf(redis) !== null) redis.disconnect(true)
   }
 
   #sweep (): void {

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { nodeName, sentinelsOf } from './gateway.js'
 
 // Redis server-assisted client-side caching, over RESP2 (ioredis does not
 // surface RESP3 invalidation pushes): per Redis node, one connection of our
@@ -153,7 +154,7 @@ export class InvalidationListener {
       void this.followSentinels(this.redis, this.sentinelWatch.signal)
     } else {
       const redis = this.redis
-      this.follow([{ name: nameOf(redis), connect: () => redis.duplicate(this.trackerOptions) }], 'topology')
+      this.follow([{ name: nodeName(redis), connect: () => redis.duplicate(this.trackerOptions) }], 'topology')
     }
     const interval = Math.max(1, Math.floor(this.options.leaseMs / 4))
     this.pinger = setInterval(() => { for (const tracker of this.trackers.values()) tracker.ping(this.options.heartbeatMs) }, interval).unref()
@@ -255,7 +256,7 @@ export class InvalidationListener {
 
   private readonly followCluster = (): void => {
     const cluster = this.redis as Cluster
-    this.follow(cluster.nodes('all').map((node) => ({ name: nameOf(node), connect: () => node.duplicate(this.trackerOptions) })), 'topology')
+    this.follow(cluster.nodes('all').map((node) => ({ name: nodeName(node), connect: () => node.duplicate(this.trackerOptions) })), 'topology')
   }
 
   /** Asks the sentinels for the master and its replicas at every heartbeat, and tracks each. */
@@ -303,16 +304,6 @@ const TRACKER_OPTIONS = {
   lazyConnect: false,
   keyPrefix: ''
 } as const
-
-function nameOf (node: Redis): string {
-  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
-}
-
-/** The sentinels of a client set up with them, else null. */
-function sentinelsOf (redis: Redis | Cluster): Array<{ host?: string, port?: number }> | null {
-  const sentinels = (redis.options as { sentinels?: Array<{ host?: string, port?: number }> | null }).sentinels
-  return Array.isArray(sentinels) && sentinels.length > 0 ? sentinels : null
-}
 
 /** A connection of our own straight to one node of a Sentinel set-up. */
 function directConnection (redis: Redis, address: string, options: object): Redis {
