@@ -64,7 +64,7 @@ export interface AuthClientOptions<P extends Platform = Platform> {
 
 export { AuthClientError, RELOGIN_CODES, SESSION_END_CODES, type SessionEndReason } from './errors.js'
 export { readContractReply } from './envelope.js'
-export { codeLogin, type Callbacks, type DownloadReply, type KeyValueStorage, type LoginContext, type PlatformAdapter, type PlatformDownload, type PlatformReply, type PlatformRequest, type PlatformUpload } from './platform.js'
+export { codeLogin, type Callbacks, type CodeLoginApi, type DownloadReply, type KeyValueStorage, type LoginContext, type PlatformAdapter, type PlatformDownload, type PlatformReply, type PlatformRequest, type PlatformUpload } from './platform.js'
 export { wxStyle, type WxStyle, type WxStyleApi, type WxStyleDownloadOptions, type WxStyleOptions, type WxStyleRequestOptions, type WxStyleUploadOptions } from './adapters/wx-style.js'
 export { uniAdapter, type UniApi } from './adapters/uni.js'
 export { taroAdapter, type TaroApi } from './adapters/taro.js'

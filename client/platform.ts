@@ -104,6 +104,9 @@ export function replyOrFailure (resolve: (reply: PlatformReply) => void, reject:
   }
 }
 
+/** An object whose `Call` method gives a login code and nothing else (wx.login, swan.getLoginCode, wx.qy.login). */
+export type CodeLoginApi<Call extends string> = Record<Call, (options: Callbacks<{ code: string }>) => unknown>
+
 /** The login route's body of the platforms whose login call gives only `code`. */
 export function codeLogin (login: (callbacks: Callbacks<{ code: string }>) => unknown): PlatformAdapter['login'] {
   return async () => ({ code: (await call(login)).code })

@@ -1,10 +1,8 @@
-import { codeLogin, fromButton, type BuiltIn, type Callbacks } from '../platform.js'
+import { codeLogin, fromButton, type BuiltIn, type CodeLoginApi } from '../platform.js'
 import { wxStyle, type WxStyleApi } from './wx-style.js'
 
 /** The part of `swan` the helper uses: swan.getLoginCode (which replaced swan.login) gives a code. */
-export interface SwanApi extends WxStyleApi {
-  getLoginCode: (options: Callbacks<{ code: string }>) => unknown
-}
+export interface SwanApi extends WxStyleApi, CodeLoginApi<'getLoginCode'> {}
 
 declare const swan: SwanApi | undefined
 

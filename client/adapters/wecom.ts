@@ -1,10 +1,10 @@
-import { codeLogin, type BuiltIn, type Callbacks } from '../platform.js'
+import { codeLogin, type BuiltIn, type CodeLoginApi } from '../platform.js'
 import type { WxApi } from './wechat.js'
 import { wxStyle } from './wx-style.js'
 
 /** WeCom (企业微信) runs WeChat's mini-programs: `wx`, whose `wx.qy.login` gives a code for WeCom's code2Session. */
 export interface WecomApi extends WxApi {
-  qy: { login: (options: Callbacks<{ code: string }>) => unknown }
+  qy: CodeLoginApi<'login'>
 }
 
 declare const wx: WecomApi | undefined
