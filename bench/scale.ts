@@ -58,7 +58,7 @@ async function logIn (server: Server): Promise<Array<Record<string, string>>> {
   return users
 }
 
-interface Row { system: System, affinity: boolean, round: number, result: SpreadResult, reads: number, cpuUs: number, redisCpuUs: number, redisCommands: number }
+interface Row { system: System, affinity: boolean, round: number, result: SpreadResult, reads: number, cpuUs: number, redisCpuUs: number, redisCommands: number, redisPings: number }
 
 const pct = (n: number) => `${(100 * n).toFixed(1)}%`
 try {
@@ -100,7 +100,8 @@ try {
               reads: sum((i) => after[i]!.reads - before[i]!.reads),
               cpuUs: sum((i) => (after[i]!.cpu.user + after[i]!.cpu.system) - (before[i]!.cpu.user + before[i]!.cpu.system)),
               redisCpuUs: activity.cpuUs,
-              redisCommands: activity.total
+              redisCommands: activity.total,
+              redisPings: activity.calls.get('ping') ?? 0
             }
             rows.push(row)
             console.error(`  ${system}${affinity ? ', affinity' : ''}, round ${round + 1}: ${Math.round(result.requestsPerSecond)} req/s` +
@@ -116,8 +117,8 @@ try {
       const middle = sorted.length >> 1
       return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
     }
-    console.log('| system | spread | cache hit rate | × bare, same spread and round (median) | range | server CPU µs/req | Redis cmds/req | Redis CPU µs/req |')
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|')
+    console.log('| system | spread | cache hit rate | × bare, same spread and round (median) | range | server CPU µs/req | Redis cmds/req | of them PINGs | Redis CPU µs/req |')
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
     for (const system of SYSTEMS) {
       for (const affinity of [false, true]) {
         const own = rows.filter((row) => row.system === system && row.affinity === affinity)
@@ -129,10 +130,11 @@ try {
           `${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}× | ` +
           `${(own.reduce((total, row) => total + row.cpuUs, 0) / requests).toFixed(1)} | ` +
           `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisCommands, 0) / requests).toFixed(2)} | ` +
+          `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisPings, 0) / requests).toFixed(2)} | ` +
           `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisCpuUs, 0) / requests).toFixed(1)} |`)
       }
     }
-    console.log(`- hit rate: 1 − (the library's session reads from Redis ÷ requests), summed over the instances; load average ${load()}`)
+    console.log(`- hit rate: 1 − (the library's session reads from Redis ÷ requests), summed over the instances; PINGs: the cache's lease, every quarter lease per instance and node, whatever the load; load average ${load()}`)
   }
 } finally {
   killAll()
