@@ -81,7 +81,7 @@ export class Server extends Child {
   }
 
   /** The server's process.hrtime (µs), process.cpuUsage() and session reads (countReads) now. */
-  async mark (name: string): Promise<{ us: number, cpu: { user: number, system: number }, reads: number, roundTrips: number }> {
+  async mark (name: string): Promise<{ us: number, cpu: { user: number, system: number }, reads: number, roundTrips: number, gcMs: { young: number, old: number } }> {
     this.send({ type: 'mark', name })
     return this.next('mark')
   }

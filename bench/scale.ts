@@ -9,7 +9,8 @@
 // processes; 50 instances simulated as 10 apps in each of 5 processes, for
 // the hit rate: × bare there measures the machine more than the library).
 // Knobs: BENCH_SCALE_USERS (4000), BENCH_SCALE_CACHE_MAX (default 1.25 × users
-// per instance: every instance's share fits under affinity), BENCH_SECONDS,
+// per instance: every instance's share fits under affinity), BENCH_SCALE_LEASE
+// (session.cache.lease, default 100ms: a lease pinger per instance), BENCH_SECONDS,
 // BENCH_WARMUP_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_REDIS_URL.
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
@@ -23,6 +24,7 @@ import type { System } from './systems.js'
 import { deleteKeys } from '../tools/redis-keys.js'
 
 const USERS = Number(process.env.BENCH_SCALE_USERS ?? 4000)
+const LEASE = process.env.BENCH_SCALE_LEASE
 const SETUPS = (process.env.BENCH_SCALE_SETUPS ?? '4x1,5x10').split(',').map((setup) => {
   const [processes, apps] = setup.split('x').map(Number) as [number, number]
   return { processes, apps: apps || 1 }
@@ -58,7 +60,7 @@ async function logIn (server: Server): Promise<Array<Record<string, string>>> {
   return users
 }
 
-interface Row { system: System, affinity: boolean, round: number, result: SpreadResult, reads: number, cpuUs: number, redisCpuUs: number, redisCommands: number, redisPings: number }
+interface Row { system: System, affinity: boolean, round: number, result: SpreadResult, reads: number, cpuUs: number, redisCpuUs: number, redisCommands: number, redisPings: number, gcYoungUs: number, gcOldUs: number }
 
 const pct = (n: number) => `${(100 * n).toFixed(1)}%`
 try {
@@ -67,14 +69,14 @@ try {
     const instances = processes * apps
     const cacheMax = Number(process.env.BENCH_SCALE_CACHE_MAX ?? Math.ceil(1.25 * USERS / instances))
     console.log(`\n## ${instances} instances (${processes} processes × ${apps} apps), ${USERS} users picked at random, ` +
-      `session.cache { max: ${cacheMax} } per instance, ${config.connections} connections, ${config.seconds} s after ${config.warmupSeconds} s of warm-up, ${config.rounds} rounds\n`)
+      `session.cache { max: ${cacheMax}${LEASE ? `, lease: '${LEASE}'` : ''} } per instance, ${config.connections} connections, ${config.seconds} s after ${config.warmupSeconds} s of warm-up, ${config.rounds} rounds\n`)
     const rows: Row[] = []
     for (const system of SYSTEMS) {
       const keyPrefix = `${runPrefix}scale-${instances}-${system}:`
       const servers: Server[] = []
       try {
         for (let i = 0; i < processes; i++) {
-          servers.push(await Server.start({ system, redisUrl: config.redisUrl, keyPrefix, cacheMax, apps, countReads: system !== 'bare' }))
+          servers.push(await Server.start({ system, redisUrl: config.redisUrl, keyPrefix, cacheMax, ...(LEASE ? { cacheLease: LEASE } : {}), apps, countReads: system !== 'bare' }))
         }
         const usersFile = join(tmpdir(), `${runPrefix.replaceAll(':', '-')}scale-users.json`)
         await writeFile(usersFile, JSON.stringify(await logIn(servers[0]!)))
@@ -101,7 +103,9 @@ try {
               cpuUs: sum((i) => (after[i]!.cpu.user + after[i]!.cpu.system) - (before[i]!.cpu.user + before[i]!.cpu.system)),
               redisCpuUs: activity.cpuUs,
               redisCommands: activity.total,
-              redisPings: activity.calls.get('ping') ?? 0
+              redisPings: activity.calls.get('ping') ?? 0,
+              gcYoungUs: 1000 * sum((i) => after[i]!.gcMs.young - before[i]!.gcMs.young),
+              gcOldUs: 1000 * sum((i) => after[i]!.gcMs.old - before[i]!.gcMs.old)
             }
             rows.push(row)
             console.error(`  ${system}${affinity ? ', affinity' : ''}, round ${round + 1}: ${Math.round(result.requestsPerSecond)} req/s` +
@@ -117,8 +121,8 @@ try {
       const middle = sorted.length >> 1
       return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
     }
-    console.log('| system | spread | cache hit rate | × bare, same spread and round (median) | range | server CPU µs/req | Redis cmds/req | of them PINGs | Redis CPU µs/req |')
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
+    console.log('| system | spread | cache hit rate | × bare, same spread and round (median) | range | server CPU µs/req | of it GC pauses, young + old µs/req | Redis cmds/req | of them PINGs | Redis CPU µs/req |')
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const system of SYSTEMS) {
       for (const affinity of [false, true]) {
         const own = rows.filter((row) => row.system === system && row.affinity === affinity)
@@ -129,6 +133,7 @@ try {
           `${affinity ? 'skey-hash affinity' : 'round robin'} | ${system === 'cached' ? pct(1 - reads / requests) : system === 'uncached' ? '0% (off)' : '–'} | ` +
           `${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}× | ` +
           `${(own.reduce((total, row) => total + row.cpuUs, 0) / requests).toFixed(1)} | ` +
+          `${(own.reduce((total, row) => total + row.gcYoungUs, 0) / requests).toFixed(1)} + ${(own.reduce((total, row) => total + row.gcOldUs, 0) / requests).toFixed(1)} | ` +
           `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisCommands, 0) / requests).toFixed(2)} | ` +
           `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisPings, 0) / requests).toFixed(2)} | ` +
           `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisCpuUs, 0) / requests).toFixed(1)} |`)

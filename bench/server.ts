@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest, type RouteShorthandOptions } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks'
 import { Redis, type RedisOptions } from 'ioredis'
 import { RedisStore } from 'connect-redis'
 import { createClient } from 'redis'
@@ -52,7 +53,7 @@ const builders: Record<System, (app: FastifyInstance) => Promise<Array<() => Pro
     return []
   },
 
-  cached: (app) => library(app, { cache: { max: options.cacheMax ?? 10000 } }),
+  cached: (app) => library(app, { cache: { max: options.cacheMax ?? 10000, ...(options.cacheLease ? { lease: options.cacheLease, heartbeat: options.cacheLease } : {}) } }),
   // The same, the skey in the browser's session cookie (web) instead of the header.
   'cached-cookie': (app) => library(app, { cache: { max: options.cacheMax ?? 10000 } }, {}, 'cookie'),
   // A cache of one entry and users in turn: every request misses, while the
@@ -186,6 +187,15 @@ function send (message: ChildMessage): void {
 
 let reads = 0
 let roundTrips = 0
+// The garbage collector's pauses on the main thread, ms: scavenges of the young
+// generation, and the rest (mark-sweep-compact of the old one, incremental marking).
+const gcMs = { young: 0, old: 0 }
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (((entry as { detail?: { kind?: number } }).detail)?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcMs.young += entry.duration
+    else gcMs.old += entry.duration
+  }
+}).observe({ entryTypes: ['gc'] })
 if (options.countRoundTrips) countRoundTrips(Number(new URL(options.redisUrl).port || 6379))
 
 /**
@@ -250,7 +260,7 @@ for (const event of ['SIGTERM', 'SIGINT', 'disconnect']) process.on(event, () =>
 // The profile run asks for timestamps on the clock of the CPU profile's samples.
 process.on('message', (message: { type?: string, name?: string }) => {
   if (message.type === 'mark') {
-    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage(), reads, roundTrips })
+    send({ type: 'mark', name: String(message.name), us: Number(process.hrtime.bigint() / 1000n), cpu: process.cpuUsage(), reads, roundTrips, gcMs: { ...gcMs } })
   }
 })
 send({ type: 'ready', url: urls[0]!, urls })

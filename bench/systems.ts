@@ -30,6 +30,8 @@ export interface ServerOptions {
   fromDist?: boolean
   /** The library systems: session.cache { max } instead of the system's own (scale mode). */
   cacheMax?: number
+  /** The library systems: session.cache { lease } (and a heartbeat no shorter), instead of the default 100 ms (scale mode). */
+  cacheLease?: string
   /** Blocks the event loop `busyMs` out of every `busyEveryMs` (a CPU-heavy route of the app; the revocation probe's B). */
   busyMs?: number
   busyEveryMs?: number
@@ -50,7 +52,7 @@ export type ChildMessage =
   /** `urls`: every app's, when the process runs several (url is the first). */
   | { type: 'ready', url: string, urls: string[] }
   /** `us`: process.hrtime in µs, the clock of a CPU profile; `cpu`: process.cpuUsage() then; `reads`: session reads so far (countReads); `roundTrips`: Redis round trips so far (countRoundTrips). */
-  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number }, reads: number, roundTrips: number }
+  | { type: 'mark', name: string, us: number, cpu: { user: number, system: number }, reads: number, roundTrips: number, gcMs: { young: number, old: number } }
   | { type: 'result', result: unknown }
 
 /** The one user every system answers with; `name` makes it one of many. */
