@@ -129,14 +129,14 @@ try {
         const ratios = own.map((row) => row.result.requestsPerSecond / rows.find((bare) => bare.system === 'bare' && bare.affinity === affinity && bare.round === row.round)!.result.requestsPerSecond)
         const requests = own.reduce((total, row) => total + row.result.total, 0)
         const reads = own.reduce((total, row) => total + row.reads, 0)
+        // A figure summed over the rounds, per request; Redis's figures not for the bare route, which sends none.
+        const perRequest = (pick: (row: Row) => number, digits: number) => (own.reduce((total, row) => total + pick(row), 0) / requests).toFixed(digits)
+        const redisPerRequest = (pick: (row: Row) => number, digits: number) => system === 'bare' ? '–' : perRequest(pick, digits)
         console.log(`| ${system === 'bare' ? 'bare route' : system === 'cached' ? 'this library, cache on' : 'this library, cache off'} | ` +
           `${affinity ? 'skey-hash affinity' : 'round robin'} | ${system === 'cached' ? pct(1 - reads / requests) : system === 'uncached' ? '0% (off)' : '–'} | ` +
           `${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}× | ` +
-          `${(own.reduce((total, row) => total + row.cpuUs, 0) / requests).toFixed(1)} | ` +
-          `${(own.reduce((total, row) => total + row.gcYoungUs, 0) / requests).toFixed(1)} + ${(own.reduce((total, row) => total + row.gcOldUs, 0) / requests).toFixed(1)} | ` +
-          `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisCommands, 0) / requests).toFixed(2)} | ` +
-          `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisPings, 0) / requests).toFixed(2)} | ` +
-          `${system === 'bare' ? '–' : (own.reduce((total, row) => total + row.redisCpuUs, 0) / requests).toFixed(1)} |`)
+          `${perRequest((row) => row.cpuUs, 1)} | ${perRequest((row) => row.gcYoungUs, 1)} + ${perRequest((row) => row.gcOldUs, 1)} | ` +
+          `${redisPerRequest((row) => row.redisCommands, 2)} | ${redisPerRequest((row) => row.redisPings, 2)} | ${redisPerRequest((row) => row.redisCpuUs, 1)} |`)
       }
     }
     console.log(`- hit rate: 1 − (the library's session reads from Redis ÷ requests), summed over the instances; PINGs: the cache's lease, every quarter lease per instance and node, whatever the load; load average ${load()}`)

@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, type Redis } from 'ioredis'
 import { StoreUnavailableError } from '../errors.js'
-import { isReadOnlyError, nodeName, sentinelsOf } from './gateway.js'
+import { isReadOnlyError, nodeName, sentinelsOf } from './redis-nodes.js'
 
 // The writes a revocation is acknowledged on (tombstones, bans, the
 // issued-before mark), made to survive a failover: Redis replicates

@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../errors.js'
 import { publishStoreTimeout, storeTraced, traceStore } from '../lib/diagnostics.js'
 import { Circuit, type CircuitLog } from './circuit.js'
 import { counted } from '../lib/our-errors.js'
+import { isReadOnlyError, sentinelsOf } from './redis-nodes.js'
 
 // Client states of a lost connection: a command would wait in ioredis's
 // offline queue and run when Redis is back, long after we answered 503.
@@ -14,24 +15,6 @@ const LOST_STATUS = new Set(['reconnecting', 'close', 'end', 'disconnecting'])
 const SWEEP_MS = 25
 // While the circuit is open, how often Redis is asked whether it is back.
 const PROBE_MS = 250
-// A write to a node that is a replica now.
-const READONLY = /\bREADONLY\b/
-
-/** True for the error of a write sent to a replica. */
-export function isReadOnlyError (err: unknown): boolean {
-  return err instanceof Error && READONLY.test(err.message)
-}
-
-/** The sentinels of a client set up with ioredis's Sentinel options (it finds its master through them), else null. */
-export function sentinelsOf (redis: Redis | Cluster): Array<{ host?: string, port?: number }> | null {
-  const sentinels = (redis.options as { sentinels?: Array<{ host?: string, port?: number }> | null }).sentinels
-  return Array.isArray(sentinels) && sentinels.length > 0 ? sentinels : null
-}
-
-/** A node's address as its connection options say, `host:port`. */
-export function nodeName (node: Redis): string {
-  return `${node.options.host ?? 'localhost'}:${node.options.port ?? 6379}`
-}
 
 interface InFlight {
   deadline: number

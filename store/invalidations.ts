@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { nodeName, sentinelsOf } from './gateway.js'
+import { nodeName, sentinelsOf } from './redis-nodes.js'
 
 // Redis server-assisted client-side caching, over RESP2 (ioredis does not
 // surface RESP3 invalidation pushes): per Redis node, one connection of our
