@@ -42,6 +42,8 @@ export const config = {
   warmupSeconds: numberFrom('BENCH_WARMUP_SECONDS', 2),
   /** Rounds of part 1: every system is measured once per round; the tables give medians. */
   rounds: numberFrom('BENCH_ROUNDS', 3),
+  /** Slices a round's measured seconds are cut into, the systems taking turns: the machine's drift within a round reaches them all alike. */
+  slices: Math.max(1, Math.round(numberFrom('BENCH_SLICES', 4))),
   connections: numberFrom('BENCH_CONNECTIONS', 50),
   /** Users (sessions, tokens) the load cycles through, each connection in turn. */
   users: numberFrom('BENCH_USERS', 100),

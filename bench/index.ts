@@ -4,7 +4,7 @@
 // The other modes: npm run bench:scale (many instances, hit rates),
 // bench:logins, bench:revocation, bench:tracking, bench:memory, bench:profile.
 // Knobs: BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS, BENCH_USERS,
-// BENCH_ROUNDS, BENCH_SYSTEMS (a comma-separated subset), BENCH_REDIS_URL
+// BENCH_ROUNDS, BENCH_SLICES, BENCH_SYSTEMS (a comma-separated subset), BENCH_REDIS_URL
 // (a Redis to use instead of a private one).
 import { availableParallelism, loadavg } from 'node:os'
 import { config, runPrefix } from './config.js'
@@ -35,8 +35,8 @@ const load = () => loadavg().map((n) => n.toFixed(2)).join(', ')
 try {
   console.log(`Node ${process.version}, ${availableParallelism()} CPUs, Redis ${redis.version} (${redis.kind}, ${redis.url}), load average ${load()} at the start`)
   console.log(`${config.connections} connections, ${config.seconds} s measured after ${config.warmupSeconds} s of warm-up per system ` +
-    `and round, ${config.rounds} rounds, ${config.users} users; every server and every load generator in a process of its own, ` +
-    'one system at a time\n')
+    `and round, in ${config.slices} slices the systems take in turn, ${config.rounds} rounds, ${config.users} users; every server and ` +
+    'every load generator in a process of its own, one system at a time\n')
 
   console.log('## Throughput: GET /me → { user }\n')
   const rows = await measureThroughput(redis.client, (row) => {

@@ -1,4 +1,5 @@
 import { config } from './config.js'
+import { median } from './median.js'
 import type { KindResult } from './probe.js'
 import type { RevocationReport } from './revocation.js'
 import { SYSTEMS, type System } from './systems.js'
@@ -15,12 +16,6 @@ function table (head: string[], rows: string[][]): string {
 
 const integer = (n: number) => Math.round(n).toLocaleString('en-US')
 const fixed = (n: number, digits: number) => n.toFixed(digits)
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 
 /**
  * One line per system: medians over the rounds, and the ratio to the bare
@@ -52,8 +47,8 @@ export function throughputTable (rows: ThroughputRow[], seconds: number): string
       ]
     })
   )]
-  lines.push(`- ${rounds.length} round(s) of ${seconds} s per system, each round in another order; ` +
-    'a ratio compares a system with the bare route of the same round; server CPU: ' +
+  lines.push(`- ${rounds.length} round(s) of ${seconds} s per system, in ${config.slices} slice(s) each: the systems take turns, ` +
+    'each slice in another order (a row adds up its round\'s slices; p99: the slices\' median); a ratio compares a system with the bare route of the same round; server CPU: ' +
     'what the server process used per request (process.cpuUsage), which other load on the machine disturbs less than req/s; ' +
     'Redis CPU: INFO cpu (used_cpu_user + used_cpu_sys) over the measured run, per request')
   lines.push('', '× bare in each round (the done-when checks compare within a round):', '', table(

@@ -16,6 +16,7 @@ import { writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { config, runPrefix } from './config.js'
+import { median } from './median.js'
 import { startBenchRedis } from './private-redis.js'
 import { Child, killAll, Server } from './processes.js'
 import { activityBetween, redisSnapshot } from './redis-stats.js'
@@ -115,11 +116,6 @@ try {
       } finally {
         await Promise.all(servers.map((server) => server.stop()))
       }
-    }
-    const median = (values: number[]) => {
-      const sorted = [...values].sort((x, y) => x - y)
-      const middle = sorted.length >> 1
-      return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
     }
     console.log('| system | spread | cache hit rate | × bare, same spread and round (median) | range | server CPU µs/req | of it GC pauses, young + old µs/req | Redis cmds/req | of them PINGs | Redis CPU µs/req |')
     console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
