@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { AppHooks, type OnRevoke } from '../login/hooks.js'
 import { evictionPolicies } from '../store/eviction-policy.js'
 import { RedisGateway } from '../store/gateway.js'
+import { failoverDetectorMayEnd } from '../store/redis-nodes.js'
 import { parseDuration } from '../lib/duration.js'
 import type { SecretBox } from '../lib/secret-box.js'
 import { secretBoxOf, sessionConfigOf, type SessionStoreOptions } from '../store/session-options.js'
@@ -48,6 +49,7 @@ const sessionsPlugin: FastifyPluginAsync<SessionsPluginOptions> = async (fastify
   const gateway = new RedisGateway(redis, keyPrefix, storeTimeoutMs, log)
   const secrets = secretBoxOf(storeOptions)
   if (!secrets.sealing) log.warn('no secretKeys: the platforms\' session_keys and tokens are kept in Redis in clear; a dump or a replica gives them away (docs/operations.md)')
+  if (failoverDetectorMayEnd(redis)) log.warn('ioredis failoverDetector before ioredis 6.1.0: a failover can end this Redis client for good (every request 503 until a restart). Upgrade ioredis, or leave failoverDetector off (docs/operations.md)')
   const hooks = new AppHooks(log, { onRevoke }, hookTimeoutMs)
   // The session cache is on unless the app says `cache: false`.
   const store = new SessionStore(redis, storeOptions, {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import type { Cluster, Redis } from 'ioredis'
 
 // What a client's options say of the Redis nodes behind it, and the reply of
@@ -15,6 +16,23 @@ export function isReadOnlyError (err: unknown): boolean {
 export function sentinelsOf (redis: Redis | Cluster): Array<{ host?: string, port?: number }> | null {
   const sentinels = (redis.options as { sentinels?: Array<{ host?: string, port?: number }> | null }).sentinels
   return Array.isArray(sentinels) && sentinels.length > 0 ? sentinels : null
+}
+
+/**
+ * Whether a Sentinel client's `failoverDetector` can end it for good: before
+ * ioredis 6.1.0 the detector of a connection already lost stays subscribed,
+ * and a `+switch-master` reaching it while the client asks the sentinels for
+ * the new master ends the client (status `end`, every command refused). The
+ * version is the ioredis this package resolves: the app's own, as a peer.
+ */
+export function failoverDetectorMayEnd (redis: Redis | Cluster, ioredisVersion = installedIoredisVersion()): boolean {
+  if (sentinelsOf(redis) === null || (redis.options as { failoverDetector?: boolean }).failoverDetector !== true) return false
+  const [major = 0, minor = 0] = ioredisVersion.split('.').map(Number)
+  return major < 6 || (major === 6 && minor < 1)
+}
+
+function installedIoredisVersion (): string {
+  return (createRequire(import.meta.url)('ioredis/package.json') as { version: string }).version
 }
 
 /** A node's address as its connection options say, `host:port`. */

@@ -79,6 +79,7 @@ export async function startSentinel (): Promise<TestSentinel> {
       replica,
       sentinels,
       client: () => {
+        // failoverDetector as docs/operations.md suggests it: on ioredis 6.1.0 and later (before it, a failover could end the client).
         const client = new Redis({ sentinels, name: MASTER_NAME, failoverDetector: true })
         // A failover drops connections on purpose: the last error is kept for clientStates.
         client.on('error', (err: Error) => { lastErrors.set(client, err.message) })

@@ -1,8 +1,11 @@
 import { test } from 'tap'
+import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
+import { Redis, type RedisOptions } from 'ioredis'
 import type { Identity } from '../../index.js'
-import { buildApp } from '../helpers/app.js'
+import { failoverDetectorMayEnd } from '../../store/redis-nodes.js'
+import { buildApp, LogCapture } from '../helpers/app.js'
 import { uniquePrefix } from '../helpers/redis.js'
 import { startSentinel } from '../helpers/sentinel.js'
 
@@ -29,6 +32,33 @@ test('two instances on ioredis\'s Sentinel configuration: both nodes tracked, a 
   for (let i = 0; i < 3; i++) t.equal((await me(b)).statusCode, 200)
   t.equal((await a.inject({ method: 'DELETE', url: '/auth/session', headers: { 'x-skey': skey } })).statusCode, 204)
   t.equal((await me(b)).json().code, 'MPA_SESSION_REVOKED', 'B refuses it on its first request after the 204')
+})
+
+test('ioredis\'s failoverDetector before 6.1.0, which a failover can leave ended for good: warned of at start, once', async (t) => {
+  const sentinel = await startSentinel()
+  t.teardown(() => sentinel.stop())
+  const logs = new LogCapture()
+  // sentinel.client() sets failoverDetector: true, as docs/operations.md suggests on ioredis 6.1.0 and later.
+  const app = await buildApp(sentinel.client(), { keyPrefix: uniquePrefix('sentinel-detector'), logs })
+  t.teardown(() => app.close())
+  const installed = (createRequire(import.meta.url)('ioredis/package.json') as { version: string }).version
+  const [major = 0, minor = 0] = installed.split('.').map(Number)
+  const warnings = logs.lines.filter((line) => line.includes('failoverDetector before ioredis 6.1.0')).length
+  t.equal(warnings, major < 6 || (major === 6 && minor < 1) ? 1 : 0, `ioredis ${installed}: ${warnings} warning(s)`)
+
+  // Which clients and versions: the options as the app gave them (never connected).
+  const clientOf = (options: RedisOptions) => {
+    const client = new Redis({ lazyConnect: true, ...options })
+    t.teardown(() => client.disconnect())
+    return client
+  }
+  const detecting = clientOf({ sentinels: sentinel.sentinels, name: 'mpa-master', failoverDetector: true })
+  t.ok(failoverDetectorMayEnd(detecting, '5.11.1'))
+  t.ok(failoverDetectorMayEnd(detecting, '6.0.0'))
+  t.notOk(failoverDetectorMayEnd(detecting, '6.1.0'))
+  t.notOk(failoverDetectorMayEnd(detecting, '7.0.0'))
+  t.notOk(failoverDetectorMayEnd(clientOf({ sentinels: sentinel.sentinels, name: 'mpa-master' }), '6.0.0'), 'no detector, no hazard')
+  t.notOk(failoverDetectorMayEnd(clientOf({ port: sentinel.master.port, failoverDetector: true }), '6.0.0'), 'not a Sentinel client')
 })
 
 test('a client left on a node that became a replica: the first READONLY reconnects it, and it follows the sentinels', async (t) => {
