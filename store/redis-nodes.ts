@@ -23,16 +23,24 @@ export function sentinelsOf (redis: Redis | Cluster): Array<{ host?: string, por
  * ioredis 6.1.0 the detector of a connection already lost stays subscribed,
  * and a `+switch-master` reaching it while the client asks the sentinels for
  * the new master ends the client (status `end`, every command refused). The
- * version is the ioredis this package resolves: the app's own, as a peer.
+ * version is the ioredis this package resolves (the app's own, as a peer),
+ * looked up only for such a client; where it cannot be (a bundle without
+ * ioredis's package.json), nothing is said rather than the plugin refused.
  */
-export function failoverDetectorMayEnd (redis: Redis | Cluster, ioredisVersion = installedIoredisVersion()): boolean {
+export function failoverDetectorMayEnd (redis: Redis | Cluster, ioredisVersion?: string): boolean {
   if (sentinelsOf(redis) === null || (redis.options as { failoverDetector?: boolean }).failoverDetector !== true) return false
-  const [major = 0, minor = 0] = ioredisVersion.split('.').map(Number)
+  const version = ioredisVersion ?? installedIoredisVersion()
+  if (version === null) return false
+  const [major = 0, minor = 0] = version.split('.').map(Number)
   return major < 6 || (major === 6 && minor < 1)
 }
 
-function installedIoredisVersion (): string {
-  return (createRequire(import.meta.url)('ioredis/package.json') as { version: string }).version
+function installedIoredisVersion (): string | null {
+  try {
+    return (createRequire(import.meta.url)('ioredis/package.json') as { version: string }).version
+  } catch {
+    return null
+  }
 }
 
 /** A node's address as its connection options say, `host:port`. */

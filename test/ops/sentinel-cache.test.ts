@@ -39,12 +39,14 @@ test('ioredis\'s failoverDetector before 6.1.0, which a failover can leave ended
   t.teardown(() => sentinel.stop())
   const logs = new LogCapture()
   // sentinel.client() sets failoverDetector: true, as docs/operations.md suggests on ioredis 6.1.0 and later.
-  const app = await buildApp(sentinel.client(), { keyPrefix: uniquePrefix('sentinel-detector'), logs })
+  const client = sentinel.client()
+  const app = await buildApp(client, { keyPrefix: uniquePrefix('sentinel-detector'), logs })
   t.teardown(() => app.close())
+  // Which versions warn is asserted below; here, that the plugin says it once when they do (ioredis 5 in CI's ioredis-5 run).
   const installed = (createRequire(import.meta.url)('ioredis/package.json') as { version: string }).version
-  const [major = 0, minor = 0] = installed.split('.').map(Number)
   const warnings = logs.lines.filter((line) => line.includes('failoverDetector before ioredis 6.1.0')).length
-  t.equal(warnings, major < 6 || (major === 6 && minor < 1) ? 1 : 0, `ioredis ${installed}: ${warnings} warning(s)`)
+  t.equal(warnings, failoverDetectorMayEnd(client, installed) ? 1 : 0, `ioredis ${installed}: ${warnings} warning(s)`)
+  t.equal(failoverDetectorMayEnd(client), failoverDetectorMayEnd(client, installed), 'the version the plugin finds is the installed one')
 
   // Which clients and versions: the options as the app gave them (never connected).
   const clientOf = (options: RedisOptions) => {
