@@ -43,7 +43,10 @@ const ours = (frame: CallFrame, file: string) => frame.url.startsWith('file://')
   (frame.url.endsWith(file) || frame.url.endsWith(file.replace(/\.ts$/, '.js')))
 
 const IDLE = 'idle (waiting for I/O)'
-const isCore = (frame: CallFrame) => frame.url === '' || frame.url.startsWith('node:')
+// bench/server.ts's round-trip counter wraps every socket write: its frames stand for their caller's.
+const COUNTERS = new Set(['countedWrite', 'countedPush'])
+const isCore = (frame: CallFrame) => frame.url === '' || frame.url.startsWith('node:') ||
+  (COUNTERS.has(frame.functionName) && frame.url.endsWith('/bench/server.ts'))
 const WRITES = new Set(['writev', 'writeUtf8String', 'writeBuffer', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String'])
 
 /** The group of a leaf frame, `stack` its callers (nearest first). */
@@ -66,7 +69,9 @@ function groupOf (leaf: CallFrame, stack: CallFrame[]): string {
     return stack.some((frame) => ours(frame, '/store/gateway.ts')) ? 'timers: the gateway deadline (setTimeout/clearTimeout)' : 'timers: other'
   }
   if (WRITES.has(leaf.functionName) && leaf.url === '') {
-    return owner && under(owner, '/node_modules/ioredis/') ? 'syscall: socket writes to Redis (from ioredis)' : 'syscall: socket writes of HTTP replies'
+    // A write to Redis leaves from ioredis, or from the gateway's uncork of the batch it held (store/gateway.ts).
+    const toRedis = frames.some((frame) => under(frame, '/node_modules/ioredis/') || ours(frame, '/store/gateway.ts'))
+    return toRedis ? 'syscall: socket writes to Redis (from ioredis)' : 'syscall: socket writes of HTTP (replies, upstream calls)'
   }
   if (core.some((frame) => under(frame, 'node:_http', 'node:http'))) return 'Node HTTP: parser, request and response objects, sockets'
   if (owner === undefined) {

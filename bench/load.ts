@@ -3,6 +3,7 @@
 // Sends { type: 'result', result: LoadResult } over IPC when done. With
 // seconds 0 it runs until SIGTERM, then reports.
 import autocannon from 'autocannon'
+import { benchArgument } from './argument.js'
 
 export interface LoadOptions {
   url: string
@@ -26,7 +27,7 @@ export interface LoadResult {
   timeouts: number
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions
+const options = benchArgument<LoadOptions>()
 let instance: autocannon.Instance | undefined
 process.once('SIGTERM', () => instance?.stop())
 process.once('disconnect', () => instance?.stop())

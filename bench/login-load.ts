@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
 import type { LoginPlatform } from './sandboxes.js'
+import { benchArgument } from './argument.js'
 
 export interface LoginLoadOptions {
   url: string
@@ -27,7 +28,7 @@ export interface LoginLoadResult {
   p99Ms: number
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as LoginLoadOptions
+const options = benchArgument<LoginLoadOptions>()
 const pool = new Pool(options.url, { connections: options.inFlight })
 const path = `/auth/${options.platform}/login`
 const app = options.sandboxApp

@@ -12,6 +12,7 @@
 // Knob: BENCH_LOGINS_PROFILE=1 runs the server under node --cpu-prof and prints, per
 // platform, where the CPU of its in-flight run went (the profile stays in
 // bench/profiles/, git-ignored).
+import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -32,7 +33,11 @@ const PROFILE = process.env.BENCH_LOGINS_PROFILE === '1'
 const profileDir = fileURLToPath(new URL(`profiles/${runPrefix.split(':')[1]}-logins/`, import.meta.url))
 const windows: Array<{ platform: LoginPlatform, fromUs: number, toUs: number, logins: number }> = []
 
-if (PROFILE) await mkdir(profileDir, { recursive: true })
+if (PROFILE) {
+  await mkdir(profileDir, { recursive: true })
+  // The profiled server runs the library from dist/ (its frames named by file), built now.
+  execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.build.json'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'inherit' })
+}
 const redis = await startBenchRedis()
 const sandboxes = new Child('./sandboxes.ts', {})
 process.on('SIGINT', () => {

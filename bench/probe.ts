@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
+import { benchArgument } from './argument.js'
 
 export const KINDS = ['logout', 'logout everywhere', 'cap eviction', 'ban'] as const
 export type Kind = typeof KINDS[number]
@@ -45,7 +46,7 @@ export type ProbeResult = KindResult[]
 
 type Headers = Record<string, string>
 
-const options = JSON.parse(process.argv[2] ?? '{}') as ProbeOptions
+const options = benchArgument<ProbeOptions>()
 const pool = (url: string) => new Pool(url, { connections: Math.max(1, options.concurrency) })
 const a = pool(options.a)
 const bs = options.bs.map(pool)

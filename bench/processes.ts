@@ -10,7 +10,7 @@ import type { ChildMessage, ServerOptions } from './systems.js'
 
 const live = new Set<ChildProcess>()
 
-/** A bench file started as `node --import tsx <file> <json>`. */
+/** A bench file started as `node --import tsx <file>`, its argument as JSON on stdin (bench/argument.ts). */
 export class Child {
   readonly #process: ChildProcess
   readonly #name: string
@@ -21,9 +21,10 @@ export class Child {
   constructor (file: string, argument: unknown, nodeArgs: string[] = []) {
     const path = fileURLToPath(new URL(file, import.meta.url))
     this.#name = basename(path)
-    this.#process = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path, JSON.stringify(argument)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    this.#process = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path], {
+      stdio: ['pipe', 'inherit', 'inherit', 'ipc']
     })
+    this.#process.stdin!.end(JSON.stringify(argument))
     live.add(this.#process)
     this.#exited = new Promise((resolve) => this.#process.once('exit', (code) => {
       live.delete(this.#process)

@@ -13,8 +13,9 @@ import { RedisStore } from 'connect-redis'
 import { createClient } from 'redis'
 import type { MiniprogramAuthOptions } from '../index.js'
 import { userOf, type ChildMessage, type ServerOptions, type System } from './systems.js'
+import { benchArgument } from './argument.js'
 
-const options = JSON.parse(process.argv[2] ?? '{}') as ServerOptions
+const options = benchArgument<ServerOptions>()
 
 const meRoute: RouteShorthandOptions = {
   schema: {
@@ -202,14 +203,15 @@ if (options.countRoundTrips) countRoundTrips(Number(new URL(options.redisUrl).po
  * Counts the Redis round trips one after the other: a write to Redis that
  * follows a reply from Redis starts a new one (writes in a row, a pipeline or
  * commands sent together, are one). Meaningful with one request at a time.
- * The session cache's tracking connections (their pings) are left out.
+ * The session cache's tracking connections (their pings) are left out. (A
+ * CPU profile sees through the two wrappers: bench/cpu-profile.ts.)
  */
 function countRoundTrips (port: number): void {
   const tracking = new WeakSet<Socket>()
   const isRedis = (socket: Socket) => socket.remotePort === port && !tracking.has(socket)
   let replied = true
   const write = Socket.prototype.write
-  Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+  Socket.prototype.write = function countedWrite (this: Socket, chunk: unknown, ...rest: unknown[]) {
     if (this.remotePort === port && /TRACKING|mpa-invalidations/.test(String(chunk))) tracking.add(this)
     if (isRedis(this) && replied) {
       roundTrips++
@@ -218,7 +220,7 @@ function countRoundTrips (port: number): void {
     return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest)
   }
   const push = Socket.prototype.push
-  Socket.prototype.push = function (this: Socket, chunk: unknown, encoding?: BufferEncoding) {
+  Socket.prototype.push = function countedPush (this: Socket, chunk: unknown, encoding?: BufferEncoding) {
     if (chunk !== null && isRedis(this)) replied = true
     return push.call(this, chunk, encoding)
   }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
+import { benchArgument } from './argument.js'
 
 export interface SpreadOptions {
   targets: string[]
@@ -27,7 +28,7 @@ export interface SpreadResult {
   perTarget: number[]
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as SpreadOptions
+const options = benchArgument<SpreadOptions>()
 const users = JSON.parse(await readFile(options.usersFile, 'utf8')) as Array<Record<string, string>>
 const perPool = Math.max(1, Math.ceil(options.connections / options.targets.length))
 const pools = options.targets.map((url) => new Pool(url, { connections: perPool, pipelining: 1 }))
