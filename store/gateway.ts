@@ -37,6 +37,8 @@ export class RedisGateway {
   #sweeper: NodeJS.Timeout | null = null
   readonly #circuit: Circuit
   #probing = false
+  /** Whether the client's socket is held corked until the end of this event-loop turn. */
+  #corked = false
   readonly #scripts = new Map<string, { numberOfKeys: number, lua: string }>()
 
   constructor (
@@ -161,6 +163,7 @@ export class RedisGateway {
       this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(SWEEP_MS, this.timeoutMs)).unref()
       let running: Promise<T>
       try {
+        if (!readOnly) this.#coalesce()
         running = work(this.redis)
       } catch (err) {
         running = Promise.reject(err)
@@ -177,6 +180,25 @@ export class RedisGateway {
           if (this.#inFlight.delete(call)) reject(storeErrorOf(err))
         }
       )
+    })
+  }
+
+  /**
+   * Writes sent in one event-loop turn leave in one socket write: the socket
+   * stays corked until the turn's promises have run (a login's last step is
+   * four commands, one syscall, where each costs a loopback send). Reads are
+   * left alone: the hot path sends one command a request. A Cluster's
+   * commands go to several sockets: none is held.
+   */
+  #coalesce (): void {
+    const redis = this.redis
+    if (this.#corked || redis instanceof Cluster || redis.status !== 'ready') return
+    const stream = redis.stream
+    stream.cork()
+    this.#corked = true
+    process.nextTick(() => {
+      this.#corked = false
+      stream.uncork()
     })
   }
 

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import t, { test } from 'tap'
 import type { Identity } from '../../index.js'
 import wechatPlugin from '../../plugins/wechat.js'
@@ -24,6 +25,33 @@ test('full path: wx.login → POST login → skey → authenticated requests', a
   const stored = await app.sessions.get(login.skey)
   t.equal(stored?.secrets.sessionKey, sandbox.sessionKeyOf('o-alice'), 'the session holds the session_key, server side')
   t.equal(await app.wechat.checkSessionKey('o-alice', stored!.secrets.sessionKey!), true, 'and WeChat agrees it is current')
+})
+
+test('a login is three round trips to Redis, each one socket write', async (t) => {
+  // What leaves the app's connection, write by write (the socket's own
+  // _write/_writev: a corked batch is one), by command name.
+  await world.redis.ping()
+  const socket = world.redis.stream as Socket & { _write: Socket['_write'], _writev: NonNullable<Socket['_writev']> }
+  const writes: string[][] = []
+  const names = (chunk: unknown) => [...String(chunk).matchAll(/^\*\d+\r\n\$\d+\r\n([a-z]+)\r\n/gm)].map((match) => match[1]!)
+  const { _write: write, _writev: writev } = socket
+  socket._write = function (chunk, encoding, callback) {
+    writes.push(names(chunk))
+    write.call(this, chunk, encoding, callback)
+  }
+  socket._writev = function (chunks, callback) {
+    writes.push(chunks.flatMap(({ chunk }) => names(chunk)))
+    writev.call(this, chunks, callback)
+  }
+  t.teardown(() => { delete (socket as Partial<typeof socket>)._write; delete (socket as Partial<typeof socket>)._writev })
+  const login = await world.login(app, 'o-round-trips')
+  t.equal(login.statusCode, 200)
+  t.same(writes, [
+    ['evalsha'], // the login rate limit
+    ['evalsha'], // the code's claim
+    // after jscode2session: the openid's latest session_key, the index, the record, the claim settled
+    ['set', 'evalsha', 'evalsha', 'set']
+  ])
 })
 
 test('unionid present and absent', async (t) => {
