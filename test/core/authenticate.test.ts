@@ -7,6 +7,7 @@ import type { Identity } from '../../index.js'
 import { buildApp, LogCapture } from '../helpers/app.js'
 import { commandsOn, monitorRedis } from '../helpers/monitor.js'
 import { sharedRedis, testRedis } from '../helpers/redis.js'
+import { socketWrites } from '../helpers/socket-writes.js'
 
 const identity: Identity = { provider: 'wechat', appId: 'wx4f4bc4dec97d474b', openId: 'oGZUI0egBJY1zhBYw2KhdUfwVJJE' }
 const SESSION_KEY = 'tiihtNczf5v6AKRyjwEUhQ=='
@@ -79,6 +80,17 @@ test('authenticate as a preHandler and awaited by the app: the same answers, cac
       }
     })
   }
+})
+
+test('the reads of requests in one turn of the event loop leave in one socket write', async (t) => {
+  const { redis, prefix } = testRedis(t, 'batched')
+  const app = await buildApp(redis, { keyPrefix: prefix, session: { cache: false } })
+  t.teardown(() => app.close())
+  const skeys = await Promise.all(['u1', 'u2', 'u3', 'u4', 'u5'].map(async (id) => (await login(app, id)).skey))
+  const writes = await socketWrites(t, redis)
+  const replies = await Promise.all(skeys.map((skey) => app.inject({ url: '/me', headers: { 'x-skey': skey } })))
+  t.same(replies.map((reply) => reply.json().user.id), ['u1', 'u2', 'u3', 'u4', 'u5'])
+  t.same(writes, [['mget', 'mget', 'mget', 'mget', 'mget']], 'five requests, one write of their five reads')
 })
 
 test('a custom header name', async (t) => {

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net'
 import t, { test } from 'tap'
 import type { Identity } from '../../index.js'
 import wechatPlugin from '../../plugins/wechat.js'
 import wechatRoutes from '../../routes/wechat.js'
 import { buildApp } from '../helpers/app.js'
+import { socketWrites } from '../helpers/socket-writes.js'
 import { APP_ID, OTHER_APP_ID, WechatWorld } from '../helpers/wechat.js'
 
 const world = await WechatWorld.create(t, 'wechat-login')
@@ -28,22 +28,7 @@ test('full path: wx.login → POST login → skey → authenticated requests', a
 })
 
 test('a login is three round trips to Redis, each one socket write', async (t) => {
-  // What leaves the app's connection, write by write (the socket's own
-  // _write/_writev: a corked batch is one), by command name.
-  await world.redis.ping()
-  const socket = world.redis.stream as Socket & { _write: Socket['_write'], _writev: NonNullable<Socket['_writev']> }
-  const writes: string[][] = []
-  const names = (chunk: unknown) => [...String(chunk).matchAll(/^\*\d+\r\n\$\d+\r\n([a-z]+)\r\n/gm)].map((match) => match[1]!)
-  const { _write: write, _writev: writev } = socket
-  socket._write = function (chunk, encoding, callback) {
-    writes.push(names(chunk))
-    write.call(this, chunk, encoding, callback)
-  }
-  socket._writev = function (chunks, callback) {
-    writes.push(chunks.flatMap(({ chunk }) => names(chunk)))
-    writev.call(this, chunks, callback)
-  }
-  t.teardown(() => { delete (socket as Partial<typeof socket>)._write; delete (socket as Partial<typeof socket>)._writev })
+  const writes = await socketWrites(t, world.redis)
   const login = await world.login(app, 'o-round-trips')
   t.equal(login.statusCode, 200)
   t.same(writes, [
