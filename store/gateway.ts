@@ -184,22 +184,23 @@ export class RedisGateway {
   }
 
   /**
-   * Commands sent in one turn of the event loop leave in one socket write, as
-   * node-redis sends every command: the socket stays corked until the turn's
-   * I/O callbacks have run (setImmediate). Under load the reads of every
-   * request a turn parsed share one loopback send, which costs about as much
-   * as the rest of a cache miss; a login's last step is one write of four
-   * commands. A Cluster's commands go to several sockets: none is held.
+   * Commands sent in one turn of the event loop leave in one socket write per
+   * node, as node-redis sends every command: the sockets stay corked until the
+   * turn's I/O callbacks have run (setImmediate). Under load the reads of
+   * every request a turn parsed share one loopback send, which costs about as
+   * much as the rest of a cache miss; a login's last step is one write of four
+   * commands.
    */
   #coalesce (): void {
+    if (this.#corked) return
     const redis = this.redis
-    if (this.#corked || redis instanceof Cluster || redis.status !== 'ready') return
-    const stream = redis.stream
-    stream.cork()
+    const streams = redis instanceof Cluster ? readyStreamsOf(redis) : redis.status === 'ready' ? [redis.stream] : []
+    if (streams.length === 0) return
+    for (const stream of streams) stream.cork()
     this.#corked = true
     setImmediate(() => {
       this.#corked = false
-      stream.uncork()
+      for (const stream of streams) stream.uncork()
     })
   }
 
@@ -236,4 +237,9 @@ export class RedisGateway {
 function storeErrorOf (err: unknown): Error {
   if (typeof (err as { statusCode?: unknown }).statusCode === 'number') return err as Error
   return new StoreUnavailableError({ cause: err })
+}
+
+/** The sockets of a Cluster's connected nodes (a node still connecting has none to hold). */
+function readyStreamsOf (cluster: Cluster): Array<Redis['stream']> {
+  return cluster.nodes('all').filter((node) => node.status === 'ready').map((node) => node.stream)
 }

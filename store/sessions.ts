@@ -278,7 +278,13 @@ export class SessionStore {
   #read (redis: Redis | Cluster, id: string, withMark: boolean): Promise<StoredRead> {
     if (!withMark) return this.#record(redis, id, null)
     const markKey = this.#markKey()
-    if (redis instanceof Cluster) return redis.get(markKey).then((mark) => this.#record(redis, id, Number(mark)))
+    // A Cluster keeps the mark and the record on different slots: two GETs, sent together.
+    if (redis instanceof Cluster) {
+      return Promise.all([redis.get(markKey), this.#record(redis, id, null)]).then(([mark, stored]) => {
+        stored.mark = Number(mark)
+        return stored
+      })
+    }
     return redis.mget(this.#sessionKey(id), markKey).then(([raw, mark]) =>
       // MGET answers nil for a 0.1 hash as for no key: GET tells them apart.
       raw == null ? this.#record(redis, id, Number(mark)) : this.#decoded(id, raw, Number(mark)))

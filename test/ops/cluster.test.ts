@@ -5,6 +5,7 @@ import { createWechatSandbox } from '../../sandbox/wechat.js'
 import { buildApp } from '../helpers/app.js'
 import { startCluster } from '../helpers/cluster.js'
 import { keyOf } from '../helpers/keys.js'
+import { socketWrites } from '../helpers/socket-writes.js'
 
 // The cluster's nodes are private redis-servers without persistence, in a
 // temporary folder: stopping them and removing it removes every key written.
@@ -58,4 +59,22 @@ test('everything works on a real 3-master Redis Cluster (no cross-slot command)'
   const phones = await Promise.all(instances.map((instance) => instance.inject({ method: 'POST', url: '/auth/wechat/phone', headers, payload: { code: wechat.phoneCode('oCluster0000000000000000001') } })))
   t.same(phones.map((res) => res.json().purePhoneNumber), ['13800138000', '13800138000'])
   t.equal(wechat.calls('stable_token'), 1, 'one access token for both instances')
+})
+
+test('on a Cluster, the reads of requests in one turn leave in one socket write per node', async (t) => {
+  const { ports, stop } = await startCluster(3)
+  t.teardown(stop)
+  const cluster = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })))
+  const app = await buildApp(cluster, { session: { cache: false } })
+  t.teardown(async () => { await app.close(); cluster.disconnect() })
+  const users = Array.from({ length: 12 }, (_, i) => `cluster-batch-${i}`)
+  const skeys = await Promise.all(users.map(async (id) => (await app.sessions.create({ provider: 'wechat', appId: 'wx1', openId: id }, { user: { id } })).skey))
+  const nodes = cluster.nodes('master')
+  const writes = await Promise.all(nodes.map((node) => socketWrites(t, node)))
+  const replies = await Promise.all(skeys.map((skey) => app.inject({ url: '/me', headers: { 'x-skey': skey } })))
+  t.same(replies.map((reply) => reply.json().user.id), users)
+  const reads = writes.map((node) => node.flat().length)
+  t.ok(reads.filter((count) => count > 0).length > 1, `the records live on several masters (reads per master: ${reads.join(', ')})`)
+  t.equal(reads.reduce((x, y) => x + y), 24, 'a record and the issued-before mark per request, sent together')
+  t.same(writes.map((node) => node.length), reads.map((count) => count > 0 ? 1 : 0), 'one write per master')
 })
