@@ -37,8 +37,13 @@ export class RedisGateway {
   #sweeper: NodeJS.Timeout | null = null
   readonly #circuit: Circuit
   #probing = false
-  /** Whether the client's socket is held corked until the end of this event-loop turn. */
-  #corked = false
+  /** The sockets held corked until the end of this event-loop turn (none: not held). */
+  #held: Array<Redis['stream']> = []
+  readonly #release = (): void => {
+    for (const stream of this.#held) stream.uncork()
+    this.#held = []
+  }
+
   readonly #scripts = new Map<string, { numberOfKeys: number, lua: string }>()
 
   constructor (
@@ -192,16 +197,12 @@ export class RedisGateway {
    * commands.
    */
   #coalesce (): void {
-    if (this.#corked) return
+    if (this.#held.length > 0) return
     const redis = this.redis
-    const streams = redis instanceof Cluster ? readyStreamsOf(redis) : redis.status === 'ready' ? [redis.stream] : []
-    if (streams.length === 0) return
-    for (const stream of streams) stream.cork()
-    this.#corked = true
-    setImmediate(() => {
-      this.#corked = false
-      for (const stream of streams) stream.uncork()
-    })
+    this.#held = redis instanceof Cluster ? readyStreamsOf(redis) : redis.status === 'ready' ? [redis.stream] : []
+    if (this.#held.length === 0) return
+    for (const stream of this.#held) stream.cork()
+    setImmediate(this.#release)
   }
 
   /**
